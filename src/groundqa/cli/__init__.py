@@ -1,0 +1,69 @@
+"""The ``groundqa`` command line.
+
+``build_parser()`` is testable on its own. Each command group lives in its own module of this
+package and adds itself through ``register(subparsers, bench_subparsers)``; heavy imports happen
+inside the command functions, so ``groundqa --help`` loads no model. Bad arguments exit with code 2
+(``parser.error``); failures at run time print the error and exit with code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import Sequence
+
+# Modules that add subcommands. A module that is missing (a stage not built yet) is skipped.
+_COMMAND_MODULES = [
+    "groundqa.cli.index_cmds",
+    "groundqa.cli.bench_cmds",
+    "groundqa.cli.generate_cmds",
+    "groundqa.cli.verify_cmds",
+    "groundqa.cli.pipeline_cmds",
+    "groundqa.cli.serve_cmds",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="groundqa", description="Question answering that can prove what it says.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    bench = sub.add_parser("bench", help="benchmarks: retrieval, qa, guard")
+    bench_sub = bench.add_subparsers(dest="bench_command", metavar="BENCHMARK")
+    bench.set_defaults(func=lambda args: bench.print_help() or 2)
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub, bench_sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    from ..errors import ConfigError, GroundQAError
+
+    try:
+        return int(func(args) or 0)
+    except ConfigError as exc:
+        parser.exit(2, f"groundqa: error: {exc}\n")
+    except GroundQAError as exc:
+        print(f"groundqa: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
