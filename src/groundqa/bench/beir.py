@@ -15,12 +15,12 @@ when the text already starts with the title (Cranfield's abstracts repeat their 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Mapping
 
+from ..documents import chunk_id
 from ..errors import ConfigError
 from ..types import Chunk, Document
 
@@ -64,13 +64,12 @@ class BeirDataset:
         ]
 
     def chunks(self) -> list[Chunk]:
-        """One chunk per document, ``doc_id`` = the BEIR ``_id``, id = a hash of doc id and text."""
+        """One chunk per document, ``doc_id`` = the BEIR ``_id``, id = ``documents.chunk_id`` (content hash)."""
         out = []
         for d in self.corpus.values():
             text = d.full_text
-            digest = hashlib.sha256(f"{d.id}\x00{text}".encode("utf-8")).hexdigest()[:24]
             out.append(
-                Chunk(id=digest, doc_id=d.id, text=text, start=0, end=len(text), source=self.name, metadata={"title": d.title})
+                Chunk(id=chunk_id(d.id, text), doc_id=d.id, text=text, start=0, end=len(text), source=self.name, metadata={"title": d.title})
             )
         return out
 
