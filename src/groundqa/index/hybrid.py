@@ -1,0 +1,368 @@
+"""The embedded hybrid index: BM25 + FAISS over the same chunks, fused, persisted as plain files.
+
+On disk an index is a directory::
+
+    manifest.json   format version, embedder identity, sparse/dense/fusion settings, counts
+    chunks.jsonl    one chunk per line (id, doc_id, text, offsets, source, metadata)
+    dense/          vectors.npy (float32) and dense.faiss
+    sparse/         config.json and bm25s's arrays (*.npy, vocab and params as JSON)
+
+It is written to a temporary directory and renamed into place, and loaded without pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, EmbedderMismatchError, IndexFormatError, check_choice
+from ..types import Chunk, Passage
+from . import fusion as fusion_fns
+from .dense import DENSE_KINDS, DenseConfig, DenseIndex
+from .embed import DEFAULT_EMBEDDER, Embedder, make_embedder
+from .filters import Filters, compile_filters, filter_mask
+from .sparse import BM25Index, SparseHits, Tokenizer
+
+FORMAT_VERSION = 1
+MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
+FUSIONS: tuple[str, ...] = ("rrf", "weighted")
+RETRIEVERS: tuple[str, ...] = ("bm25", "dense")
+
+
+class HybridIndex:
+    """BM25 and dense retrieval over one list of chunks, with fusion and metadata filters.
+
+    Defaults are set here and can be overridden per call (``search(..., top_k=, mode=)``).
+    ``candidates`` is how many results each retriever contributes to fusion (per retriever, or
+    one number for both).
+    """
+
+    def __init__(
+        self,
+        embedder: str | Embedder = DEFAULT_EMBEDDER,
+        *,
+        sparse: str = "bm25s",
+        dense: str = "auto",
+        k1: float = 1.5,
+        b: float = 0.75,
+        bm25_method: str = "lucene",
+        stemmer: str | None = "english",
+        stopwords: str | None = "en",
+        fusion: str = "rrf",
+        rrf_k: float = 60.0,
+        weights: Mapping[str, float] | None = None,
+        candidates: int | Mapping[str, int] = 100,
+        top_k: int = 10,
+        mode: str = "hybrid",
+        ef_search: int = 64,
+        device: str = "auto",
+    ) -> None:
+        self.embedder: Embedder = make_embedder(embedder)
+        self.sparse = BM25Index(sparse, k1=k1, b=b, method=bm25_method, tokenizer=Tokenizer(stopwords=stopwords, stemmer=stemmer))  # type: ignore[arg-type]
+        check_choice("dense", dense, DENSE_KINDS)
+        self.dense_config = DenseConfig(kind=dense, ef_search=ef_search, device=device)
+        self.fusion = check_choice("fusion", fusion, FUSIONS)
+        if not isinstance(rrf_k, (int, float)) or rrf_k < 0:
+            raise ConfigError(f"rrf_k={rrf_k!r} is not valid; it must be a number >= 0 (60 is usual)")
+        self.rrf_k = float(rrf_k)
+        self.weights = self._check_weights(weights)
+        self.candidates = self._check_candidates(candidates)
+        self.top_k = self._check_top_k(top_k)
+        self.mode = check_choice("mode", mode, MODES)
+        self._dense: DenseIndex | None = None
+        self._chunks: list[Chunk] = []
+        self._pos: dict[str, int] = {}
+        self._lock = threading.RLock()
+
+    # -- validation -----------------------------------------------------------------------------
+    @staticmethod
+    def _check_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
+        out = {"bm25": 1.0, "dense": 1.0}
+        for key, w in (weights or {}).items():
+            check_choice("weights key", key, RETRIEVERS)
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
+                raise ConfigError(f"weights[{key!r}]={w!r} is not valid; it must be a number >= 0")
+            out[key] = float(w)
+        return out
+
+    @staticmethod
+    def _check_candidates(candidates: int | Mapping[str, int]) -> dict[str, int]:
+        if isinstance(candidates, Mapping):
+            out = {"bm25": 100, "dense": 100}
+            for key, v in candidates.items():
+                check_choice("candidates key", key, RETRIEVERS)
+                out[key] = HybridIndex._check_top_k(v, "candidates")
+            return out
+        v = HybridIndex._check_top_k(candidates, "candidates")
+        return {"bm25": v, "dense": v}
+
+    @staticmethod
+    def _check_top_k(value: Any, name: str = "top_k") -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(f"{name}={value!r} is not valid; it must be a positive integer")
+        return value
+
+    # -- contents -------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._chunks)
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return list(self._chunks)
+
+    def get(self, chunk_id: str) -> Chunk | None:
+        pos = self._pos.get(chunk_id)
+        return None if pos is None else self._chunks[pos]
+
+    def doc_ids(self) -> list[str]:
+        return sorted({c.doc_id for c in self._chunks})
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        return [c for c in self._chunks if c.doc_id == doc_id]
+
+    def warm_up(self) -> None:
+        warm = getattr(self.embedder, "warm_up", None)
+        if warm:
+            warm()
+
+    def _dense_index(self) -> DenseIndex:
+        if self._dense is None:
+            self._dense = DenseIndex(self.embedder.dim, self.dense_config)
+            self._dense.rebuild(np.zeros((0, self.embedder.dim), dtype=np.float32))
+        return self._dense
+
+    def _ensure_tokens(self) -> None:
+        # After load, BM25 comes from its saved arrays; tokens are derived only when a change needs them.
+        if self.sparse.tokens is None:
+            self.sparse._tokens = self.sparse.tokenizer.many([c.text for c in self._chunks])
+
+    # -- changes --------------------------------------------------------------------------------
+    def add(self, chunks: Iterable[Chunk], *, show_progress: bool = False, batch_size: int | None = None) -> int:
+        """Index chunks whose ids are new; returns how many were added (re-adding is a no-op)."""
+        new: list[Chunk] = []
+        seen: set[str] = set()
+        for c in chunks:
+            if not isinstance(c, Chunk):
+                raise ConfigError(f"add() takes Chunk objects, got {type(c).__name__}; chunk documents with groundqa.documents.Chunker first")
+            if c.id in self._pos or c.id in seen:
+                continue
+            seen.add(c.id)
+            new.append(c)
+        if not new:
+            return 0
+        # Embed outside the lock: searches go on while a large batch is encoded.
+        vectors = self.embedder.encode([c.text for c in new], batch_size=batch_size, show_progress=show_progress)
+        new_tokens = self.sparse.tokenizer.many([c.text for c in new])
+        with self._lock:
+            self._ensure_tokens()
+            fresh = [i for i, c in enumerate(new) if c.id not in self._pos]  # another add may have raced us
+            for i in fresh:
+                self._pos[new[i].id] = len(self._chunks)
+                self._chunks.append(new[i])
+            self.sparse.set_tokens((self.sparse.tokens or []) + [new_tokens[i] for i in fresh])
+            self._dense_index().add(vectors[fresh])
+        return len(fresh)
+
+    def delete(self, doc_ids: Iterable[str]) -> int:
+        """Remove every chunk of these documents; returns how many chunks were removed."""
+        gone = set(doc_ids)
+        with self._lock:
+            keep = [i for i, c in enumerate(self._chunks) if c.doc_id not in gone]
+            removed = len(self._chunks) - len(keep)
+            if removed:
+                self._ensure_tokens()
+                tokens = self.sparse.tokens or []
+                self._chunks = [self._chunks[i] for i in keep]
+                self._pos = {c.id: i for i, c in enumerate(self._chunks)}
+                self.sparse.set_tokens([tokens[i] for i in keep])
+                dense = self._dense_index()
+                dense.rebuild(dense.vectors[keep])
+            return removed
+
+    # -- search ---------------------------------------------------------------------------------
+    def search(self, query: str, *, top_k: int | None = None, mode: str | None = None, filters: Filters | None = None) -> list[Passage]:
+        """The ``top_k`` best chunks for ``query``."""
+        return self.search_batch([query], top_k=top_k, mode=mode, filters=filters)[0]
+
+    def search_batch(
+        self,
+        queries: Sequence[str],
+        *,
+        top_k: int | None = None,
+        mode: str | None = None,
+        filters: Filters | None = None,
+        ef_search: int | None = None,
+    ) -> list[list[Passage]]:
+        k = self.top_k if top_k is None else self._check_top_k(top_k)
+        mode = self.mode if mode is None else check_choice("mode", mode, MODES)
+        if isinstance(queries, str):
+            raise ConfigError("search_batch() takes a list of queries; use search() for one query")
+        for q in queries:
+            if not isinstance(q, str) or not q.strip():
+                raise ConfigError(f"query {q!r} is empty or not a string; pass the question text")
+        compile_filters(filters)  # fail on a bad filter even when the index is empty
+        qvecs = None
+        if mode != "bm25" and len(self._chunks):
+            qvecs = self.embedder.encode(list(queries))
+        with self._lock:
+            if not self._chunks:
+                return [[] for _ in queries]
+            mask = filter_mask(self._chunks, filters)
+            n_sparse = k if mode == "bm25" else self.candidates["bm25"]
+            n_dense = k if mode == "dense" else self.candidates["dense"]
+            sparse_hits = self.sparse.search_batch(queries, n_sparse, mask) if mode != "dense" else None
+            dense_hits = self._dense_index().search_batch(qvecs, n_dense, mask, ef_search) if qvecs is not None else None
+            return [
+                self._passages(
+                    sparse_hits[i] if sparse_hits is not None else None,
+                    dense_hits[i] if dense_hits is not None else None,
+                    k,
+                    mode,
+                )
+                for i in range(len(queries))
+            ]
+
+    def _passages(self, sparse: SparseHits | None, dense: SparseHits | None, k: int, mode: str) -> list[Passage]:
+        # Equal scores are ordered by chunk id, so results do not depend on insertion order.
+        per: dict[str, dict[int, float]] = {}
+        for name, hits in (("bm25", sparse), ("dense", dense)):
+            if hits is not None:
+                pairs = sorted(zip(hits.positions.tolist(), hits.scores.tolist()), key=lambda ps: (-ps[1], self._chunks[ps[0]].id))
+                per[name] = dict(pairs)
+        if mode == "bm25" or mode == "dense":
+            ranked = list(per[mode].items())
+        elif self.fusion == "rrf":
+            names = list(per)
+            ranked = fusion_fns.rrf([list(per[n]) for n in names], k=self.rrf_k, weights=[self.weights[n] for n in names])
+        else:
+            names = list(per)
+            ranked = fusion_fns.weighted([per[n] for n in names], weights=[self.weights[n] for n in names])
+        out = []
+        for rank, (pos, score) in enumerate(ranked[:k], start=1):
+            scores = {name: per[name][pos] for name in per if pos in per[name]}
+            out.append(Passage(chunk=self._chunks[pos], score=float(score), rank=rank, scores=scores))
+        return out
+
+    # -- persistence ----------------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        return {
+            "sparse": self.sparse.config(),
+            "dense": {
+                "kind": self.dense_config.kind,
+                "built": self._dense.kind if self._dense is not None else None,
+                "hnsw_m": self.dense_config.hnsw_m,
+                "ef_construction": self.dense_config.ef_construction,
+                "ef_search": self.dense_config.ef_search,
+            },
+            "fusion": {"method": self.fusion, "rrf_k": self.rrf_k, "weights": self.weights, "candidates": self.candidates},
+            "top_k": self.top_k,
+            "mode": self.mode,
+        }
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "chunks": len(self._chunks),
+            "documents": len({c.doc_id for c in self._chunks}),
+            "embedder": self.embedder.identity(),
+            "gpu": bool(self._dense is not None and self._dense.on_gpu),
+            **self.config(),
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the index to ``path`` atomically (temporary directory, then rename)."""
+        target = Path(path).expanduser().resolve()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+            try:
+                with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
+                    for c in self._chunks:
+                        f.write(json.dumps(c.to_dict(), ensure_ascii=False) + "\n")
+                self._dense_index().save(tmp / "dense")
+                self.sparse.save(tmp / "sparse")
+                manifest = {"format": "groundqa-index", "format_version": FORMAT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **self.info()}
+                (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+                for p in tmp.rglob("*"):
+                    if p.is_file():
+                        with open(p, "rb") as fh:
+                            os.fsync(fh.fileno())
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            old = None
+            if target.exists():
+                if not (target / "manifest.json").exists() and any(target.iterdir()):
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    raise IndexFormatError(f"{target} exists and is not a groundqa index; choose another --out folder or remove it")
+                old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
+                target.rename(old)
+            tmp.rename(target)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, embedder: str | Embedder | None = None, device: str = "auto") -> "HybridIndex":
+        """Open an index written by ``save``. ``embedder`` defaults to the one it was built with;
+        another embedder fails with EmbedderMismatchError (vectors from two models do not mix)."""
+        folder = Path(path).expanduser()
+        mf = folder / "manifest.json"
+        if not mf.exists():
+            raise IndexFormatError(f"{folder} is not a groundqa index (no manifest.json); build one with `groundqa index build PATH --out {folder}`")
+        try:
+            manifest = json.loads(mf.read_text())
+        except json.JSONDecodeError as exc:
+            raise IndexFormatError(f"{mf} is not valid JSON ({exc}); the index is damaged: rebuild it") from exc
+        version = manifest.get("format_version")
+        if version != FORMAT_VERSION:
+            raise IndexFormatError(f"{folder} has index format version {version!r}; this groundqa reads version {FORMAT_VERSION}: rebuild the index")
+        built_with = manifest["embedder"]
+        emb = make_embedder(embedder if embedder is not None else built_with["name"])
+        ident = emb.identity()
+        if ident.get("name") != built_with.get("name") or ident.get("dim") != built_with.get("dim"):
+            raise EmbedderMismatchError(
+                f"{folder} was built with embedder {built_with.get('name')!r} (dim {built_with.get('dim')}), "
+                f"not {ident.get('name')!r} (dim {ident.get('dim')}); open it with embedder={built_with.get('name')!r} "
+                "or rebuild the index with the new embedder"
+            )
+        sp, dn, fu = manifest["sparse"], manifest["dense"], manifest["fusion"]
+        index = cls(
+            emb,
+            sparse=sp["backend"],
+            dense=dn["kind"],
+            k1=sp["k1"],
+            b=sp["b"],
+            bm25_method=sp["method"],
+            stemmer=sp["tokenizer"]["stemmer"],
+            stopwords=sp["tokenizer"]["stopwords"],
+            fusion=fu["method"],
+            rrf_k=fu["rrf_k"],
+            weights=fu["weights"],
+            candidates=fu["candidates"],
+            top_k=manifest.get("top_k", 10),
+            mode=manifest.get("mode", "hybrid"),
+            ef_search=dn["ef_search"],
+            device=device,
+        )
+        with open(folder / "chunks.jsonl", encoding="utf-8") as f:
+            index._chunks = [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
+        index._pos = {c.id: i for i, c in enumerate(index._chunks)}
+        dense = DenseIndex(int(built_with["dim"]), index.dense_config)
+        dense.load(folder / "dense")
+        if len(dense) != len(index._chunks):
+            raise IndexFormatError(f"{folder}: {len(index._chunks)} chunks but {len(dense)} vectors; the index is damaged: rebuild it")
+        index._dense = dense
+        if sp["backend"] == "bm25s" and index._chunks and (folder / "sparse" / "params.index.json").exists():
+            index.sparse.load_arrays(folder / "sparse", len(index._chunks))
+        else:
+            index.sparse.set_tokens(index.sparse.tokenizer.many([c.text for c in index._chunks]))
+        return index
