@@ -1,0 +1,260 @@
+"""The verified-answer pipeline: retrieve -> generate -> verify each claim -> apply the policy.
+
+Wiring only. Each stage is any object with the stage's protocol: a ``Retriever``
+(``groundqa.index``), a ``Generator`` (``groundqa.generate``) and a guard with
+``verify_batch([(question, answer, passages)]) -> [GuardResult]`` (``groundqa.verify.Guard``).
+``Pipeline.from_config("groundqa.toml")`` builds the default stages from one TOML file.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Literal, Mapping, Sequence
+
+from .errors import ConfigError, check_choice
+from .policy import POLICIES, WITHHELD_TEXT, AnswerVerdict, apply_policy, relevance_gate
+from .text import sentence_spans
+
+_LEADING_CITES = re.compile(r"(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
+
+
+def answer_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of an answer, with citation marks that Punkt puts at the start of the next
+    sentence ("... 1770s. [1] Later ...") moved back to the sentence they cite for."""
+    spans = [list(se) for se in sentence_spans(text)]
+    for i in range(1, len(spans)):
+        m = _LEADING_CITES.match(text, spans[i][0])
+        if m:
+            spans[i - 1][1] = m.end()
+            spans[i][0] = m.end() + (len(text[m.end() :]) - len(text[m.end() :].lstrip()))
+    return [(s, e) for s, e in spans if e > s]
+from .types import Passage
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A verified answer.
+
+    ``text`` is what the policy lets through (with citation marks); ``generated`` the generator's
+    text; ``claims`` the guard's verdict on each claim (text, probability, verdict, reasons, the
+    evidence passage and character span); ``support`` the weakest claim's probability;
+    ``timings`` milliseconds per stage; ``models`` the id of each stage's model.
+    """
+
+    question: str
+    text: str
+    verdict: AnswerVerdict
+    reason: str | None
+    generated: str
+    claims: tuple[Any, ...]
+    support: float
+    passages: tuple[Passage, ...]
+    policy: str
+    timings: Mapping[str, float] = field(default_factory=dict)
+    models: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def answered(self) -> bool:
+        """True when an answer is returned (not withheld and not declined)."""
+        return self.verdict not in ("withheld", "declined")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "answered": self.answered,
+            "generated": self.generated,
+            "support": self.support,
+            "claims": [c.to_dict() for c in self.claims],
+            "passages": [p.to_dict() for p in self.passages],
+            "policy": self.policy,
+            "timings_ms": dict(self.timings),
+            "models": dict(self.models),
+        }
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """``sentence``: one sentence and the guard's verdict on it (sent once judged);
+    ``done``: the final ``Answer``. Under ``abstain`` a stream stops at the first unsupported
+    sentence and its ``done`` event says the answer is withheld: discard what was shown."""
+
+    kind: Literal["sentence", "done"]
+    text: str = ""
+    claims: tuple[Any, ...] = ()
+    answer: Answer | None = None
+
+
+class Pipeline:
+    """retrieve -> generate -> verify -> decide. Defaults here, overrides per call."""
+
+    def __init__(
+        self,
+        retriever: Any,
+        generator: Any,
+        guard: Any,
+        *,
+        policy: str = "flag",
+        top_k: int = 4,
+        mode: str | None = None,
+        min_relevance: float | None = None,
+    ) -> None:
+        self.retriever, self.generator, self.guard = retriever, generator, guard
+        self.policy = check_choice("policy", policy, POLICIES)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0:
+            raise ConfigError(f"top_k={top_k!r} is not valid; it must be a positive integer")
+        self.top_k, self.mode, self.min_relevance = top_k, mode, min_relevance
+
+    @classmethod
+    def from_config(cls, config: str | Path | Mapping[str, Any]) -> "Pipeline":
+        """Build from a TOML file (or its parsed dict): ``[retriever]`` index (a folder) or
+        backend/uri; ``[generator]`` model and options; ``[guard]`` verifier, calibration,
+        threshold; ``[pipeline]`` policy, top_k, mode, min_relevance."""
+        from .config import build_pipeline
+
+        return build_pipeline(config)
+
+    def warm_up(self) -> None:
+        for stage in (self.retriever, self.generator, self.guard):
+            warm = getattr(stage, "warm_up", None)
+            if warm:
+                warm()
+
+    def models(self) -> dict[str, str]:
+        emb = getattr(self.retriever, "embedder", None)
+        return {
+            "embedder": str(getattr(emb, "name", "")),
+            "generator": str(getattr(self.generator, "name", type(self.generator).__name__)),
+            "verifier": str(getattr(self.guard, "verifier_name", type(self.guard).__name__)),
+        }
+
+    # -- the API ----------------------------------------------------------------------------------
+    def ask(self, question: str, *, top_k: int | None = None, filters: Mapping[str, Any] | None = None, policy: str | None = None) -> Answer:
+        return self.ask_batch([question], top_k=top_k, filters=filters, policy=policy)[0]
+
+    def ask_batch(self, questions: Sequence[str], *, top_k: int | None = None, filters: Mapping[str, Any] | None = None, policy: str | None = None) -> list[Answer]:
+        """Answer many questions, batched through each stage."""
+        policy = self.policy if policy is None else check_choice("policy", policy, POLICIES)
+        questions = [self._check_question(q) for q in questions]
+        t0 = time.perf_counter()
+        hits = self.retriever.search_batch(questions, top_k=top_k or self.top_k, mode=self.mode, filters=filters)
+        t_retrieve = _ms(t0) / max(1, len(questions))
+        gate = [relevance_gate(self._relevance(h), self.min_relevance) for h in hits]
+        todo = [i for i, g in enumerate(gate) if g is None]
+        t1 = time.perf_counter()
+        gens = dict(zip(todo, self.generator.generate_batch([questions[i] for i in todo], [hits[i] for i in todo]))) if todo else {}
+        t_generate = _ms(t1) / max(1, len(todo))
+        checkable = [i for i in todo if not gens[i].declined]
+        t2 = time.perf_counter()
+        judged = dict(zip(checkable, self.guard.verify_batch([(questions[i], gens[i].text, hits[i]) for i in checkable]))) if checkable else {}
+        t_verify = _ms(t2) / max(1, len(checkable))
+        models = self.models()
+        answers = []
+        for i, q in enumerate(questions):
+            timings = {"retrieve": t_retrieve, "generate": t_generate if i in gens else 0.0, "verify": t_verify if i in judged else 0.0}
+            timings["total"] = sum(timings.values())
+            if gate[i] is not None:
+                answers.append(Answer(q, WITHHELD_TEXT, "withheld", gate[i], "", (), 0.0, tuple(hits[i]), policy, timings, models))
+                continue
+            gen = gens[i]
+            result = judged.get(i)
+            claims = tuple(result.claims) if result is not None else ()
+            decision = apply_policy(policy, gen.text, [(c.start, c.end, c.supported) for c in claims], declined=gen.declined)
+            support = float(result.probability) if result is not None else 1.0
+            answers.append(Answer(q, decision.text, decision.verdict, decision.reason, gen.text, claims, support, tuple(hits[i]), policy, timings, models))
+        return answers
+
+    def stream(self, question: str, *, top_k: int | None = None, filters: Mapping[str, Any] | None = None, policy: str | None = None) -> Iterator[StreamEvent]:
+        """Yield each sentence once the guard has judged it, then a ``done`` event with the Answer."""
+        policy = self.policy if policy is None else check_choice("policy", policy, POLICIES)
+        question = self._check_question(question)
+        t0 = time.perf_counter()
+        hits = self.retriever.search(question, top_k=top_k or self.top_k, mode=self.mode, filters=filters)
+        timings = {"retrieve": _ms(t0), "generate": 0.0, "verify": 0.0}
+        models = self.models()
+        gate = relevance_gate(self._relevance(hits), self.min_relevance)
+        if gate is not None:
+            timings["total"] = sum(timings.values())
+            yield StreamEvent("done", answer=Answer(question, WITHHELD_TEXT, "withheld", gate, "", (), 0.0, tuple(hits), policy, timings, models))
+            return
+        text, sent_upto, claims = "", 0, []
+        t_gen = time.perf_counter()
+        stopped = False
+        for piece in self.generator.stream(question, hits):
+            text += piece
+            spans = answer_sentences(text)
+            # every sentence but the last is complete once another one has begun
+            for s, e in spans[:-1]:
+                if e <= sent_upto:
+                    continue
+                event, ok = self._judge_sentence(question, text, s, e, hits, claims, timings, policy)
+                sent_upto = e
+                if event is not None:
+                    yield event
+                if not ok and policy == "abstain":
+                    stopped = True
+                    break
+            if stopped:
+                break
+        timings["generate"] = _ms(t_gen) - timings["verify"]
+        if not stopped:
+            from .generate.prompts import is_decline
+
+            if is_decline(text):
+                timings["total"] = sum(timings.values())
+                decision = apply_policy(policy, text.strip(), [], declined=True)
+                yield StreamEvent("done", answer=Answer(question, decision.text, decision.verdict, decision.reason, text, (), 1.0, tuple(hits), policy, timings, models))
+                return
+            for s, e in answer_sentences(text):
+                if e > sent_upto:
+                    event, _ = self._judge_sentence(question, text, s, e, hits, claims, timings, policy)
+                    sent_upto = e
+                    if event is not None:
+                        yield event
+        decision = apply_policy(policy, text, [(c.start, c.end, c.supported) for c in claims])
+        support = min((c.probability for c in claims), default=1.0)
+        timings["total"] = sum(v for k, v in timings.items() if k != "total")
+        yield StreamEvent("done", answer=Answer(question, decision.text, decision.verdict, decision.reason, text, tuple(claims), support, tuple(hits), policy, timings, models))
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _judge_sentence(self, question: str, text: str, s: int, e: int, hits: Sequence[Passage], claims: list, timings: dict, policy: str) -> tuple[StreamEvent | None, bool]:
+        t = time.perf_counter()
+        result = self.guard.verify_batch([(question, text[s:e], hits)])[0]
+        timings["verify"] += _ms(t)
+        # claim spans are relative to the sentence: shift them into the whole answer
+        shifted = tuple(_shift(c, s) for c in result.claims)
+        claims.extend(shifted)
+        ok = all(c.supported for c in shifted)
+        if policy == "strip" and not ok:
+            return None, ok
+        return StreamEvent("sentence", text[s:e], shifted), ok
+
+    @staticmethod
+    def _relevance(passages: Sequence[Passage]) -> list[float]:
+        dense = [p.scores["dense"] for p in passages if "dense" in p.scores]
+        if dense:
+            return dense
+        return [p.score for p in passages]
+
+    @staticmethod
+    def _check_question(q: Any) -> str:
+        if not isinstance(q, str) or not q.strip():
+            raise ConfigError(f"question={q!r} is empty or not a string; pass the question text")
+        return q.strip()
+
+
+def _shift(claim: Any, offset: int) -> Any:
+    import dataclasses
+
+    if dataclasses.is_dataclass(claim) and hasattr(claim, "start"):
+        return dataclasses.replace(claim, start=claim.start + offset, end=claim.end + offset)
+    return claim
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
