@@ -1,70 +1,174 @@
-"""``groundqa demo``: the main job on the embedded default.
+"""``groundqa demo`` (the main job on the embedded default) and ``groundqa ask``.
 
-Indexes the sample corpus shipped in the package (SQuAD v1.1 paragraphs, CC BY-SA 4.0) and
-answers its questions, showing the ranked passages each answer rests on.
+``demo`` indexes the sample corpus shipped in the package (SQuAD v1.1 paragraphs, CC BY-SA 4.0)
+and answers its questions through the whole pipeline: each answer with its claims, their support
+scores and citations, and a decline for the questions the corpus cannot answer.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
 
+from ..policy import POLICIES
+
 
 def register(sub: Any, bench_sub: Any) -> None:
-    p = sub.add_parser("demo", help="index the bundled sample corpus and answer its questions")
+    p = sub.add_parser("demo", help="index the bundled sample corpus and answer its questions, verified")
     p.add_argument("--embedder", default="minilm-l6", help="embedder reference (default: minilm-l6)")
-    p.add_argument("--top-k", type=int, default=3, help="passages to show per question (default: 3)")
+    p.add_argument("--generator", default="fast", help="generator profile or model (default: fast)")
+    p.add_argument("--verifier", default="default", help="verifier model for the guard (default: the shipped one)")
+    p.add_argument("--policy", default="flag", choices=POLICIES, help="what to do with unsupported claims (default: flag)")
+    p.add_argument("--top-k", type=int, default=4, help="passages per question (default: 4)")
+    p.add_argument("--retrieval-only", action="store_true", help="show ranked passages only (no generator, no guard)")
     p.add_argument("--out", default=None, help="also save the sample index to this folder")
     p.add_argument("--json", action="store_true", help="print JSON instead of a report")
     p.set_defaults(func=_demo)
 
+    a = sub.add_parser("ask", help="answer a question from an index, every claim checked")
+    a.add_argument("--index", required=True, help="index folder (from `groundqa index build`)")
+    a.add_argument("question", help="the question")
+    a.add_argument("--generator", default="fast", help="generator profile or model (default: fast)")
+    a.add_argument("--verifier", default="default", help="verifier model for the guard (default: the shipped one)")
+    a.add_argument("--config", default=None, help="a TOML pipeline config (overrides the options above)")
+    a.add_argument("--policy", default=None, choices=POLICIES, help="return, flag (default), strip or abstain")
+    a.add_argument("--top-k", type=int, default=4)
+    a.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE", help="metadata filter (repeatable)")
+    a.add_argument("--json", action="store_true", help="print the answer as JSON")
+    a.set_defaults(func=_ask)
+
+
+def _pipeline(index: Any, generator: str, verifier: str, policy: str | None, top_k: int) -> Any:
+    from ..generate.hf import TransformersGenerator
+    from ..pipeline import Pipeline
+    from ..verify.guard import Guard
+
+    return Pipeline(index, TransformersGenerator(generator), Guard(verifier, embedder=index.embedder), policy=policy or "flag", top_k=top_k)
+
+
+def _check_top_k(k: int) -> None:
+    from ..errors import ConfigError
+
+    if k <= 0:
+        raise ConfigError(f"--top-k {k} is not valid; it must be a positive integer")
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from ..index.hybrid import HybridIndex
+
+    _check_top_k(args.top_k)
+    filters = _parse_filters(args.filter)
+    if args.config:
+        from ..config import build_pipeline
+
+        pipe = build_pipeline(args.config, retriever=HybridIndex.load(args.index))
+    else:
+        pipe = _pipeline(HybridIndex.load(args.index), args.generator, args.verifier, args.policy, args.top_k)
+    answer = pipe.ask(args.question, filters=filters, policy=args.policy)
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(render_answer(answer, color=_use_color()))
+    return 0
+
+
+def _parse_filters(items: list[str]) -> dict[str, Any] | None:
+    from ..errors import ConfigError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--filter {item!r} is not valid; use KEY=VALUE")
+        k, v = item.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out or None
+
+
+def _use_color() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def render_answer(answer: Any, *, color: bool = False) -> str:
+    """A readable answer: text, verdict, claims coloured by verdict with score and citation, passages."""
+    green, red, dim, bold, reset = ("\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m") if color else ("",) * 5
+    lines = [f"{bold}Q: {answer.question}{reset}", f"A: {answer.text}"]
+    why = f" ({answer.reason})" if answer.reason else ""
+    lines.append(f"   verdict: {answer.verdict}{why}; support {answer.support:.2f}")
+    for c in answer.claims:
+        mark, col = ("supported", green) if c.supported else ("UNSUPPORTED", red)
+        cite = ""
+        if c.citation is not None:
+            ct = c.citation
+            cite = f"  <- {ct.doc_id} [{ct.start}:{ct.end}] \"{_short(ct.text, 70)}\""
+        reasons = f" ({'; '.join(c.reasons)})" if c.reasons else ""
+        lines.append(f"   {col}[{mark} {c.probability:.2f}]{reset} {c.text}{reasons}{dim}{cite}{reset}")
+    for i, p in enumerate(answer.passages, start=1):
+        lines.append(f"   {dim}[{i}] {p.doc_id} {p.chunk.start}-{p.chunk.end} score {p.score:.4f}: {_short(p.text, 90)}{reset}")
+    t = answer.timings
+    lines.append(f"   {dim}retrieve {t.get('retrieve', 0):.0f} ms, generate {t.get('generate', 0):.0f} ms, verify {t.get('verify', 0):.0f} ms{reset}")
+    return "\n".join(lines)
+
+
+def _short(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
 
 def _demo(args: argparse.Namespace) -> int:
     from ..documents import Chunker, load_documents, sample_corpus_dir, sample_questions
-    from ..errors import ConfigError
     from ..index import HybridIndex
 
-    if args.top_k <= 0:
-        raise ConfigError(f"--top-k {args.top_k} is not valid; it must be a positive integer")
-    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
+    _check_top_k(args.top_k)
+    say = (lambda *a: None) if args.json else (lambda *a: print(*a, file=sys.stderr, flush=True))
     t0 = time.perf_counter()
-    say(f"[1/3] loading the sample corpus from {sample_corpus_dir()}")
+    steps = 3 if args.retrieval_only else 4
+    say(f"[1/{steps}] loading the sample corpus from {sample_corpus_dir()}")
     loaded = load_documents([sample_corpus_dir()])
     index = HybridIndex(args.embedder)
     index.warm_up()
     chunks = [c for cs in Chunker(index.embedder).chunk_many(loaded.documents) for c in cs]
-    say(f"[2/3] indexing {len(loaded.documents)} documents as {len(chunks)} chunks (BM25 + FAISS, {args.embedder})")
+    say(f"[2/{steps}] indexing {len(loaded.documents)} documents as {len(chunks)} chunks (BM25 + FAISS, {args.embedder})")
     index.add(chunks, show_progress=not args.json)
     if args.out:
         index.save(args.out)
         say(f"      saved the index to {args.out}")
     questions = sample_questions()
-    say(f"[3/3] answering {len(questions)} questions")
-    results = index.search_batch([q.question for q in questions], top_k=args.top_k)
-    report = []
-    for q, passages in zip(questions, results):
-        report.append(
-            {
-                "question": q.question,
-                "answerable": q.answerable,
-                "gold_answers": list(q.answers),
-                "passages": [{"rank": p.rank, "score": round(p.score, 4), "doc_id": p.doc_id, "span": [p.chunk.start, p.chunk.end], "text": p.text} for p in passages],
-            }
-        )
+    if args.retrieval_only:
+        say(f"[3/3] retrieving passages for {len(questions)} questions")
+        results = index.search_batch([q.question for q in questions], top_k=args.top_k)
+        report = [{"question": q.question, "answerable": q.answerable, "gold_answers": list(q.answers), "passages": [p.to_dict() for p in ps]} for q, ps in zip(questions, results)]
+        if args.json:
+            print(json.dumps({"questions": report}, indent=2, ensure_ascii=False))
+        else:
+            for item in report:
+                print(f"\nQ: {item['question']}" + ("" if item["answerable"] else "  (not in the corpus)"))
+                for p in item["passages"]:
+                    print(f"   [{p['rank']}] {p['score']:.4f}  {p['doc_id']} {p['start']}-{p['end']}  {_short(p['text'], 100)}")
+        return 0
+    say(f"[3/{steps}] loading the generator ({args.generator}) and the guard (verifier: {args.verifier})")
+    pipe = _pipeline(index, args.generator, args.verifier, args.policy, args.top_k)
+    pipe.warm_up()
+    say(f"[4/{steps}] answering {len(questions)} questions")
+    answers = []
+    for n, q in enumerate(questions, start=1):
+        a = pipe.ask(q.question)
+        answers.append((q, a))
+        if not args.json:
+            gold = f"   gold: {' | '.join(q.answers)}" if q.answers else "   (the corpus does not answer this: it should be declined)"
+            print(f"\n({n}/{len(questions)})\n" + render_answer(a, color=_use_color()) + "\n" + gold, flush=True)
     elapsed = time.perf_counter() - t0
     if args.json:
-        print(json.dumps({"questions": report, "seconds": round(elapsed, 2)}, indent=2))
+        print(json.dumps({"answers": [dict(a.to_dict(), gold_answers=list(q.answers), answerable=q.answerable) for q, a in answers], "seconds": round(elapsed, 1)}, indent=2, ensure_ascii=False))
         return 0
-    for item in report:
-        tag = "" if item["answerable"] else "  (not in the corpus)"
-        print(f"\nQ: {item['question']}{tag}")
-        if item["gold_answers"]:
-            print(f"   gold answer: {' | '.join(item['gold_answers'])}")
-        for p in item["passages"]:
-            text = p["text"].replace("\n", " ")
-            print(f"   [{p['rank']}] {p['score']:.4f}  {p['doc_id']} {p['span'][0]}-{p['span'][1]}  {text[:110]}{'...' if len(text) > 110 else ''}")
-    print(f"\ndone in {elapsed:.1f}s")
+    answered = sum(a.answered for q, a in answers if q.answerable)
+    declined = sum(not a.answered for q, a in answers if not q.answerable)
+    n_ans = sum(q.answerable for q in questions)
+    print(f"\nanswered {answered}/{n_ans} answerable questions; declined {declined}/{len(questions) - n_ans} unanswerable ones; {elapsed:.0f}s in all")
     return 0
