@@ -1,0 +1,237 @@
+"""End-to-end QA benchmark: the whole pipeline (retrieval, generation, guard, policy) on
+SQuAD-format data, with abstention metrics and a Markdown + PNG report.
+
+``--context retrieved`` indexes every context of the file (chunked) and answers each question by
+retrieval over that index; the scores are the official SQuAD EM and token F1
+(``groundqa.bench.squad``), where a withheld or declined answer is the empty prediction: right
+for an unanswerable v2 question, wrong for an answerable one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .squad import QAItem, best_over
+
+
+@dataclass(frozen=True)
+class PipelineRecord:
+    id: str
+    question: str
+    golds: tuple[str, ...]
+    prediction: str  # the answer without citation marks; "" when withheld or declined
+    answered: bool
+    verdict: str
+    support: float
+    em: float
+    f1: float
+    timings: Mapping[str, float] = field(default_factory=dict)
+    claim_probs: tuple[float, ...] = ()
+    gold_retrieved: bool | None = None
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.golds)
+
+
+def build_context_index(items: Iterable[QAItem], embedder: Any = "minilm-l6", *, show_progress: bool = True, **index_kw: Any) -> Any:
+    """A hybrid index over every distinct context in ``items``, chunked for the embedder.
+
+    Document ids are ``<title>#<paragraph index>`` so a retrieved chunk can be traced to its paragraph."""
+    from ..documents import Chunker
+    from ..index.hybrid import HybridIndex
+    from ..types import Document
+
+    docs: dict[str, Document] = {}
+    for it in items:
+        key = f"{it.doc_id}#{it.paragraph_index}"
+        if key not in docs:
+            docs[key] = Document(id=key, text=it.context, source=it.doc_id, metadata={"title": it.doc_id})
+    index = HybridIndex(embedder, **index_kw)
+    index.warm_up()
+    chunks = [c for cs in Chunker(index.embedder).chunk_many(list(docs.values())) for c in cs]
+    index.add(chunks, show_progress=show_progress)
+    return index
+
+
+def run_pipeline_qa(items: Sequence[QAItem], pipeline: Any, *, batch_size: int = 8, version: str = "1.1", show_progress: bool = True) -> list[PipelineRecord]:
+    """Answer every item through ``pipeline.ask_batch`` and score it."""
+    from ..generate.prompts import strip_citations
+
+    bar = None
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(items), desc="qa", unit="q")
+    out: list[PipelineRecord] = []
+    for i in range(0, len(items), batch_size):
+        batch = items[i : i + batch_size]
+        answers = pipeline.ask_batch([it.question for it in batch])
+        for it, a in zip(batch, answers):
+            pred = strip_citations(a.text).strip() if a.answered else ""
+            golds = it.answers if it.answers else ("",)
+            em, f1 = best_over(list(golds), pred, "2.0" if version.startswith("2") else "1.1")
+            gold_key = f"{it.doc_id}#{it.paragraph_index}"
+            out.append(
+                PipelineRecord(
+                    id=it.id, question=it.question, golds=it.answers, prediction=pred, answered=a.answered,
+                    verdict=a.verdict, support=float(a.support), em=em, f1=f1, timings=dict(a.timings),
+                    claim_probs=tuple(float(c.probability) for c in a.claims),
+                    gold_retrieved=any(p.doc_id == gold_key for p in a.passages) if it.answers else None,
+                )
+            )
+        if bar is not None:
+            bar.update(len(batch))
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def _pct(xs: Sequence[float]) -> float | None:
+    return round(100.0 * float(np.mean(xs)), 2) if len(xs) else None
+
+
+def latency_summary(records: Sequence[PipelineRecord]) -> dict[str, dict[str, float]]:
+    stages = sorted({k for r in records for k in r.timings})
+    out = {}
+    for s in stages:
+        vals = np.array([r.timings[s] for r in records if s in r.timings and r.timings[s] > 0])
+        if len(vals):
+            out[s] = {"p50": round(float(np.percentile(vals, 50)), 1), "p95": round(float(np.percentile(vals, 95)), 1), "mean": round(float(vals.mean()), 1), "n": int(len(vals))}
+    return out
+
+
+def summarize(records: Sequence[PipelineRecord], *, version: str = "1.1") -> dict[str, Any]:
+    """The JSON keys the issue names: em, f1, answered_rate, noans_declined_rate (v2),
+    hasans_answered_rate (v2), supported_rate, latency_ms; all rates in percent."""
+    answered = [r for r in records if r.answered]
+    summary: dict[str, Any] = {
+        "n": len(records),
+        "em": _pct([r.em for r in records]),
+        "f1": _pct([r.f1 for r in records]),
+        "answered_rate": _pct([r.answered for r in records]),
+        "supported_rate": _pct([r.verdict == "supported" for r in answered]),
+        "latency_ms": latency_summary(records),
+    }
+    has = [r for r in records if r.answerable]
+    if has:
+        summary["hasans_em"] = _pct([r.em for r in has])
+        summary["hasans_f1"] = _pct([r.f1 for r in has])
+        summary["answered_f1"] = _pct([r.f1 for r in answered if r.answerable])
+        rec = [r.gold_retrieved for r in has if r.gold_retrieved is not None]
+        summary["gold_passage_retrieved_rate"] = _pct(rec)
+    if version.startswith("2"):
+        no = [r for r in records if not r.answerable]
+        summary["noans_declined_rate"] = _pct([not r.answered for r in no])
+        summary["hasans_answered_rate"] = _pct([r.answered for r in has])
+    lat = summary["latency_ms"]
+    if "generate" in lat and "verify" in lat:
+        summary["guard_share_of_generation"] = round(lat["verify"]["mean"] / lat["generate"]["mean"], 3)
+    return summary
+
+
+def risk_coverage(records: Sequence[PipelineRecord]) -> list[dict[str, float]]:
+    """F1 of the answers kept as the support threshold rises: one point per distinct support
+    value among answered questions (coverage = share of all questions answered)."""
+    answered = sorted((r for r in records if r.answered), key=lambda r: -r.support)
+    n = len(records)
+    points = []
+    f1_sum = 0.0
+    for i, r in enumerate(answered, start=1):
+        f1_sum += r.f1
+        if i == len(answered) or answered[i].support != r.support:
+            points.append({"threshold": r.support, "coverage": i / n, "f1": 100.0 * f1_sum / i})
+    return points
+
+
+def reliability(probs: Sequence[float], correct: Sequence[bool], bins: int = 10) -> list[dict[str, float]]:
+    """Reliability diagram rows: per probability bin, mean probability and observed accuracy."""
+    p = np.asarray(probs, dtype=float)
+    y = np.asarray(correct, dtype=float)
+    rows = []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        m = (p >= lo) & ((p < hi) if b < bins - 1 else (p <= hi))
+        if m.any():
+            rows.append({"lo": lo, "hi": hi, "mean_prob": float(p[m].mean()), "accuracy": float(y[m].mean()), "n": int(m.sum())})
+    return rows
+
+
+def write_report(records: Sequence[PipelineRecord], summary: Mapping[str, Any], out_dir: str | Path, *, title: str = "groundqa QA benchmark", config: Mapping[str, Any] | None = None) -> Path:
+    """Markdown plus PNG plots: risk-coverage curve, reliability diagram, latency histogram."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rc = risk_coverage(records)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    if rc:
+        ax.plot([p["coverage"] for p in rc], [p["f1"] for p in rc], marker=".", lw=1)
+    ax.set_xlabel("coverage (share of questions answered)")
+    ax.set_ylabel("F1 of answered questions")
+    ax.set_xlim(0, 1)
+    ax.set_title("risk-coverage (threshold on answer support)")
+    fig.tight_layout()
+    fig.savefig(out / "risk_coverage.png", dpi=120)
+    plt.close(fig)
+
+    ans = [r for r in records if r.answered and r.answerable]
+    rel = reliability([r.support for r in ans], [r.f1 >= 0.5 for r in ans])
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1)
+    if rel:
+        ax.plot([b["mean_prob"] for b in rel], [b["accuracy"] for b in rel], marker="o")
+    ax.set_xlabel("answer support (weakest claim probability)")
+    ax.set_ylabel("share correct (F1 >= 0.5)")
+    ax.set_title("reliability of support scores")
+    fig.tight_layout()
+    fig.savefig(out / "reliability.png", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for stage in ("retrieve", "generate", "verify", "total"):
+        vals = [r.timings[stage] for r in records if r.timings.get(stage, 0) > 0]
+        if vals:
+            ax.hist(vals, bins=30, alpha=0.5, label=stage)
+    ax.set_xlabel("milliseconds per question")
+    ax.set_ylabel("questions")
+    ax.legend()
+    ax.set_title("latency per stage")
+    fig.tight_layout()
+    fig.savefig(out / "latency.png", dpi=120)
+    plt.close(fig)
+
+    lines = [f"# {title}", ""]
+    if config:
+        lines += ["```json", json.dumps(config, indent=2), "```", ""]
+    lines += ["| metric | value |", "|---|---|"]
+    for k, v in summary.items():
+        if k != "latency_ms":
+            lines.append(f"| {k} | {v} |")
+    lines += ["", "| stage | p50 ms | p95 ms | mean ms |", "|---|---|---|---|"]
+    for s, v in summary.get("latency_ms", {}).items():
+        lines.append(f"| {s} | {v['p50']} | {v['p95']} | {v['mean']} |")
+    lines += ["", "![risk-coverage](risk_coverage.png) ![reliability](reliability.png) ![latency](latency.png)", ""]
+    lines += ["## Risk-coverage points", "", "| support >= | coverage | F1 |", "|---|---|---|"]
+    step = max(1, len(rc) // 15)
+    for p in rc[::step] + ([rc[-1]] if rc and (len(rc) - 1) % step else []):
+        lines.append(f"| {p['threshold']:.3f} | {p['coverage']:.3f} | {p['f1']:.1f} |")
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    (out / "records.jsonl").write_text("".join(json.dumps(asdict(r)) + "\n" for r in records))
+    return out / "report.md"
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+__all__ = ["PipelineRecord", "build_context_index", "latency_summary", "reliability", "risk_coverage", "run_pipeline_qa", "summarize", "write_report"]
