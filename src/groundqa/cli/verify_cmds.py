@@ -1,0 +1,105 @@
+"""Commands of the guard: ``train-verifier``, ``calibrate`` and ``bench guard``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser("train-verifier", help="fine-tune the cross-encoder verifier (claim, evidence) -> supported")
+    t.add_argument("--output", required=True, help="folder for checkpoints; rerun with the same folder to resume")
+    t.add_argument("--base", default="minilm-l6", help="encoder to start from (packaged name, folder or hub id)")
+    t.add_argument("--snli", default=None, help="e-SNLI folder (s1/s2/labels.{dev,test}); CC BY-SA 4.0")
+    t.add_argument("--squad", default=None, help="SQuAD v1.1 json: synthetic pairs from its first --train-titles titles")
+    t.add_argument("--pairs", action="append", default=[], help="extra jsonl of {claim, evidence, label 0|1} pairs (repeatable)")
+    t.add_argument("--train-titles", type=int, default=36)
+    t.add_argument("--max-length", type=int, default=128)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=5e-5)
+    t.add_argument("--epochs", type=float, default=1.0)
+    t.add_argument("--max-steps", type=int, default=-1)
+    t.add_argument("--save-steps", type=int, default=100)
+    t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-resume", action="store_true", help="start again even if checkpoints exist")
+    t.add_argument("--export", default=None, help="after training, write fp16 safetensors + card to this folder")
+    t.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("calibrate", help="fit the guard's combiner and thresholds on a labelled file")
+    c.add_argument("--data", required=True, help="labelled jsonl (WiCE, HaluEval or plain claim/evidence/label)")
+    c.add_argument("--verifier", default="default", help="cross-encoder reference ('default' = shipped, 'none' = no model)")
+    c.add_argument("--out", required=True, help="where to write the calibration JSON the guard loads")
+    c.add_argument("--target-precision", type=float, default=0.9, help="precision wanted on 'unsupported' verdicts")
+    c.add_argument("--embedder", default="minilm-l6", help="embedder for the cosine signal ('none' to skip; 'hash' for tests)")
+    c.add_argument("--limit", type=int, default=None)
+    c.add_argument("--split", choices=["all", "half"], default="all", help="'half': fit on one half by claim id and report the other")
+    c.set_defaults(func=cmd_calibrate)
+
+    b = bench_sub.add_parser("guard", help="claim verification benchmark (WiCE, HaluEval, plain)")
+    b.add_argument("--data", required=True)
+    b.add_argument("--verifier", default="default", help="cross-encoder reference ('default' = shipped, 'none' = lexical+embedding only)")
+    b.add_argument("--calibration", default=None, help="calibration JSON; default: fit on half of --data (split by claim id) and report the other half")
+    b.add_argument("--json", default=None, help="write the metrics JSON here ('-' = stdout)")
+    b.add_argument("--report", default=None, help="folder for PR and reliability plots")
+    b.add_argument("--embedder", default="minilm-l6", help="embedder for the cosine signal ('none' to skip; 'hash' for tests)")
+    b.add_argument("--limit", type=int, default=None)
+    b.add_argument("--top-windows", type=int, default=None, help="evidence windows kept per claim after lexical pre-ranking")
+    b.set_defaults(func=cmd_bench)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..verify.synth import Pair, iter_jsonl
+    from ..verify.train import TrainConfig, build_training_pairs, export_fp16, train_cross_encoder
+
+    if not args.snli and not args.squad and not args.pairs:
+        raise ConfigError("train-verifier needs data: pass --snli, --squad and/or --pairs")
+    cfg = TrainConfig(
+        output_dir=args.output, base=args.base, max_length=args.max_length, batch_size=args.batch_size,
+        learning_rate=args.lr, epochs=args.epochs, max_steps=args.max_steps, save_steps=args.save_steps,
+        threads=args.threads, seed=args.seed,
+    )
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    data_file = out / "train_pairs.jsonl"
+    if data_file.exists() and not args.no_resume:
+        # resume: the exact same pairs, in the same order
+        train = [Pair(**d) for d in iter_jsonl(data_file)]
+        desc = json.loads((out / "data.json").read_text())
+        print(f"resuming with {len(train)} pairs from {data_file}", file=sys.stderr)
+    else:
+        train, val, desc = build_training_pairs(args.snli, args.squad, seed=args.seed, n_train_titles=args.train_titles)
+        for f in args.pairs:
+            extra = [Pair(d["claim"], d["evidence"], int(d["label"]), d.get("kind", "extra"), f) for d in iter_jsonl(f)]
+            train += extra
+            desc["sources"][f] = {"pairs": len(extra)}
+        from ..verify.synth import write_jsonl
+
+        write_jsonl(train, data_file)
+        write_jsonl(val, out / "val_pairs.jsonl")
+        (out / "data.json").write_text(json.dumps(desc, indent=2))
+    summary = train_cross_encoder(cfg, train, resume=not args.no_resume)
+    print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=2))
+    if args.export:
+        export_fp16(Path(args.output) / "final", args.export, {"data": desc, "train": summary})
+        print(f"exported to {args.export}")
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from ..verify.calibrate import run_calibrate
+
+    return run_calibrate(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ..bench.guard import run_bench
+
+    return run_bench(args)

@@ -1,0 +1,145 @@
+"""Fit the guard's combiner and thresholds on labelled data, and the helpers the guard benchmark
+shares: turning WiCE / HaluEval / plain examples into feature rows, splitting by claim id.
+
+An example may hold several claims (a HaluEval answer of two sentences); its row takes, per
+feature, the weakest claim's value (the lowest support, the most missing numbers), so an answer is
+judged by its weakest part.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from .claims import split_claims, strip_citations
+from .combiner import Combiner, fit_combiner
+from .data import GuardExample, load_guard_file
+from .evidence import windows_from_texts
+from .metrics import auroc, balanced_accuracy, best_balanced_threshold, ece, f1_unsupported, threshold_for_precision
+
+# features where a larger value means *less* support
+WORSE_IF_HIGHER = frozenset({"missing_numbers", "missing_names", "neg_mismatch", "log_len"})
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    X: np.ndarray
+    y: np.ndarray
+    groups: list[str]
+    features: tuple[str, ...]
+    n_claims: int
+    seconds: float
+    ids: list[str]
+
+
+def example_claims(ex: GuardExample) -> list[tuple[str, str]]:
+    """(text, focus) claims of a benchmark example."""
+    if ex.question is not None:
+        spans = split_claims(ex.claim, ex.question)
+        return [(c.text, ex.claim[c.start : c.end] if c.with_question else c.text) for c in spans] or [(ex.claim, ex.claim)]
+    text, _ = strip_citations(ex.claim)
+    return [(text, text)]
+
+
+def featurize(guard: Any, examples: Sequence[GuardExample], *, fmt: str = "plain", batch: int = 64, show_progress: bool = True) -> FeatureTable:
+    """Feature rows (one per example) from ``guard``'s signals."""
+    guard.warm_up()
+    feats = guard.features
+    worse = np.array([f in WORSE_IF_HIGHER for f in feats])
+    rows: list[np.ndarray] = []
+    n_claims = 0
+    t0 = time.perf_counter()
+    it = range(0, len(examples), batch)
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="scoring claims", unit="batch", file=sys.stderr)
+    for s in it:
+        chunk = examples[s : s + batch]
+        ctx, owner = [], []
+        for j, ex in enumerate(chunk):
+            pre_split = fmt == "wice" or len(ex.evidence) > 1
+            wins = windows_from_texts(list(ex.evidence), guard.max_sentences, pre_split=pre_split)
+            cl = example_claims(ex)
+            ctx.extend(guard.contexts(cl, wins))
+            owner.extend([j] * len(cl))
+        X, _, _ = guard.signals(ctx)
+        n_claims += len(ctx)
+        owner_a = np.array(owner)
+        for j in range(len(chunk)):
+            sub = X[owner_a == j]
+            rows.append(np.where(worse, sub.max(0), sub.min(0)))
+    seconds = time.perf_counter() - t0
+    return FeatureTable(np.vstack(rows), np.array([e.label for e in examples]), [e.group or e.id for e in examples], feats, n_claims, seconds, [e.id for e in examples])
+
+
+def half_split(groups: Sequence[str], salt: str = "groundqa") -> np.ndarray:
+    """A boolean mask: True for the fitting half, by a stable hash of each example's group id."""
+    return np.array([int(hashlib.sha1(f"{salt}:{g}".encode()).hexdigest(), 16) % 2 == 0 for g in groups])
+
+
+def fit_with_thresholds(X: np.ndarray, y: np.ndarray, features: Sequence[str], target_precision: float, info: dict[str, Any]) -> Combiner:
+    comb = fit_combiner(X, y, features, info=info)
+    p = comb.predict_proba(X)
+    t_bal = best_balanced_threshold(y, p)
+    t_prec = threshold_for_precision(y, p, target_precision)
+    return comb.with_thresholds(t_bal, {"balanced": t_bal, "precision": t_prec, "target_precision": target_precision})
+
+
+def evaluate(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]:
+    pred = (p >= threshold).astype(int)
+    return {
+        "balanced_accuracy": balanced_accuracy(y, pred),
+        "auroc": auroc(y, p),
+        "f1_unsupported": f1_unsupported(y, pred),
+        "ece": ece(y, p),
+        "n": int(len(y)),
+        "supported": int(y.sum()),
+    }
+
+
+def make_guard(verifier: str, embedder: str | None = "minilm-l6", **kw: Any) -> Any:
+    """A guard whose combiner is fitted later (placeholder calibration with the right features)."""
+    from .guard import Guard
+
+    emb = None if embedder is None or str(embedder).lower() == "none" else embedder
+    g = Guard(verifier=None if verifier.lower() == "none" else verifier, embedder=emb, calibration={"format": 1, "features": [], "mean": [], "scale": [], "coef": [], "intercept": 0.0}, **kw)
+    return g
+
+
+def run_calibrate(args: Any) -> int:
+    if not 0.0 < args.target_precision < 1.0:
+        raise ConfigError(f"--target-precision={args.target_precision!r} is not valid; pass a number in (0, 1), e.g. 0.9")
+    fmt, examples = load_guard_file(args.data, args.limit)
+    guard = make_guard(args.verifier, args.embedder)
+    table = featurize(guard, examples, fmt=fmt)
+    info = {
+        "data": str(args.data),
+        "format": fmt,
+        "examples": len(examples),
+        "supported": int(table.y.sum()),
+        "verifier": args.verifier,
+        "embedder": args.embedder,
+        "split": args.split,
+    }
+    report: dict[str, Any] = {}
+    if args.split == "half":
+        fit = half_split(table.groups)
+        comb = fit_with_thresholds(table.X[fit], table.y[fit], table.features, args.target_precision, info)
+        held = evaluate(table.y[~fit], comb.predict_proba(table.X[~fit]), comb.threshold)
+        report["held_out_half"] = held
+    else:
+        comb = fit_with_thresholds(table.X, table.y, table.features, args.target_precision, info)
+    report["fit"] = evaluate(table.y, comb.predict_proba(table.X), comb.threshold)
+    comb = comb.with_thresholds(comb.threshold, comb.thresholds, {**info, "metrics": report})
+    comb.save(args.out)
+    print(json.dumps({"out": str(args.out), "threshold": comb.threshold, "thresholds": dict(comb.thresholds), **report}, indent=2))
+    return 0

@@ -1,0 +1,79 @@
+"""Split an answer into claims, each with its character span in the answer.
+
+Sentences come from Punkt (``groundqa.text.sentence_spans``); citation marks such as ``[1]`` or
+``[2, 3]`` are removed from the claim text (the span still points at the original sentence). A
+short answer ("1889", "Denver Broncos") says nothing on its own, so it becomes one claim read
+together with its question (``qa_claim``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..text import sentence_spans
+
+_CITATION = re.compile(r"\s*\[(?:\d+(?:\s*[,;–-]\s*\d+)*)\]")
+# an answer of at most this many words, or with no verb-like structure, is read with its question
+SHORT_ANSWER_WORDS = 6
+
+
+@dataclass(frozen=True)
+class ClaimSpan:
+    """One claim: the text to verify, the span ``answer[start:end]`` it came from, and the
+    citation numbers the generator attached to it (``[1]`` -> 1)."""
+
+    text: str
+    start: int
+    end: int
+    citations: tuple[int, ...] = ()
+    with_question: bool = False
+
+
+def qa_claim(question: str, answer: str) -> str:
+    """A short answer read with its question: the text a verifier judges for it."""
+    q = question.strip()
+    if q and not q.endswith("?"):
+        q += "?"
+    return f"{q} {answer.strip()}" if q else answer.strip()
+
+
+def strip_citations(text: str) -> tuple[str, tuple[int, ...]]:
+    """``text`` without citation marks, and the cited numbers in order of appearance."""
+    cited: list[int] = []
+    for m in _CITATION.finditer(text):
+        cited.extend(int(x) for x in re.findall(r"\d+", m.group(0)))
+    clean = _CITATION.sub("", text).strip()
+    return clean, tuple(dict.fromkeys(cited))
+
+
+def is_short_answer(answer: str) -> bool:
+    """True for an answer that is a bare span rather than a statement (few words, no final stop)."""
+    words = answer.split()
+    return len(words) <= SHORT_ANSWER_WORDS and not re.search(r"[.!?]\s*$", answer.strip()) or len(words) <= 2
+
+
+def split_claims(answer: str, question: str | None = None) -> list[ClaimSpan]:
+    """The claims of ``answer``. A short answer becomes a single claim read with ``question``."""
+    if not answer or not answer.strip():
+        return []
+    clean_all, _ = strip_citations(answer)
+    if question and is_short_answer(clean_all):
+        s = len(answer) - len(answer.lstrip())
+        e = len(answer.rstrip())
+        _, cites = strip_citations(answer)
+        return [ClaimSpan(qa_claim(question, clean_all), s, e, cites, with_question=True)]
+    out: list[ClaimSpan] = []
+    for s, e in sentence_spans(answer):
+        text, cites = strip_citations(answer[s:e])
+        if not re.search(r"\w", text):
+            # a sentence that is only citation marks belongs to the previous claim
+            if out and cites:
+                prev = out[-1]
+                out[-1] = ClaimSpan(prev.text, prev.start, e, tuple(dict.fromkeys(prev.citations + cites)), prev.with_question)
+            continue
+        with_q = False
+        if question and len(out) == 0 and is_short_answer(text):
+            text, with_q = qa_claim(question, text), True
+        out.append(ClaimSpan(text, s, e, cites, with_q))
+    return out

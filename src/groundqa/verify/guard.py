@@ -1,0 +1,271 @@
+"""The guard: split an answer into claims, score each against the passages, decide.
+
+``Guard.verify(question, answer, passages) -> GuardResult``; ``Guard.verify_batch`` does many at
+once (one model pass over all their pairs). See the package docstring for the whole interface.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..types import Passage
+from .claims import ClaimSpan, split_claims
+from .combiner import Combiner
+from .evidence import Citation, EvidenceWindow, evidence_windows, lexical_rank
+from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, LexicalScorer, Scorer
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "verifier"
+Verdict = Literal["supported", "unsupported"]
+
+
+@dataclass(frozen=True)
+class ClaimVerdict:
+    """One claim of an answer: its text (citation marks removed), its span ``answer[start:end]``,
+    P(supported), the verdict at the guard's threshold, reasons, and the best evidence."""
+
+    text: str
+    start: int
+    end: int
+    probability: float
+    verdict: Verdict
+    reasons: tuple[str, ...] = ()
+    citation: Citation | None = None
+    signals: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def supported(self) -> bool:
+        return self.verdict == "supported"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "probability": self.probability,
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+            "citation": self.citation.to_dict() if self.citation else None,
+            "signals": dict(self.signals),
+        }
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """The guard's judgement of one answer. ``probability`` is the lowest claim probability (an
+    answer is as strong as its weakest claim; 1.0 with no claims); ``verdict`` is ``supported``
+    when every claim is, ``unsupported`` when any is not, ``no_claims`` for an empty answer."""
+
+    claims: tuple[ClaimVerdict, ...]
+    probability: float
+    verdict: Literal["supported", "unsupported", "no_claims"]
+    threshold: float
+    seconds: float
+    verifier: str
+
+    @property
+    def unsupported_claims(self) -> tuple[ClaimVerdict, ...]:
+        return tuple(c for c in self.claims if not c.supported)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "claims": [c.to_dict() for c in self.claims],
+            "probability": self.probability,
+            "verdict": self.verdict,
+            "threshold": self.threshold,
+            "seconds": self.seconds,
+            "verifier": self.verifier,
+        }
+
+
+def _default_calibration(with_model: bool) -> Path:
+    return DATA_DIR / ("calibration.json" if with_model else "calibration_nomodel.json")
+
+
+class Guard:
+    """Checks every claim of an answer against the passages it was generated from.
+
+    Args:
+        verifier: ``"default"`` (the shipped cross-encoder), a folder or hub id of any
+            sequence-classification NLI / fact-checking model, a ``Scorer``, or ``None``/``"none"``
+            for lexical and embedding signals only.
+        embedder: the retriever's embedder (an ``Embedder`` or a reference), or ``None`` to skip
+            the embedding signal.
+        calibration: ``"default"`` (shipped JSON matching the signals), a path written by
+            ``groundqa calibrate``, a ``Combiner``, or a dict.
+        threshold: overrides the calibrated threshold (a claim is supported iff P >= threshold);
+            ``"balanced"`` or ``"precision"`` picks one of the calibrated thresholds.
+        top_k: evidence windows per claim after lexical pre-ranking.
+        exact_checks: a number or date of the claim found in no evidence makes it unsupported
+            (probability capped below the threshold), with that reason.
+    """
+
+    def __init__(
+        self,
+        verifier: str | Scorer | None = "default",
+        *,
+        embedder: Any = "minilm-l6",
+        calibration: str | Path | Combiner | Mapping[str, Any] = "default",
+        threshold: float | str | None = None,
+        top_k: int = 4,
+        max_sentences: int = 2,
+        exact_checks: bool = True,
+        extra_scorers: Sequence[Scorer] = (),
+    ) -> None:
+        if top_k < 1:
+            raise ConfigError(f"top_k={top_k!r} is not valid; it must be >= 1")
+        self.scorers: list[Scorer] = [LexicalScorer()]
+        if embedder is not None:
+            self.scorers.append(EmbeddingScorer(embedder))
+        self.verifier_name = "none"
+        if isinstance(verifier, str) and verifier.lower() != "none":
+            self.scorers.append(CrossEncoderScorer(verifier, top_k=top_k))
+            self.verifier_name = verifier
+        elif verifier is not None and not isinstance(verifier, str):
+            self.scorers.append(verifier)
+            self.verifier_name = getattr(verifier, "name", type(verifier).__name__)
+        self.scorers.extend(extra_scorers)
+        self.top_k = max(top_k, 4)
+        self.max_sentences = max_sentences
+        self.exact_checks = exact_checks
+        self._calibration_ref = calibration
+        self._threshold_ref = threshold
+        self.combiner: Combiner | None = None
+        self._lock = threading.Lock()
+
+    # ---- loading -------------------------------------------------------------------------------
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(f for s in self.scorers for f in s.features)
+
+    def _load_combiner(self) -> Combiner:
+        ref = self._calibration_ref
+        if isinstance(ref, Combiner):
+            comb = ref
+        elif isinstance(ref, Mapping):
+            comb = Combiner.from_dict(ref)
+        elif str(ref) == "default":
+            has_model = any(isinstance(s, CrossEncoderScorer) for s in self.scorers)
+            comb = Combiner.load(_default_calibration(has_model))
+        else:
+            comb = Combiner.load(ref)
+        missing = [f for f in comb.features if f not in self.features]
+        if missing:
+            raise ConfigError(
+                f"calibration needs features {missing} that this guard does not compute (its signals: "
+                f"{list(self.features)}); recalibrate with `groundqa calibrate` for this verifier/embedder"
+            )
+        return comb
+
+    def warm_up(self) -> None:
+        """Load the models and the calibration (safe to call twice)."""
+        with self._lock:
+            if self.combiner is None:
+                self.combiner = self._load_combiner()
+        for s in self.scorers:
+            s.warm_up()
+
+    @property
+    def threshold(self) -> float:
+        self.warm_up()
+        assert self.combiner is not None
+        t = self._threshold_ref
+        if t is None or t == "balanced":
+            return float(self.combiner.threshold)
+        if t == "precision":
+            v = self.combiner.thresholds.get("precision")
+            if v is None:
+                raise ConfigError("threshold='precision': the calibration has no precision threshold; recalibrate with --target-precision")
+            return float(v)
+        if isinstance(t, (int, float)) and 0.0 <= float(t) <= 1.0:
+            return float(t)
+        raise ConfigError(f"threshold={t!r} is not valid; pass a probability in [0, 1], 'balanced' or 'precision'")
+
+    # ---- scoring -------------------------------------------------------------------------------
+    def contexts(self, claims: Sequence[tuple[str, str]], windows: Sequence[EvidenceWindow]) -> list[ClaimContext]:
+        """Claim contexts for (text, focus) pairs over shared ``windows``."""
+        wt = tuple(windows)
+        return [ClaimContext(t, f, wt, tuple(lexical_rank(t, wt, self.top_k))) for t, f in claims]
+
+    def signals(self, items: Sequence[ClaimContext]) -> tuple[np.ndarray, list[int | None], list[tuple[str, ...]]]:
+        """Feature matrix (columns ``self.features``), best window per claim, reasons per claim.
+
+        The best window is the cross-encoder's where there is one, else the lexical scorer's."""
+        self.warm_up()
+        cols, best, reasons = [], [None] * len(items), [()] * len(items)
+        for s in self.scorers:
+            b = s.score(items)
+            cols.append(b.values)
+            for i, w in enumerate(b.best):
+                if w is not None and (best[i] is None or isinstance(s, CrossEncoderScorer)):
+                    best[i] = w
+            reasons = [r + x for r, x in zip(reasons, b.reasons)]
+        X = np.hstack(cols) if cols else np.zeros((len(items), 0))
+        return X, best, reasons
+
+    def probabilities(self, X: np.ndarray) -> np.ndarray:
+        self.warm_up()
+        assert self.combiner is not None
+        idx = [self.features.index(f) for f in self.combiner.features]
+        p = self.combiner.predict_proba(X[:, idx])
+        if self.exact_checks and "missing_numbers" in self.features:
+            miss = X[:, self.features.index("missing_numbers")] > 0
+            p = np.where(miss, np.minimum(p, self.threshold * 0.5), p)
+        return p
+
+    # ---- the interface -------------------------------------------------------------------------
+    def verify(self, question: str | None, answer: str, passages: Sequence[Passage]) -> GuardResult:
+        """Judge every claim of ``answer`` against ``passages`` (the ones the generator was given)."""
+        return self.verify_batch([(question, answer, passages)])[0]
+
+    def verify_batch(self, items: Sequence[tuple[str | None, str, Sequence[Passage]]]) -> list[GuardResult]:
+        """``verify`` for many answers, with one pass of each model over all their claims."""
+        self.warm_up()
+        t0 = time.perf_counter()
+        all_ctx: list[ClaimContext] = []
+        plan: list[tuple[list[ClaimSpan], list[EvidenceWindow], Sequence[Passage]]] = []
+        for question, answer, passages in items:
+            if not isinstance(answer, str):
+                raise ConfigError(f"answer={answer!r} is not valid; pass the answer text as a str")
+            spans = split_claims(answer, question)
+            wins = evidence_windows(passages, self.max_sentences)
+            plan.append((spans, wins, passages))
+            all_ctx.extend(self.contexts([(c.text, answer[c.start : c.end] if c.with_question else c.text) for c in spans], wins))
+        X, best, reasons = self.signals(all_ctx) if all_ctx else (np.zeros((0, len(self.features))), [], [])
+        probs = self.probabilities(X) if all_ctx else np.zeros(0)
+        thr = self.threshold
+        seconds = (time.perf_counter() - t0) / max(1, len(items))
+        out: list[GuardResult] = []
+        k = 0
+        for spans, wins, passages in plan:
+            cvs = []
+            for c in spans:
+                p = float(probs[k])
+                b = best[k]
+                cit = None
+                if b is not None:
+                    w = wins[b]
+                    cit = Citation(w.doc_id, w.chunk_id, w.source, w.start, w.end, w.text, passages[w.passage].rank if w.passage >= 0 else None)
+                verdict: Verdict = "supported" if p >= thr else "unsupported"
+                sig = {f: float(v) for f, v in zip(self.features, X[k])}
+                cvs.append(ClaimVerdict(c.text, c.start, c.end, p, verdict, reasons[k] if verdict == "unsupported" else (), cit, sig))
+                k += 1
+            if not cvs:
+                out.append(GuardResult((), 1.0, "no_claims", thr, seconds, self.verifier_name))
+            else:
+                pmin = min(c.probability for c in cvs)
+                out.append(GuardResult(tuple(cvs), pmin, "supported" if all(c.supported for c in cvs) else "unsupported", thr, seconds, self.verifier_name))
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able description: signals, verifier, calibration provenance."""
+        self.warm_up()
+        assert self.combiner is not None
+        return {"features": list(self.features), "verifier": self.verifier_name, "threshold": self.threshold, "calibration": dict(self.combiner.info)}

@@ -1,0 +1,320 @@
+"""Signals: each scorer turns claims with candidate evidence into a few numeric features.
+
+One protocol (``Scorer``): ``features`` names the columns, ``score(items)`` returns a
+``ScoreBatch`` with one row per claim, the window each claim found best (if the scorer has an
+opinion) and reasons a person can read. The combiner (``combiner.py``) maps the columns to one
+probability.
+
+* ``LexicalScorer``: coverage of the claim's content words by the best window, the best few
+  together, and all evidence; bigrams; negation mismatch; numbers, dates and names of the claim
+  that appear in no evidence (exact checks, with reasons); the answer part's coverage by all
+  evidence and its length in tokens (``focus_all``, ``log_len``).
+* ``EmbeddingScorer``: best cosine similarity between the claim and a window, with the
+  retriever's embedder.
+* ``CrossEncoderScorer``: P(supported) from any sequence-classification model: the project's own
+  (``"default"``, shipped in ``groundqa/data/verifier``), a local folder, or a hub NLI /
+  fact-checking model (MiniCheck, HHEM, nli-deberta, ...) where a hub is reachable. The entailment
+  label is found in ``config.id2label``; a one-logit model is read through a sigmoid.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ..errors import ConfigError, ModelNotFoundError, check_choice
+from .evidence import EvidenceWindow
+from .lexical import Units, bigrams, coverage, units
+
+DEFAULT_VERIFIER_DIR = Path(__file__).resolve().parent.parent / "data" / "verifier" / "model"
+
+
+@dataclass(frozen=True)
+class ClaimContext:
+    """A claim ready to score. ``text`` is what a model reads; ``focus`` is the part whose
+    numbers, dates and names must appear in the evidence (the answer of a question+answer claim);
+    ``windows`` are all candidate windows and ``top`` the indices of the pre-ranked best ones."""
+
+    text: str
+    focus: str
+    windows: tuple[EvidenceWindow, ...]
+    top: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ScoreBatch:
+    values: np.ndarray  # (n_claims, n_features) float64
+    best: list[int | None]
+    reasons: list[tuple[str, ...]]
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    name: str
+
+    @property
+    def features(self) -> tuple[str, ...]: ...
+
+    def warm_up(self) -> None: ...
+
+    def score(self, items: Sequence[ClaimContext]) -> ScoreBatch: ...
+
+
+def _logit(p: float, eps: float = 1e-4) -> float:
+    p = min(1 - eps, max(eps, p))
+    return math.log(p / (1 - p))
+
+
+class LexicalScorer:
+    """Word, number, date and name coverage (see the module docstring)."""
+
+    name = "lexical"
+    features = ("lex_best", "lex_union", "lex_all", "focus_all", "bigram_best", "missing_numbers", "missing_names", "neg_mismatch", "log_len")
+
+    def __init__(self, union_k: int = 3) -> None:
+        self.union_k = union_k
+
+    def warm_up(self) -> None:
+        return None
+
+    def score(self, items: Sequence[ClaimContext]) -> ScoreBatch:
+        rows, best, reasons = [], [], []
+        for it in items:
+            cu = units(it.text)
+            fu = units(it.focus)
+            wu: list[Units] = [units(it.windows[i].text) for i in it.top]
+            covs = [coverage(cu, u) for u in wu]
+            b = int(np.argmax(covs)) if covs else None
+            lex_best = covs[b] if b is not None else 0.0
+            union_words: set[str] = set()
+            for u in wu[: self.union_k]:
+                union_words |= u.words
+            lex_union = len(cu.words & union_words) / len(cu.words) if cu.words else 1.0
+            all_words: set[str] = set()
+            all_nums: set[str] = set()
+            for w in it.windows:
+                u = units(w.text)
+                all_words |= u.words
+                all_nums |= u.numbers
+            lex_all = len(cu.words & all_words) / len(cu.words) if cu.words else 1.0
+            focus_all = len(fu.words & all_words) / len(fu.words) if fu.words else 1.0
+            cb = bigrams(it.text)
+            bg = max((len(cb & bigrams(it.windows[i].text)) / len(cb) for i in it.top), default=0.0) if cb else 1.0
+            miss_num = sorted(n for n in fu.numbers if n not in all_nums)
+            miss_names = sorted(n for n in fu.names if n not in all_words)
+            neg = float(b is not None and cu.negated != wu[b].negated)
+            why: list[str] = []
+            for n in miss_num:
+                why.append(f"number or date '{n}' appears in no evidence")
+            for n in miss_names:
+                why.append(f"name '{n}' appears in no evidence")
+            if not it.windows:
+                why.append("no evidence was given")
+            elif lex_union < 0.5:
+                why.append(f"the best evidence covers only {lex_union:.0%} of the claim's content words")
+            if neg:
+                why.append("negation differs between the claim and its best evidence")
+            rows.append([lex_best, lex_union, lex_all, focus_all, bg, min(3, len(miss_num)), len(miss_names) / max(1, len(fu.names)), neg, math.log1p(fu.n_tokens)])
+            best.append(it.top[b] if b is not None else None)
+            reasons.append(tuple(why))
+        return ScoreBatch(np.asarray(rows, dtype=np.float64).reshape(len(items), len(self.features)), best, reasons)
+
+
+class EmbeddingScorer:
+    """Best cosine between the claim and its top windows, with the retriever's embedder."""
+
+    name = "embedding"
+    features = ("emb_best",)
+
+    def __init__(self, embedder: Any = "minilm-l6") -> None:
+        self._ref = embedder
+        self.embedder: Any = None
+
+    def warm_up(self) -> None:
+        if self.embedder is None:
+            from ..index.embed import make_embedder
+
+            self.embedder = make_embedder(self._ref)
+        warm = getattr(self.embedder, "warm_up", None)
+        if warm:
+            warm()
+
+    def score(self, items: Sequence[ClaimContext]) -> ScoreBatch:
+        self.warm_up()
+        texts: dict[str, int] = {}
+        for it in items:
+            texts.setdefault(it.text, len(texts))
+            for i in it.top:
+                texts.setdefault(it.windows[i].text, len(texts))
+        vecs = self.embedder.encode(list(texts)) if texts else np.zeros((0, 1), dtype=np.float32)
+        rows, best = [], []
+        for it in items:
+            if not it.top:
+                rows.append([0.0])
+                best.append(None)
+                continue
+            c = vecs[texts[it.text]]
+            sims = [float(vecs[texts[it.windows[i].text]] @ c) for i in it.top]
+            b = int(np.argmax(sims))
+            rows.append([sims[b]])
+            best.append(it.top[b])
+        return ScoreBatch(np.asarray(rows, dtype=np.float64).reshape(len(items), 1), best, [() for _ in items])
+
+
+_ENTAIL_WORDS = ("entail", "support", "consistent", "faithful", "true", "yes", "correct", "grounded")
+_NEGATIVE_WORDS = ("not", "non", "contrad", "refut", "neutral", "hallucinat", "unsupport", "false", "incorrect", "inconsistent")
+
+
+def entailment_index(id2label: dict[Any, str]) -> int | None:
+    """The index of the entailment-like label in a model's ``id2label`` (None for a one-logit model
+    or when no label looks like entailment)."""
+    labels = {int(k): str(v).lower() for k, v in id2label.items()}
+    if len(labels) == 1:
+        return None
+    cands = [k for k, v in labels.items() if any(w in v for w in _ENTAIL_WORDS) and not any(v.startswith(n) or f"_{n}" in v or f" {n}" in v for n in _NEGATIVE_WORDS)]
+    if len(cands) == 1:
+        return cands[0]
+    if len(labels) == 2 and all(v.startswith("label_") for v in labels.values()):
+        return 1  # generic binary heads: LABEL_1 is the positive class by convention
+    return None
+
+
+class CrossEncoderScorer:
+    """P(supported) of (claim, window) pairs from a sequence-classification model.
+
+    ``ref``: ``"default"`` (the shipped model), a folder, or a hub id. ``order`` says which text
+    comes first; ``"auto"`` reads ``groundqa_verifier.json`` in the model folder (the project's
+    model reads the claim first) and otherwise puts the evidence first, as NLI models expect
+    (premise, hypothesis). Each claim is scored against its ``top_k`` windows and, with ``concat``,
+    against its best two windows joined; the best probability is the feature.
+    """
+
+    name = "cross_encoder"
+    features = ("nli_best", "nli_concat")
+
+    def __init__(
+        self,
+        ref: str = "default",
+        *,
+        top_k: int = 4,
+        concat: bool = True,
+        max_length: int = 256,
+        batch_size: int = 32,
+        order: Literal["auto", "claim_first", "evidence_first"] = "auto",
+        threads: int | None = None,
+    ) -> None:
+        check_choice("order", order, ("auto", "claim_first", "evidence_first"))
+        if top_k < 1:
+            raise ConfigError(f"top_k={top_k!r} is not valid; it must be >= 1")
+        self.ref = ref
+        self.top_k = top_k
+        self.concat = concat
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.order = order
+        self.threads = threads
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.model_name = ref
+        self._entail: int | None = None
+        self._claim_first = True
+        self._lock = threading.Lock()
+
+    def _path(self) -> tuple[str, bool]:
+        if self.ref in ("default", "", None):
+            if not (DEFAULT_VERIFIER_DIR / "config.json").exists():
+                raise ModelNotFoundError(
+                    f"the default verifier is missing from {DEFAULT_VERIFIER_DIR}; reinstall groundqa, "
+                    "train one with `groundqa train-verifier`, or pass verifier='none'"
+                )
+            return str(DEFAULT_VERIFIER_DIR), True
+        p = Path(self.ref).expanduser()
+        if p.exists():
+            return str(p), True
+        if self.ref.count("/") == 1:
+            from ..models import _from_hub
+
+            return str(_from_hub(self.ref).path), True
+        raise ModelNotFoundError(f"verifier={self.ref!r} is neither 'default', an existing folder, nor a hub id 'org/name'")
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self.model is not None:
+                return
+            import torch
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            path, _ = self._path()
+            meta_file = Path(path) / "groundqa_verifier.json"
+            meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
+            order = self.order if self.order != "auto" else meta.get("input_order", "evidence_first")
+            self._claim_first = order == "claim_first"
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
+            model.eval()
+            n = int(model.config.num_labels)
+            self._entail = entailment_index(model.config.id2label) if n > 1 else None
+            if n > 1 and self._entail is None:
+                raise ModelNotFoundError(
+                    f"verifier {self.ref!r}: no entailment-like label in id2label={model.config.id2label}; "
+                    "pass a model whose labels name entailment/support"
+                )
+            self.model_name = meta.get("name", self.ref)
+            self.model = model
+
+    def predict(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """P(supported) for (claim, evidence) pairs."""
+        self.warm_up()
+        import torch
+
+        if not pairs:
+            return np.zeros(0)
+        order = np.argsort([len(a) + len(b) for a, b in pairs])
+        out = np.zeros(len(pairs))
+        with torch.inference_mode():
+            for s in range(0, len(pairs), self.batch_size):
+                idx = order[s : s + self.batch_size]
+                a = [pairs[i][0] for i in idx]
+                b = [pairs[i][1] for i in idx]
+                first, second = (a, b) if self._claim_first else (b, a)
+                enc = self.tokenizer(first, second, truncation="longest_first", max_length=self.max_length, padding=True, return_tensors="pt")
+                logits = self.model(**enc).logits.float()
+                if logits.shape[-1] == 1:
+                    probs = torch.sigmoid(logits[:, 0])
+                else:
+                    probs = torch.softmax(logits, dim=-1)[:, self._entail]
+                out[idx] = probs.numpy()
+        return out
+
+    def score(self, items: Sequence[ClaimContext]) -> ScoreBatch:
+        pairs: dict[tuple[str, str], int] = {}
+        plan: list[tuple[list[int], list[int], int | None]] = []
+        for it in items:
+            idx = list(it.top[: self.top_k])
+            keys = [pairs.setdefault((it.text, it.windows[i].text), len(pairs)) for i in idx]
+            ck = None
+            if self.concat and len(idx) >= 2:
+                joined = it.windows[idx[0]].text + " " + it.windows[idx[1]].text
+                ck = pairs.setdefault((it.text, joined), len(pairs))
+            plan.append((idx, keys, ck))
+        probs = self.predict(list(pairs))
+        rows, best = [], []
+        for idx, keys, ck in plan:
+            if not keys:
+                rows.append([_logit(0.0), _logit(0.0)])
+                best.append(None)
+                continue
+            ps = [probs[k] for k in keys]
+            b = int(np.argmax(ps))
+            pc = probs[ck] if ck is not None else ps[b]
+            rows.append([_logit(ps[b]), _logit(max(pc, ps[b]))])
+            best.append(idx[b])
+        return ScoreBatch(np.asarray(rows, dtype=np.float64).reshape(len(items), 2), best, [() for _ in items])
