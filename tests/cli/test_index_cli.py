@@ -237,3 +237,12 @@ def test_real_embedder_sample_corpus_end_to_end(capsys, tmp_path, share_real_emb
     code, out, _ = run(capsys, "index", "info", idx, "--json")
     info = json.loads(out)
     assert info["documents"] == built["documents"] and info["chunks"] == built["chunks"]
+
+
+def test_progress_bars_on_a_terminal_only(capsys, monkeypatch, tmp_path, corpus):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, out, err = run(capsys, "index", "build", corpus, "--out", tmp_path / "a", "--embedder", "hash", "--json")
+    assert code == 0 and "chunking" in err and json.loads(out)["documents"] == 4  # stdout stays clean JSON
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    code, _, err = run(capsys, "index", "build", corpus, "--out", tmp_path / "b", "--embedder", "hash", "--no-progress")
+    assert code == 0 and "chunking" not in err

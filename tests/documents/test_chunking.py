@@ -187,3 +187,9 @@ def test_property_offsets_limits_and_coverage(text, limit, overlap):
     chunks = Chunker(words, max_tokens=limit, overlap_sentences=overlap).chunk(doc)
     check_chunks(doc, chunks, limit, words)
     assert chunks == Chunker(words, max_tokens=limit, overlap_sentences=overlap).chunk(doc)
+
+
+def test_progress_bar_goes_to_stderr(sample_docs, capsys):
+    chunks = chunk_documents(sample_docs, words, max_tokens=60, show_progress=True, batch_docs=3)
+    out, err = capsys.readouterr()
+    assert chunks and out == "" and "chunking" in err and f"{len(sample_docs)}/{len(sample_docs)}" in err
