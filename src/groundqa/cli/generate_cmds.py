@@ -1,0 +1,144 @@
+"""``groundqa finetune`` and ``groundqa bench qa`` (gold contexts; the pipeline adds retrieval)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+
+def _pair(text: str) -> tuple[int, int]:
+    try:
+        parts = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not MIN,MAX (two integers) or one integer")
+    if len(parts) == 1:
+        return parts[0], parts[0]
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not MIN,MAX")
+    return parts[0], parts[1]
+
+
+def register(sub: Any, bench_sub: Any) -> None:
+    ft = sub.add_parser("finetune", help="fine-tune a generator (Trainer; --lora for a LoRA adapter)",
+                        description="Fine-tune a generator on SQuAD-format JSON or JSONL {question, answer, context|contexts}.")
+    ft.add_argument("--data", required=True, help="SQuAD JSON, or JSONL of {question, answer, context|contexts[, doc_id]}")
+    ft.add_argument("--base", required=True, help="base model: short name (smollm2-135m, ...), folder, or hub id")
+    ft.add_argument("--out", required=True, help="output folder (a loadable model or adapter, plus its card)")
+    ft.add_argument("--lora", action="store_true", help="train a LoRA adapter instead of all weights")
+    ft.add_argument("--lora-r", type=int, default=16)
+    ft.add_argument("--lora-alpha", type=int, default=32)
+    ft.add_argument("--lora-dropout", type=float, default=0.05)
+    ft.add_argument("--lr", type=float, default=None, help="learning rate (default 5e-4 with --lora, 5e-5 full)")
+    ft.add_argument("--epochs", type=float, default=1.0)
+    ft.add_argument("--max-steps", type=int, default=-1, help="optimizer steps (overrides --epochs)")
+    ft.add_argument("--batch-size", type=int, default=4)
+    ft.add_argument("--grad-accum", type=int, default=2)
+    ft.add_argument("--max-examples", type=int, default=None, help="sample this many training questions (seeded)")
+    ft.add_argument("--distractors", type=_pair, default=(1, 2), help="distractor passages per example, MIN,MAX (default 1,2)")
+    ft.add_argument("--unanswerable-rate", type=float, default=0.15, help="share of examples whose gold passage is removed")
+    ft.add_argument("--max-passage-words", type=int, default=80, help="truncate passages (gold: a window around the answer)")
+    ft.add_argument("--dev-docs", type=float, default=0.1, help="share of documents held out as dev")
+    ft.add_argument("--dev-sample", type=int, default=40, help="dev questions generated at each evaluation")
+    ft.add_argument("--eval-steps", type=int, default=50, help="evaluate (dev F1) and checkpoint every N steps")
+    ft.add_argument("--patience", type=int, default=3, help="early stopping: evaluations without dev F1 gain")
+    ft.add_argument("--time-budget-min", type=float, default=None, help="stop training after this many minutes")
+    ft.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--no-resume", action="store_true", help="ignore checkpoints in OUT/checkpoints")
+    ft.add_argument("--no-progress", action="store_true")
+    ft.set_defaults(func=_finetune)
+
+    qa = bench_sub.add_parser("qa", help="question answering EM/F1 on SQuAD-format data",
+                              description="Answer SQuAD questions and score them with the official EM/F1.")
+    qa.add_argument("--data", required=True, help="SQuAD v1.1/v2.0 JSON or JSONL")
+    qa.add_argument("--context", default="gold", choices=["gold"], help="gold: the question's own paragraph among distractors")
+    qa.add_argument("--generator", default="fast", help="profile (fast, quality), short name, folder, or hub id")
+    qa.add_argument("--adapter", default=None, help="a LoRA adapter folder to apply on top of --generator")
+    qa.add_argument("--distractors", type=int, default=2, help="other paragraphs of the same article shown with the gold one")
+    qa.add_argument("--limit", type=int, default=None, help="a seeded sample of N questions")
+    qa.add_argument("--articles", default=None, help="keep only these article titles: 'first:N', 'last:N' (sorted) or a comma list")
+    qa.add_argument("--seed", type=int, default=0)
+    qa.add_argument("--batch-size", type=int, default=8)
+    qa.add_argument("--max-new-tokens", type=int, default=32)
+    qa.add_argument("--int8", action="store_true", help="dynamic int8 quantisation (CPU)")
+    qa.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    qa.add_argument("--threads", type=int, default=None)
+    qa.add_argument("--json", dest="json_out", default=None, help="write the report (with per-question records) here")
+    qa.set_defaults(func=_bench_qa)
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from ..generate.finetune import FinetuneConfig, finetune
+
+    cfg = FinetuneConfig(
+        data=args.data, base=args.base, out=args.out, lora=args.lora, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout, learning_rate=args.lr, epochs=args.epochs, max_steps=args.max_steps,
+        batch_size=args.batch_size, grad_accum=args.grad_accum, max_examples=args.max_examples,
+        distractors=tuple(args.distractors), unanswerable_rate=args.unanswerable_rate,
+        max_passage_words=args.max_passage_words, dev_docs=args.dev_docs, dev_sample=args.dev_sample,
+        eval_steps=args.eval_steps, patience=args.patience, time_budget_min=args.time_budget_min, seed=args.seed,
+        threads=args.threads, resume=not args.no_resume,
+        command="groundqa " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("groundqa") else "",
+    )
+    res = finetune(cfg, show_progress=not args.no_progress)
+    d = res.card["dev"]
+    print(f"wrote {res.out}: dev F1 {d['before']['f1']} -> {d['after']['f1']}, "
+          f"perplexity {res.card['forgetting']['before']['perplexity']} -> {res.card['forgetting']['after']['perplexity']}")
+    return 0
+
+
+def select_articles(items: list[Any], spec: str | None) -> list[Any]:
+    """Keep items whose document is in ``spec``: 'first:N' / 'last:N' of the sorted titles, or a comma list."""
+    if not spec:
+        return items
+    titles = sorted({it.doc_id for it in items})
+    if spec.startswith(("first:", "last:")):
+        how, n_s = spec.split(":", 1)
+        try:
+            n = int(n_s)
+        except ValueError:
+            raise ConfigError(f"--articles {spec!r}: N must be an integer, e.g. last:12")
+        keep = set(titles[:n] if how == "first" else titles[-n:])
+    else:
+        keep = {t.strip() for t in spec.split(",") if t.strip()}
+        unknown = keep - set(titles)
+        if unknown:
+            raise ConfigError(f"--articles names unknown titles {sorted(unknown)[:5]}; titles look like {titles[:3]}")
+    return [it for it in items if it.doc_id in keep]
+
+
+def _bench_qa(args: argparse.Namespace) -> int:
+    from ..bench.squad import context_pool, load_squad, run_gold_qa, sample_items
+    from ..generate.hf import TransformersGenerator
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    items = select_articles(load_squad(args.data), args.articles)
+    pool = context_pool(items)
+    sample = sample_items(items, args.limit, args.seed)
+    if not sample:
+        raise ConfigError(f"--data {args.data!r} with --articles {args.articles!r} leaves no questions")
+    gen = TransformersGenerator(args.generator, adapter=args.adapter, batch_size=args.batch_size,
+                                max_new_tokens=args.max_new_tokens, int8=args.int8, dtype=args.dtype)
+    gen.warm_up()
+    name = args.generator + (f"+{Path(args.adapter).name}" if args.adapter else "")
+    report = run_gold_qa(sample, gen, dataset=Path(args.data).name, pool=pool, distractors=args.distractors,
+                         seed=args.seed, batch_size=args.batch_size, show_progress=True, generator_name=name)
+    d = report.to_dict()
+    d["settings"].update({"limit": args.limit, "articles": args.articles, "int8": args.int8, "dtype": args.dtype,
+                          "threads": args.threads, "max_new_tokens": args.max_new_tokens, "load_seconds": round(gen.load_seconds, 1)})
+    print(json.dumps({k: v for k, v in d.items()}, indent=1))
+    if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        full = report.to_dict(with_records=True)
+        full["settings"] = d["settings"]
+        Path(args.json_out).write_text(json.dumps(full, indent=1))
+    return 0

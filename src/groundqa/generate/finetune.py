@@ -1,0 +1,517 @@
+"""Fine-tune a generator on question-answer data with the transformers Trainer (and peft for LoRA).
+
+Examples are built as the pipeline will show them: the gold passage at a random place among
+distractor passages of the same document, the target a short answer with its citation ``[n]``.
+Some examples have their gold passage removed (and SQuAD v2 unanswerable questions keep theirs
+absent); their target is the decline sentence. The loss covers the target tokens only (labels are
+-100 on the prompt and on padding); the dev split is by document; evaluation generates answers on a
+fixed dev sample and early stopping watches its token F1. The output folder loads with
+``TransformersGenerator(out)`` / ``--generator OUT`` and carries ``groundqa_card.json`` and
+``README.md``: base, data fingerprint and size, hyper-parameters, dev metrics, training time and a
+forgetting check (perplexity on a fixed general text, and a few general questions, before/after).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import ConfigError
+from .prompts import PromptTemplate, window_around, truncate_words
+
+log = logging.getLogger(__name__)
+
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Every knob of a fine-tuning run (validated here, written into the card)."""
+
+    data: str
+    base: str
+    out: str
+    lora: bool = False
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = LORA_TARGETS
+    learning_rate: float | None = None  # default: 5e-4 with LoRA, 5e-5 full
+    epochs: float = 1.0
+    max_steps: int = -1
+    batch_size: int = 4
+    grad_accum: int = 2
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    max_examples: int | None = None
+    distractors: tuple[int, int] = (1, 2)
+    unanswerable_rate: float = 0.15
+    max_passage_words: int = 80
+    dev_docs: float = 0.1
+    dev_sample: int = 40
+    eval_steps: int = 50
+    patience: int = 3
+    time_budget_min: float | None = None
+    max_new_tokens: int = 32
+    seed: int = 0
+    threads: int | None = None
+    save_total_limit: int = 2
+    adapter_dtype: str = "float16"
+    resume: bool = True
+    command: str = ""
+
+    def __post_init__(self) -> None:
+        def bad(name: str, value: Any, why: str) -> None:
+            raise ConfigError(f"{name}={value!r} is not valid; {why}")
+
+        if not Path(self.data).exists():
+            bad("data", self.data, "the file does not exist")
+        for name in ("batch_size", "grad_accum", "lora_r", "lora_alpha", "eval_steps", "dev_sample", "max_new_tokens"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v <= 0:
+                bad(name, v, "it must be an integer > 0")
+        if not 0.0 <= self.unanswerable_rate < 1.0:
+            bad("unanswerable_rate", self.unanswerable_rate, "it must be in [0, 1)")
+        if not 0.0 < self.dev_docs < 1.0:
+            bad("dev_docs", self.dev_docs, "it must be a fraction of documents in (0, 1)")
+        lo, hi = self.distractors
+        if lo < 0 or hi < lo:
+            bad("distractors", self.distractors, "give MIN,MAX with 0 <= MIN <= MAX")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            bad("epochs", self.epochs, "it must be > 0 unless max_steps is set")
+        if self.adapter_dtype not in ("float32", "float16", "bfloat16"):
+            bad("adapter_dtype", self.adapter_dtype, "choose float32, float16 or bfloat16")
+        if self.max_passage_words < 0:
+            bad("max_passage_words", self.max_passage_words, "it must be >= 0 (0 keeps passages whole)")
+
+    @property
+    def lr(self) -> float:
+        return self.learning_rate if self.learning_rate is not None else (5e-4 if self.lora else 5e-5)
+
+
+# ---------------------------------------------------------------- examples
+
+
+@dataclass(frozen=True)
+class Example:
+    question: str
+    passages: tuple[str, ...]
+    target: str
+    answerable: bool
+    doc_id: str
+    answers: tuple[str, ...] = ()
+    id: str = ""
+
+
+def build_examples(items: Sequence[Any], template: PromptTemplate, *, seed: int, distractors: tuple[int, int] = (1, 2),
+                   unanswerable_rate: float = 0.15, max_passage_words: int = 80,
+                   pool: dict[str, list[str]] | None = None) -> list[Example]:
+    """Turn QA items into prompt/target examples as the pipeline will see them (see module doc)."""
+    from ..bench.squad import context_pool, passages_for
+
+    rng = random.Random(seed)
+    pool = pool if pool is not None else context_pool(items)
+    out = []
+    for it in items:
+        k = rng.randint(distractors[0], distractors[1])
+        drop = it.answerable and rng.random() < unanswerable_rate
+        passages, gold = passages_for(it, pool, k, rng, drop_gold=drop or not it.answerable)
+        if not it.answerable:
+            gold = None
+        shown = []
+        for n, p in enumerate(passages, start=1):
+            if max_passage_words and n == gold and it.answer_starts and it.answer_starts[0] >= 0:
+                s = it.answer_starts[0]
+                p = window_around(p, s, s + len(it.answers[0]), max_passage_words)
+            elif max_passage_words:
+                p = truncate_words(p, max_passage_words)
+            shown.append(p)
+        if gold is not None and not any(a in shown[gold - 1] for a in it.answers):
+            gold = None  # the answer did not survive truncation: a decline example, honestly
+        answer = it.answers[0] if (gold is not None and it.answers) else None
+        out.append(Example(question=it.question, passages=tuple(shown), target=template.target(answer, gold),
+                           answerable=answer is not None, doc_id=it.doc_id, answers=it.answers, id=it.id))
+    return out
+
+
+def split_by_document(items: Sequence[Any], dev_fraction: float, seed: int) -> tuple[list[Any], list[Any], list[str]]:
+    """Split items into train/dev by document id (never by question); returns the dev doc ids too."""
+    docs = sorted({it.doc_id for it in items})
+    if len(docs) < 2:
+        raise ConfigError(
+            f"the data has {len(docs)} document(s); a dev split by document needs at least 2 "
+            "(give JSONL rows a doc_id/title field, or more SQuAD articles)"
+        )
+    rng = random.Random(seed)
+    n_dev = max(1, round(len(docs) * dev_fraction))
+    dev_docs = sorted(rng.sample(docs, n_dev))
+    dev_set = set(dev_docs)
+    return [it for it in items if it.doc_id not in dev_set], [it for it in items if it.doc_id in dev_set], dev_docs
+
+
+def encode_example(tokenizer: Any, template: PromptTemplate, ex: Example, *, max_length: int = 1024) -> dict[str, list[int]]:
+    """Token ids and labels: -100 on the prompt, the target and end-of-turn tokens as labels."""
+    prompt = template.render(tokenizer, ex.question, list(ex.passages))
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    p_ids = tokenizer(prompt, add_special_tokens=not chat)["input_ids"]
+    t_ids = tokenizer((" " if not chat else "") + ex.target, add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    if eos is not None:
+        t_ids = t_ids + [eos]
+    if len(p_ids) + len(t_ids) > max_length:  # keep the end of the prompt (question, turn markers)
+        p_ids = p_ids[-(max_length - len(t_ids)):]
+    return {"input_ids": p_ids + t_ids, "labels": [-100] * len(p_ids) + t_ids}
+
+
+class LeftPadCollator:
+    """Pad a batch on the left (targets end every row at the same position), labels with -100."""
+
+    def __init__(self, pad_id: int) -> None:
+        self.pad_id = pad_id
+
+    def __call__(self, rows: list[dict[str, list[int]]]) -> dict[str, Any]:
+        import torch
+
+        n = max(len(r["input_ids"]) for r in rows)
+        ids = [[self.pad_id] * (n - len(r["input_ids"])) + r["input_ids"] for r in rows]
+        att = [[0] * (n - len(r["input_ids"])) + [1] * len(r["input_ids"]) for r in rows]
+        lab = [[-100] * (n - len(r["labels"])) + r["labels"] for r in rows]
+        return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(att), "labels": torch.tensor(lab)}
+
+
+# ---------------------------------------------------------------- forgetting check
+
+GENERAL_TEXT = (
+    # The opening of the United States Declaration of Independence (1776), public domain.
+    "When in the Course of human events, it becomes necessary for one people to dissolve the political "
+    "bands which have connected them with another, and to assume among the powers of the earth, the "
+    "separate and equal station to which the Laws of Nature and of Nature's God entitle them, a decent "
+    "respect to the opinions of mankind requires that they should declare the causes which impel them "
+    "to the separation. We hold these truths to be self-evident, that all men are created equal, that "
+    "they are endowed by their Creator with certain unalienable Rights, that among these are Life, "
+    "Liberty and the pursuit of Happiness. That to secure these rights, Governments are instituted "
+    "among Men, deriving their just powers from the consent of the governed. "
+    # Plain encyclopedic prose written for this check.
+    "Water boils at one hundred degrees Celsius at sea level. Most plants need sunlight, water and "
+    "carbon dioxide to grow, and they release oxygen into the air. The Moon orbits the Earth about once "
+    "every twenty-seven days, and its gravity causes the tides of the oceans."
+)
+GENERAL_QUESTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("What is the capital of France?", ("paris",)),
+    ("How many days are there in a week?", ("seven", "7")),
+    ("What gas do plants release into the air?", ("oxygen",)),
+    ("Who wrote the play Romeo and Juliet?", ("shakespeare",)),
+    ("What is the largest planet in the solar system?", ("jupiter",)),
+    ("What is the freezing point of water in degrees Celsius?", ("0", "zero")),
+)
+
+
+def perplexity(model: Any, tokenizer: Any, text: str = GENERAL_TEXT) -> float:
+    import torch
+
+    ids = tokenizer(text, return_tensors="pt")["input_ids"].to(model.device)
+    with torch.inference_mode():
+        loss = model(input_ids=ids, labels=ids).loss
+    return float(math.exp(loss.item()))
+
+
+def general_answers(model: Any, tokenizer: Any, max_new_tokens: int = 24) -> list[dict[str, Any]]:
+    """Answer the general questions with the plain chat template (no passages)."""
+    import torch
+
+    out = []
+    for q, keys in GENERAL_QUESTIONS:
+        if getattr(tokenizer, "chat_template", None):
+            prompt = tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+            enc = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+        else:
+            enc = tokenizer(f"Question: {q}\nAnswer:", return_tensors="pt").to(model.device)
+        with torch.inference_mode():
+            seq = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                                 temperature=None, top_p=None, top_k=None)
+        ans = tokenizer.decode(seq[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+        out.append({"question": q, "answer": ans, "correct": any(k in ans.lower() for k in keys)})
+    return out
+
+
+def forgetting_check(model: Any, tokenizer: Any) -> dict[str, Any]:
+    was_training = model.training
+    model.eval()
+    answers = general_answers(model, tokenizer)
+    res = {"perplexity": round(perplexity(model, tokenizer), 3), "general_correct": sum(a["correct"] for a in answers),
+           "general_total": len(answers), "general_answers": answers}
+    if was_training:
+        model.train()
+    return res
+
+
+# ---------------------------------------------------------------- dev evaluation
+
+
+def dev_f1(model: Any, tokenizer: Any, template: PromptTemplate, examples: Sequence[Example], *, max_new_tokens: int = 32,
+           batch_size: int = 8) -> dict[str, float]:
+    """Generate on ``examples`` and score token F1 / EM (official SQuAD), citation and decline rates."""
+    from ..bench.squad import best_over
+    from .hf import TransformersGenerator
+
+    was_training = model.training
+    model.eval()
+    gen = TransformersGenerator.from_model(model, tokenizer, template=template, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    outs = gen.generate_batch([e.question for e in examples], [list(e.passages) for e in examples])
+    ems, f1s, decl_ok, cited = [], [], [], []
+    for e, g in zip(examples, outs):
+        if e.answerable:
+            em, f = best_over(e.answers, g.answer, "1.1") if g.answer else (0.0, 0.0)
+            ems.append(em)
+            f1s.append(f)
+            want = int(e.target.rsplit("[", 1)[1].rstrip("]")) if "[" in e.target else None
+            cited.append(want in g.citations)
+        else:
+            decl_ok.append(g.declined)
+    if was_training:
+        model.train()
+    pct = lambda xs: round(100.0 * sum(xs) / len(xs), 2) if xs else 0.0  # noqa: E731
+    return {"f1": pct(f1s), "em": pct(ems), "citation_rate": pct(cited), "decline_rate": pct(decl_ok),
+            "n_answerable": len(f1s), "n_unanswerable": len(decl_ok)}
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _fingerprint(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class FinetuneResult:
+    out: str
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, model: Any = None, tokenizer: Any = None,
+             show_progress: bool = True) -> FinetuneResult:
+    """Run a fine-tuning job; see the module docstring. ``model``/``tokenizer`` skip loading ``base``
+    (tests pass tiny in-memory models)."""
+    import torch
+    from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
+
+    from ..bench.squad import context_pool, load_squad
+
+    t_start = time.time()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    set_seed(cfg.seed)
+    template = template or PromptTemplate()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_dir = out / "checkpoints"
+
+    # data ---------------------------------------------------------------------------------------
+    items = load_squad(cfg.data)
+    if not items:
+        raise ConfigError(f"data={cfg.data!r} holds no questions")
+    pool = context_pool(items)
+    train_items, dev_items, dev_docs = split_by_document(items, cfg.dev_docs, cfg.seed)
+    rng = random.Random(cfg.seed)
+    if cfg.max_examples is not None and cfg.max_examples < len(train_items):
+        train_items = rng.sample(train_items, cfg.max_examples)
+    train_ex = build_examples(train_items, template, seed=cfg.seed, distractors=cfg.distractors,
+                              unanswerable_rate=cfg.unanswerable_rate, max_passage_words=cfg.max_passage_words, pool=pool)
+    dev_pick = random.Random(cfg.seed + 1).sample(dev_items, min(cfg.dev_sample, len(dev_items)))
+    dev_ex = build_examples(dev_pick, template, seed=cfg.seed + 1, distractors=cfg.distractors,
+                            unanswerable_rate=cfg.unanswerable_rate, max_passage_words=cfg.max_passage_words, pool=pool)
+
+    # model --------------------------------------------------------------------------------------
+    if model is None:
+        from .loading import load_generator_model
+
+        loaded = load_generator_model(cfg.base, device=None, dtype="float32")
+        model, tokenizer = loaded.model, loaded.tokenizer
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    forgetting_before = forgetting_check(model, tokenizer)
+    dev_before = dev_f1(model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens)
+    log.info("before training: dev %s, perplexity %.2f", dev_before, forgetting_before["perplexity"])
+    if cfg.lora:
+        from peft import LoraConfig, get_peft_model
+
+        present = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+        targets = [t for t in cfg.lora_targets if t in present]
+        if not targets:
+            raise ConfigError(f"lora_targets={list(cfg.lora_targets)} match no layer of {cfg.base!r}; name its linear layers")
+        model = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                                 target_modules=targets, task_type="CAUSAL_LM"))
+    model.train()
+
+    encoded = [encode_example(tokenizer, template, e) for e in train_ex]
+
+    dev_encoded = [encode_example(tokenizer, template, e) for e in dev_ex]
+
+    class _Data(torch.utils.data.Dataset):  # type: ignore[type-arg]
+        def __init__(self, rows: list[dict[str, list[int]]]) -> None:
+            self.rows = rows
+
+        def __len__(self) -> int:
+            return len(self.rows)
+
+        def __getitem__(self, i: int) -> dict[str, list[int]]:
+            return self.rows[i]
+
+    class _DevF1Trainer(Trainer):
+        """Trainer whose evaluation generates on the dev sample and reports token F1 (for early
+        stopping), and whose loss computes logits only at target positions (left padding puts every
+        target at the end of its row), which saves the vocabulary projection over the prompt."""
+
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None) -> Any:
+            labels = inputs["labels"]
+            first = int((labels != -100).float().argmax(dim=1).min().item()) if (labels != -100).any() else labels.shape[1] - 1
+            keep = labels.shape[1] - max(0, first - 1)
+            outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], logits_to_keep=keep)
+            logits = outputs.logits[:, :-1, :].float()
+            target = labels[:, labels.shape[1] - keep + 1 :]
+            loss_sum = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                                         ignore_index=-100, reduction="sum")
+            denom = num_items_in_batch if num_items_in_batch is not None else (target != -100).sum()
+            loss = loss_sum / denom
+            return (loss, outputs) if return_outputs else loss
+
+        def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval") -> dict[str, float]:
+            metrics = dev_f1(self.model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens)
+            metrics = {f"{metric_key_prefix}_{k}": v for k, v in metrics.items()}
+            self.log(metrics)
+            self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+            return metrics
+
+    class _TimeBudget(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
+            if cfg.time_budget_min is not None and time.time() - t_start > cfg.time_budget_min * 60:
+                log.warning("time budget of %.1f min reached at step %d; stopping", cfg.time_budget_min, state.global_step)
+                control.should_training_stop = True
+                control.should_evaluate = True
+                control.should_save = True
+            return control
+
+    n_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(len(encoded) / (cfg.batch_size * cfg.grad_accum) * cfg.epochs)
+    args = TrainingArguments(
+        output_dir=str(ckpt_dir), per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.lr, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, warmup_steps=max(1, int(cfg.warmup_ratio * n_steps)),
+        lr_scheduler_type="linear", weight_decay=cfg.weight_decay, logging_steps=5, eval_strategy="steps",
+        eval_steps=cfg.eval_steps, save_strategy="steps", save_steps=cfg.eval_steps, save_total_limit=cfg.save_total_limit,
+        load_best_model_at_end=True, metric_for_best_model="eval_f1", greater_is_better=True, report_to=[],
+        seed=cfg.seed, data_seed=cfg.seed, remove_unused_columns=False, disable_tqdm=not show_progress,
+        use_cpu=not torch.cuda.is_available(), bf16=torch.cuda.is_available(), dataloader_num_workers=0,
+        save_only_model=False,
+    )
+    trainer = _DevF1Trainer(model=model, args=args, train_dataset=_Data(encoded), eval_dataset=_Data(dev_encoded), data_collator=LeftPadCollator(tokenizer.pad_token_id),
+                            callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg.patience), _TimeBudget()])
+    resume = None
+    if cfg.resume and ckpt_dir.exists() and any(ckpt_dir.glob("checkpoint-*")):
+        resume = True
+        log.info("resuming from the last checkpoint in %s", ckpt_dir)
+    t_train = time.time()
+    train_out = trainer.train(resume_from_checkpoint=resume)
+    train_seconds = time.time() - t_train
+    best = trainer.state.best_metric
+    final_dev = dev_f1(trainer.model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens)
+
+    # save ---------------------------------------------------------------------------------------
+    model = trainer.model
+    model.eval()
+    if cfg.lora:
+        model.save_pretrained(out, safe_serialization=True)
+        _cast_adapter(out, cfg.adapter_dtype)
+        eval_model = model  # "before" was measured on the bare base above; LoRA leaves it unchanged
+    else:
+        model.save_pretrained(out, safe_serialization=True)
+        tokenizer.save_pretrained(out)
+        eval_model = model
+    forgetting_after = forgetting_check(eval_model, tokenizer)
+    history = [h for h in trainer.state.log_history if any(k.startswith("eval_") for k in h)]
+    card = {
+        "groundqa_card": 1,
+        "base": cfg.base,
+        "method": "lora" if cfg.lora else "full",
+        "command": cfg.command or " ".join(sys.argv),
+        "data": {"path": os.path.abspath(cfg.data), "sha256": _fingerprint(cfg.data), "questions": len(items),
+                 "documents": len(pool), "train_examples": len(train_ex),
+                 "train_unanswerable": sum(not e.answerable for e in train_ex), "dev_documents": dev_docs,
+                 "dev_sample": len(dev_ex)},
+        "hyperparameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()
+                            if k not in ("data", "out", "base", "command")} | {"learning_rate": cfg.lr, "warmup_steps": args.warmup_steps},
+        "template": template.to_dict(),
+        "dev": {"before": dev_before, "after": final_dev, "best_f1": best, "history": history},
+        "training": {"seconds": round(train_seconds, 1), "steps": trainer.state.global_step,
+                     "examples_seen": trainer.state.global_step * cfg.batch_size * cfg.grad_accum,
+                     "train_loss": round(float(train_out.training_loss), 4), "threads": torch.get_num_threads(),
+                     "device": str(next(model.parameters()).device), "stopped_early": trainer.state.global_step < n_steps,
+                     "planned_steps": n_steps},
+        "forgetting": {"before": forgetting_before, "after": forgetting_after,
+                       "perplexity_change": round(forgetting_after["perplexity"] - forgetting_before["perplexity"], 3)},
+    }
+    (out / "groundqa_card.json").write_text(json.dumps(card, indent=1))
+    (out / "README.md").write_text(render_card(card))
+    shutil.rmtree(ckpt_dir, ignore_errors=True) if os.environ.get("GROUNDQA_KEEP_CHECKPOINTS") != "1" else None
+    return FinetuneResult(out=str(out), card=card)
+
+
+def _cast_adapter(folder: Path, dtype: str) -> None:
+    """Store the adapter's weights in ``dtype`` (half the size of float32; loads into any dtype)."""
+    if dtype == "float32":
+        return
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    f = folder / "adapter_model.safetensors"
+    tensors = load_file(str(f))
+    tdt = {"float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
+    save_file({k: v.to(tdt).contiguous() for k, v in tensors.items()}, str(f), metadata={"format": "pt"})
+
+
+def render_card(card: dict[str, Any]) -> str:
+    d, f, t = card["dev"], card["forgetting"], card["training"]
+    lines = [
+        f"# groundqa generator: {card['base']} fine-tuned ({card['method']})",
+        "",
+        "Made by:",
+        "",
+        f"    {card['command']}",
+        "",
+        "| | before | after |",
+        "|---|---|---|",
+        f"| dev token F1 (generated, {card['data']['dev_sample']} questions) | {d['before']['f1']} | {d['after']['f1']} |",
+        f"| dev exact match | {d['before']['em']} | {d['after']['em']} |",
+        f"| dev decline rate (unanswerable) | {d['before']['decline_rate']} | {d['after']['decline_rate']} |",
+        f"| dev gold-citation rate | {d['before']['citation_rate']} | {d['after']['citation_rate']} |",
+        f"| perplexity, fixed general text | {f['before']['perplexity']} | {f['after']['perplexity']} |",
+        f"| general questions right | {f['before']['general_correct']}/{f['before']['general_total']} | "
+        f"{f['after']['general_correct']}/{f['after']['general_total']} |",
+        "",
+        f"Data: `{card['data']['path']}` (sha256 {card['data']['sha256'][:16]}...), {card['data']['questions']} questions "
+        f"in {card['data']['documents']} documents; {card['data']['train_examples']} training examples "
+        f"({card['data']['train_unanswerable']} unanswerable); dev documents: {', '.join(card['data']['dev_documents'])}.",
+        "",
+        f"Training: {t['steps']} optimizer steps ({t['examples_seen']} examples), {t['seconds']} s on {t['device']} "
+        f"with {t['threads']} thread(s); final train loss {t['train_loss']}.",
+        "",
+        "Hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in card["hyperparameters"].items()),
+        "",
+        "General questions (before -> after):",
+        "",
+    ]
+    for b, a in zip(f["before"]["general_answers"], f["after"]["general_answers"]):
+        lines.append(f"- {b['question']} {b['answer']!r} -> {a['answer']!r}")
+    return "\n".join(lines) + "\n"

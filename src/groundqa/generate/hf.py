@@ -1,0 +1,298 @@
+"""A transformers generator: causal LMs through their chat template, seq2seq models directly."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, Iterator, Sequence
+
+from ..errors import ConfigError
+from .base import Generation, passage_texts
+from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
+
+
+class _StopOnStrings:
+    """A stopping criterion: a row is done once its generated text holds a stop string or eos."""
+
+    def __init__(self, tokenizer: Any, prompt_len: int, stop: Sequence[str], eos_ids: set[int]) -> None:
+        self.tok, self.prompt_len, self.stop, self.eos = tokenizer, prompt_len, [s for s in stop if s], eos_ids
+        self.done: list[bool] | None = None
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        n = input_ids.shape[0]
+        if self.done is None:
+            self.done = [False] * n
+        for i in range(n):
+            if self.done[i]:
+                continue
+            gen = input_ids[i, self.prompt_len :]
+            if len(gen) and int(gen[-1]) in self.eos:
+                self.done[i] = True
+            elif self.stop:
+                text = self.tok.decode(gen[-24:], skip_special_tokens=True)
+                self.done[i] = any(s in text for s in self.stop)
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
+
+
+class TransformersGenerator:
+    """Answers from numbered passages with a local transformers model.
+
+    ``model`` is any reference :func:`groundqa.models.resolve_model` accepts (a short name such as
+    ``smollm2-135m``, a folder, a hub id), a folder written by ``groundqa finetune`` (full or LoRA),
+    or a profile name (``fast``, ``quality``). Loading happens in :meth:`warm_up` or on first use.
+    Greedy decoding by default; ``int8`` applies dynamic int8 quantisation on CPU; on CUDA the
+    weights are bf16 unless ``dtype`` says otherwise.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] = "fast",
+        *,
+        adapter: str | os.PathLike[str] | None = None,
+        template: PromptTemplate | None = None,
+        max_new_tokens: int = 48,
+        batch_size: int = 8,
+        device: str | None = None,
+        dtype: str = "auto",
+        int8: bool = False,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_prompt_tokens: int = 2048,
+    ) -> None:
+        self._ref = str(model)  # a profile name is resolved in warm_up (importing costs nothing)
+        self._adapter = str(adapter) if adapter is not None else None
+        self._dtype = dtype
+        self.template = template
+        if max_new_tokens <= 0:
+            raise ConfigError(f"max_new_tokens={max_new_tokens!r} must be > 0")
+        if batch_size <= 0:
+            raise ConfigError(f"batch_size={batch_size!r} must be > 0")
+        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        self.device, self.int8 = device, int8
+        self.do_sample, self.temperature, self.top_p = do_sample, temperature, top_p
+        self.max_prompt_tokens = max_prompt_tokens
+        self.name = str(model)
+        self._model: Any = None
+        self._tok: Any = None
+        self._seq2seq = False
+        self.load_seconds = 0.0
+
+    @classmethod
+    def from_model(cls, model: Any, tokenizer: Any, *, name: str = "in-memory", **kwargs: Any) -> "TransformersGenerator":
+        """Wrap an already loaded model and tokenizer (tests, the fine-tuning callback)."""
+        g = cls.__new__(cls)
+        cls.__init__(g, name, **kwargs)  # validates kwargs; nothing is loaded
+        g._ref, g._adapter, g.name = name, None, name
+        g._model, g._tok = model, tokenizer
+        g._seq2seq = bool(getattr(model.config, "is_encoder_decoder", False))
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        if g.template is None:
+            g.template = PromptTemplate()
+        return g
+
+    # ------------------------------------------------------------------ loading
+
+    def warm_up(self) -> None:
+        """Load the model and tokenizer (safe to call twice)."""
+        if self._model is not None:
+            return
+        from .loading import load_generator_model
+        from .profiles import resolve_profile
+
+        ref, prof_adapter, prof_dtype = resolve_profile(self._ref)
+        self._ref = ref
+        self._adapter = self._adapter if self._adapter is not None else prof_adapter
+        self._dtype = prof_dtype if self._dtype == "auto" else self._dtype
+        loaded = load_generator_model(self._ref, device=self.device, dtype=self._dtype, int8=self.int8, adapter=self._adapter)
+        self._model, self._tok, self._seq2seq = loaded.model, loaded.tokenizer, loaded.is_seq2seq
+        self.load_seconds = loaded.load_seconds
+        if self.template is None:
+            self.template = _template_for(self._ref, self._adapter)
+
+    @property
+    def model(self) -> Any:
+        self.warm_up()
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        self.warm_up()
+        return self._tok
+
+    def identity(self) -> dict[str, Any]:
+        return {"model": self._ref, "adapter": self._adapter, "dtype": self._dtype, "int8": self.int8,
+                "max_new_tokens": self.max_new_tokens, "greedy": not self.do_sample}
+
+    # ------------------------------------------------------------------ prompts
+
+    def prompt(self, question: str, passages: Sequence[Any]) -> str:
+        self.warm_up()
+        assert self.template is not None
+        texts = passage_texts(passages)
+        if self._seq2seq:
+            return self.template.user_message(question, texts)
+        return self.template.render(self._tok, question, texts)
+
+    def _encode(self, prompts: list[str]) -> Any:
+        tok = self._tok
+        tok.padding_side = "left"
+        special = not (getattr(tok, "chat_template", None) and not self._seq2seq)
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=special,
+                  truncation=True, max_length=self.max_prompt_tokens)
+        return enc.to(self._model.device)
+
+    def _gen_kwargs(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(overrides) - {"max_new_tokens", "do_sample", "temperature", "top_p", "stop"}
+        if unknown:
+            raise ConfigError(
+                f"unknown generation override(s) {sorted(unknown)}; use max_new_tokens, do_sample, temperature, top_p, stop"
+            )
+        do_sample = overrides.get("do_sample", self.do_sample)
+        kw: dict[str, Any] = {"max_new_tokens": overrides.get("max_new_tokens", self.max_new_tokens), "do_sample": do_sample,
+                              "pad_token_id": self._tok.pad_token_id}
+        if do_sample:
+            kw["temperature"] = overrides.get("temperature", self.temperature)
+            kw["top_p"] = overrides.get("top_p", self.top_p)
+        else:
+            kw["temperature"], kw["top_p"], kw["top_k"] = None, None, None
+        return kw
+
+    def _eos_ids(self) -> set[int]:
+        ids = set()
+        for t in (self._tok.eos_token_id, getattr(self._model.generation_config, "eos_token_id", None)):
+            if isinstance(t, int):
+                ids.add(t)
+            elif isinstance(t, (list, tuple)):
+                ids.update(int(x) for x in t)
+        return ids
+
+    # ------------------------------------------------------------------ generation
+
+    def generate(self, question: str, passages: Sequence[Any], **overrides: Any) -> Generation:
+        return self.generate_batch([question], [passages], **overrides)[0]
+
+    def generate_batch(self, questions: Sequence[str], passages: Sequence[Sequence[Any]], **overrides: Any) -> list[Generation]:
+        if len(questions) != len(passages):
+            raise ConfigError(f"generate_batch got {len(questions)} questions but {len(passages)} passage lists; pass one list per question")
+        self.warm_up()
+        out: list[Generation] = []
+        for i in range(0, len(questions), self.batch_size):
+            out.extend(self._run_batch(list(questions[i : i + self.batch_size]), list(passages[i : i + self.batch_size]), overrides))
+        return out
+
+    def _run_batch(self, questions: list[str], passages: list[Sequence[Any]], overrides: dict[str, Any]) -> list[Generation]:
+        import torch
+        from transformers import StoppingCriteriaList
+
+        assert self.template is not None
+        stop = tuple(overrides.get("stop", self.template.stop))
+        prompts = [self.prompt(q, p) for q, p in zip(questions, passages)]
+        enc = self._encode(prompts)
+        plen = 1 if self._seq2seq else enc["input_ids"].shape[1]
+        kw = self._gen_kwargs(overrides)
+        crit = _StopOnStrings(self._tok, plen, stop, self._eos_ids())
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            seqs = self._model.generate(**enc, **kw, stopping_criteria=StoppingCriteriaList([crit]))
+        dt = time.perf_counter() - t0
+        gen = seqs[:, plen:]
+        eos, pad = self._eos_ids(), self._tok.pad_token_id
+        results = []
+        n_prompt = enc["attention_mask"].sum(dim=1).tolist()
+        for i, row in enumerate(gen.tolist()):
+            ids = []
+            for t in row:
+                if t in eos:
+                    break
+                ids.append(t)
+            hit_eos = len(ids) < len(row) and row[len(ids)] in eos
+            if pad not in eos:
+                ids = [t for t in ids if t != pad]
+            text = self._tok.decode(ids, skip_special_tokens=True)
+            text, hit_stop = cut_at_stop(text, stop)
+            text = text.strip()
+            results.append(Generation(
+                text=text, citations=parse_citations(text, len(passages[i])), declined=is_decline(text, self.template.decline),
+                tokens=len(ids), prompt_tokens=int(n_prompt[i]), seconds=dt / len(questions), batch_seconds=dt,
+                finish_reason="stop" if (hit_eos or hit_stop) else "length", model=self.name,
+                timings={"generate_s": dt},
+            ))
+        return results
+
+    def stream(self, question: str, passages: Sequence[Any], **overrides: Any) -> Iterator[str]:
+        """Yield the answer's text piece by piece as tokens arrive, stopping at a stop string."""
+        import torch
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+        self.warm_up()
+        assert self.template is not None
+        stop = tuple(overrides.get("stop", self.template.stop))
+        enc = self._encode([self.prompt(question, passages)])
+        plen = 1 if self._seq2seq else enc["input_ids"].shape[1]
+        streamer = TextIteratorStreamer(self._tok, skip_prompt=not self._seq2seq, skip_special_tokens=True)
+        crit = _StopOnStrings(self._tok, plen, stop, self._eos_ids())
+        kw = self._gen_kwargs(overrides)
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                with torch.inference_mode():
+                    self._model.generate(**enc, **kw, streamer=streamer, stopping_criteria=StoppingCriteriaList([crit]))
+            except BaseException as exc:  # surfaced in the caller's thread below
+                errors.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        emitted = ""
+        buffer = ""
+        longest = max((len(s) for s in stop), default=0)
+        for piece in streamer:
+            buffer += piece
+            kept, hit = cut_at_stop(buffer, stop)
+            if hit:
+                if kept[len(emitted):]:
+                    yield kept[len(emitted):].rstrip() if not emitted else kept[len(emitted):]
+                emitted = kept
+                break
+            # hold back what could be the start of a stop string
+            safe = len(buffer) - max(0, longest - 1)
+            if safe > len(emitted):
+                chunk = buffer[len(emitted):safe]
+                if not emitted:
+                    chunk = chunk.lstrip()
+                    if not chunk:
+                        continue
+                    emitted = buffer[: safe]
+                    yield chunk
+                else:
+                    emitted = buffer[:safe]
+                    yield chunk
+        else:
+            rest = buffer[len(emitted):]
+            rest = rest.rstrip()
+            if not emitted:
+                rest = rest.lstrip()
+            if rest:
+                yield rest
+        thread.join()
+        if errors:
+            raise errors[0]
+
+
+def _template_for(ref: str, adapter: str | None) -> PromptTemplate:
+    """The template a fine-tuned folder was trained with (its card), else the default."""
+    import json
+    from pathlib import Path
+
+    for folder in (adapter, ref):
+        if folder and Path(folder).is_dir() and (Path(folder) / "groundqa_card.json").exists():
+            card = json.loads((Path(folder) / "groundqa_card.json").read_text())
+            if card.get("template"):
+                return PromptTemplate.from_dict(card["template"])
+    return PromptTemplate()

@@ -1,0 +1,178 @@
+"""Load a generator's weights through :func:`groundqa.models.resolve_model`.
+
+GGUF weights (the packaged generators) are de-quantised by transformers, which takes 14-50 s and
+gives a model that refuses ``save_pretrained``. The first load therefore builds a plain twin
+(``from_config`` without the quantisation config + ``load_state_dict``) and writes it as
+safetensors to ``cache_dir()/dequant/<name>``; later loads read that folder in seconds. A folder
+that holds a LoRA adapter (``adapter_config.json``) loads its base model and applies the adapter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, ModelNotFoundError
+from ..models import ResolvedModel, cache_dir, resolve_model
+
+log = logging.getLogger(__name__)
+
+_CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model, its tokenizer, and where they came from."""
+
+    model: Any
+    tokenizer: Any
+    name: str
+    is_seq2seq: bool
+    adapter: str | None
+    load_seconds: float
+
+
+def _dequant_dir(resolved: ResolvedModel) -> Path:
+    st = resolved.path.stat()
+    key = hashlib.sha1(f"{resolved.path.resolve()}|{st.st_size}|{_CACHE_FORMAT}".encode()).hexdigest()[:10]
+    safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in resolved.name.split("/")[-1])
+    return cache_dir() / "dequant" / f"{safe}-{key}"
+
+
+def dequantised_folder(ref: str | os.PathLike[str]) -> Path:
+    """Return a plain transformers folder (safetensors) for a GGUF model, building it once.
+
+    Any other reference resolves to its folder unchanged.
+    """
+    resolved = resolve_model(ref)
+    if resolved.kind != "generator-gguf":
+        return resolved.path
+    target = _dequant_dir(resolved)
+    if (target / "groundqa_dequant.json").exists():
+        return target
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.perf_counter()
+    folder, fname = str(resolved.path.parent), resolved.path.name
+    log.info("de-quantising %s (once; cached in %s)", resolved.path, target)
+    quant = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
+    config = AutoConfig.from_pretrained(folder, gguf_file=fname)
+    if hasattr(config, "quantization_config"):
+        try:
+            delattr(config, "quantization_config")
+        except AttributeError:
+            config.quantization_config = None
+    twin = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = twin.load_state_dict(quant.state_dict(), strict=False)
+    # tied embeddings may be absent from the state dict: that is fine; anything else is not
+    real_missing = [k for k in missing if not k.endswith("lm_head.weight")]
+    if real_missing or unexpected:
+        raise ModelNotFoundError(
+            f"de-quantising {resolved.path}: weights do not match the config (missing {real_missing[:3]}, "
+            f"unexpected {list(unexpected)[:3]}); delete {target} and report the model"
+        )
+    if missing:
+        twin.tie_weights()
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    twin.save_pretrained(tmp, safe_serialization=True)
+    tok.save_pretrained(tmp)
+    (tmp / "groundqa_dequant.json").write_text(
+        json.dumps({"source": str(resolved.path), "name": resolved.name, "hub_id": resolved.hub_id,
+                    "format": _CACHE_FORMAT, "seconds": round(time.perf_counter() - t0, 1)}, indent=1)
+    )
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
+def _adapter_base(folder: Path) -> str | None:
+    cfg = folder / "adapter_config.json"
+    if not cfg.exists():
+        return None
+    data = json.loads(cfg.read_text())
+    card = folder / "groundqa_card.json"
+    if card.exists():  # the card keeps the groundqa reference (a short name), not a cache path
+        base = json.loads(card.read_text()).get("base")
+        if base:
+            return str(base)
+    return str(data.get("base_model_name_or_path") or "")
+
+
+def pick_device(device: str | None) -> str:
+    import torch
+
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise ConfigError(f"device={device!r} is not valid; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    return device
+
+
+def load_generator_model(
+    ref: str | os.PathLike[str],
+    *,
+    device: str | None = None,
+    dtype: str = "auto",
+    int8: bool = False,
+    adapter: str | os.PathLike[str] | None = None,
+    merge_adapter: bool = True,
+) -> LoadedModel:
+    """Load tokenizer and model for generation.
+
+    ``dtype``: "auto" (bf16 on CUDA, fp32 on CPU), "float32", "bfloat16", "float16".
+    ``int8``: dynamic int8 quantisation of the linear layers (CPU only).
+    ``adapter``: a LoRA adapter folder applied on top (merged into the weights by default).
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    t0 = time.perf_counter()
+    dev = pick_device(device)
+    ref_path = Path(os.fspath(ref)).expanduser()
+    if adapter is None and ref_path.is_dir() and (ref_path / "adapter_config.json").exists():
+        adapter, ref = ref_path, _adapter_base(ref_path) or ""
+        if not ref:
+            raise ModelNotFoundError(f"adapter folder {ref_path} does not name its base model; pass --base")
+    folder = dequantised_folder(ref)
+    name = resolve_model(ref).name
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if dtype == "auto":
+        tdtype = torch.bfloat16 if dev.startswith("cuda") else torch.float32
+    elif dtype in dtypes:
+        tdtype = dtypes[dtype]
+    else:
+        raise ConfigError(f"dtype={dtype!r} is not valid; choose one of: auto, {', '.join(dtypes)}")
+    config = AutoConfig.from_pretrained(folder)
+    is_seq2seq = bool(getattr(config, "is_encoder_decoder", False))
+    cls = AutoModelForSeq2SeqLM if is_seq2seq else AutoModelForCausalLM
+    model = cls.from_pretrained(folder, dtype=tdtype)
+    tok = AutoTokenizer.from_pretrained(folder)
+    adapter_name = None
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter))
+        if merge_adapter:
+            model = model.merge_and_unload()
+        adapter_name = str(adapter)
+    model.to(dev)
+    model.eval()
+    if int8:
+        if dev != "cpu":
+            raise ConfigError("int8=True is dynamic quantisation for the CPU; drop it on CUDA (bf16 is used there)")
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return LoadedModel(model=model, tokenizer=tok, name=name, is_seq2seq=is_seq2seq, adapter=adapter_name,
+                       load_seconds=time.perf_counter() - t0)

@@ -1,0 +1,44 @@
+"""Named generator profiles: ``fast`` (the default) and ``quality``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ModelNotFoundError
+from .prompts import Profile
+
+DEFAULT_ADAPTER = "smollm2-135m-squad-lora"
+
+
+def adapters_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "data" / "adapters"
+
+
+PROFILES: dict[str, Profile] = {
+    "fast": Profile(
+        name="fast", model="smollm2-135m", adapter=DEFAULT_ADAPTER, dtype="auto",
+        description="SmolLM2-135M-Instruct + the shipped LoRA adapter (trained by `groundqa finetune --lora` "
+        "on SQuAD v1.1 dev training articles); about 1 s per answer on CPU",
+    ),
+    "quality": Profile(
+        name="quality", model="qwen2.5-coder-1.5b", adapter=None, dtype="bfloat16",
+        description="Qwen2.5-Coder-1.5B-Instruct in bf16; several seconds per answer on CPU",
+    ),
+}
+
+
+def resolve_profile(ref: str) -> tuple[str, str | None, str]:
+    """(model reference, adapter folder or None, dtype) for a profile name; other refs pass through."""
+    prof = PROFILES.get(ref)
+    if prof is None:
+        return ref, None, "auto"
+    adapter = None
+    if prof.adapter:
+        folder = adapters_dir() / prof.adapter
+        if not (folder / "adapter_config.json").exists():
+            raise ModelNotFoundError(
+                f"generator profile {ref!r} needs the shipped adapter {folder}, which is missing; reinstall "
+                f"groundqa, or pass --generator {prof.model} for the bare base model"
+            )
+        adapter = str(folder)
+    return prof.model, adapter, prof.dtype
