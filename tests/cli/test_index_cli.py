@@ -106,7 +106,7 @@ def test_build_search_add_delete_info_hash(capsys, tmp_path, corpus):
     assert "unknown extension '.png'" in summary["skipped"][0]["reason"]
     assert "skipped " in err and "logo.png" in err  # listed on stderr as well
     assert (idx / "manifest.json").exists()
-    assert json.loads((idx / "chunking.json").read_text()) == {"max_tokens": 12, "overlap_sentences": 0}
+    assert json.loads((idx / "manifest.json").read_text())["extra"]["chunking"] == {"max_tokens": 12, "overlap_sentences": 0}
     assert summary["chunks"] == 6  # solar.md and wind.txt are two chunks each at 12 tokens
 
     # search: JSON shape, modes, filters

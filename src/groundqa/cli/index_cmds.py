@@ -10,8 +10,8 @@ Human-readable tables by default; ``--json`` prints one JSON object on stdout in
 skipped files and progress bars go to stderr. Bad arguments exit with code 2, failures at run
 time with code 1.
 
-The chunking settings of ``build`` (``--max-tokens``, ``--overlap``) are kept next to the index
-in ``chunking.json`` so that ``index add`` chunks new documents the same way.
+The chunking settings of ``build`` (``--max-tokens``, ``--overlap``) are kept in the index
+manifest (``extra.chunking``) so that ``index add`` chunks new documents the same way.
 """
 
 from __future__ import annotations
@@ -26,9 +26,6 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..errors import ConfigError, DocumentError
-
-CHUNKING_FILE = "chunking.json"
-
 
 # -- arguments -----------------------------------------------------------------------------------
 
@@ -179,16 +176,16 @@ def _open_index(path: str) -> Any:
 
 def _read_chunking(folder: Path) -> dict[str, Any]:
     try:
-        data = json.loads((folder / CHUNKING_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        data = (manifest.get("extra") or {}).get("chunking") or {}
+    except (OSError, json.JSONDecodeError, AttributeError):
         return {"max_tokens": None, "overlap_sentences": 1}
     return {"max_tokens": data.get("max_tokens"), "overlap_sentences": int(data.get("overlap_sentences", 1))}
 
 
 def _save(index: Any, folder: Path, chunking: dict[str, Any]) -> Path:
-    out = index.save(folder)
-    (out / CHUNKING_FILE).write_text(json.dumps(chunking, indent=2) + "\n", encoding="utf-8")
-    return out
+    index.extra["chunking"] = dict(chunking)  # in the manifest, written atomically with the rest
+    return index.save(folder)
 
 
 def _chunk(docs: Sequence[Any], embedder: Any, chunking: dict[str, Any], progress: bool) -> list[Any]:

@@ -78,6 +78,8 @@ class HybridIndex:
         self.top_k = self._check_top_k(top_k)
         self.mode = check_choice("mode", mode, MODES)
         self._dense: DenseIndex | None = None
+        self._built_with: dict[str, Any] | None = None  # embedder identity from the manifest
+        self.extra: dict[str, Any] = {}  # caller's JSON-able settings, kept in the manifest (e.g. chunking)
         self._chunks: list[Chunk] = []
         self._pos: dict[str, int] = {}
         self._lock = threading.RLock()
@@ -267,12 +269,19 @@ class HybridIndex:
             "mode": self.mode,
         }
 
+    def embedder_identity(self) -> dict[str, Any]:
+        """The embedder's identity; for a loaded index, the manifest's (no model load needed)."""
+        if self._built_with is None:
+            self._built_with = dict(self.embedder.identity())
+        return self._built_with
+
     def info(self) -> dict[str, Any]:
         return {
             "format_version": FORMAT_VERSION,
             "chunks": len(self._chunks),
             "documents": len({c.doc_id for c in self._chunks}),
-            "embedder": self.embedder.identity(),
+            "embedder": self.embedder_identity(),
+            "extra": dict(self.extra),
             "gpu": bool(self._dense is not None and self._dense.on_gpu),
             **self.config(),
         }
@@ -327,7 +336,14 @@ class HybridIndex:
             raise IndexFormatError(f"{folder} has index format version {version!r}; this groundqa reads version {FORMAT_VERSION}: rebuild the index")
         built_with = manifest["embedder"]
         emb = make_embedder(embedder if embedder is not None else built_with["name"])
-        ident = emb.identity()
+        if embedder is None:
+            ident = built_with  # the model loads on first use, not to open the index
+        elif isinstance(embedder, str) and not embedder.startswith("hash"):
+            from ..models import resolve_model
+
+            ident = {"name": resolve_model(embedder).name, "dim": built_with.get("dim")}
+        else:
+            ident = emb.identity()
         if ident.get("name") != built_with.get("name") or ident.get("dim") != built_with.get("dim"):
             raise EmbedderMismatchError(
                 f"{folder} was built with embedder {built_with.get('name')!r} (dim {built_with.get('dim')}), "
@@ -353,6 +369,8 @@ class HybridIndex:
             ef_search=dn["ef_search"],
             device=device,
         )
+        index._built_with = dict(built_with)
+        index.extra = dict(manifest.get("extra") or {})
         with open(folder / "chunks.jsonl", encoding="utf-8") as f:
             index._chunks = [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
         index._pos = {c.id: i for i, c in enumerate(index._chunks)}
