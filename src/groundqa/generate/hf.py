@@ -72,6 +72,8 @@ class TransformersGenerator:
         if batch_size <= 0:
             raise ConfigError(f"batch_size={batch_size!r} must be > 0")
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        if int8 and device is not None and str(device).startswith("cuda"):
+            raise ConfigError(f"int8=True with device={device!r}: dynamic int8 is for the CPU; on CUDA drop int8 (bf16 is used)")
         self.device, self.int8 = device, int8
         self.do_sample, self.temperature, self.top_p = do_sample, temperature, top_p
         self.max_prompt_tokens = max_prompt_tokens
@@ -110,6 +112,8 @@ class TransformersGenerator:
         self._dtype = prof_dtype if self._dtype == "auto" else self._dtype
         loaded = load_generator_model(self._ref, device=self.device, dtype=self._dtype, int8=self.int8, adapter=self._adapter)
         self._model, self._tok, self._seq2seq = loaded.model, loaded.tokenizer, loaded.is_seq2seq
+        if loaded.adapter is not None and self._adapter is None:  # an adapter folder was passed as the model
+            self._adapter, self._ref = loaded.adapter, loaded.name
         self.load_seconds = loaded.load_seconds
         if self.template is None:
             self.template = _template_for(self._ref, self._adapter)

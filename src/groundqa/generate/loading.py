@@ -139,6 +139,8 @@ def load_generator_model(
 
     t0 = time.perf_counter()
     dev = pick_device(device)
+    if int8 and dev != "cpu":
+        raise ConfigError(f"int8=True with device={dev!r}: dynamic int8 is for the CPU; drop it on CUDA (bf16 is used there)")
     ref_path = Path(os.fspath(ref)).expanduser()
     if adapter is None and ref_path.is_dir() and (ref_path / "adapter_config.json").exists():
         adapter, ref = ref_path, _adapter_base(ref_path) or ""
@@ -169,8 +171,6 @@ def load_generator_model(
     model.to(dev)
     model.eval()
     if int8:
-        if dev != "cpu":
-            raise ConfigError("int8=True is dynamic quantisation for the CPU; drop it on CUDA (bf16 is used there)")
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token

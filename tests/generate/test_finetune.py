@@ -1,0 +1,166 @@
+"""Fine-tuning: examples, loss masking, the dev split, and the whole run on a tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from groundqa.bench.squad import QAItem, context_pool
+from groundqa.errors import ConfigError
+from groundqa.generate import DECLINE, PromptTemplate, TransformersGenerator
+from groundqa.generate.finetune import (
+    Example,
+    FinetuneConfig,
+    LeftPadCollator,
+    build_examples,
+    encode_example,
+    finetune,
+    split_by_document,
+)
+
+DOCS = {
+    "alpha": ["Ann founded the alpha club in 1901 in Paris.", "The alpha club has red doors.", "Members of alpha meet on Monday."],
+    "beta": ["Bob built the beta bridge from stone.", "The beta bridge is long.", "Beta has a river."],
+    "gamma": ["Cy wrote the gamma song in winter.", "The gamma song is slow.", "Gamma is a town."],
+    "delta": ["Dee painted the delta house blue.", "The delta house is old.", "Delta has hills."],
+}
+
+
+def _items() -> list[QAItem]:
+    qs = [("Who founded the alpha club?", "Ann", 0, "alpha"), ("What color are the doors?", "red", 1, "alpha"),
+          ("What is the bridge made of?", "stone", 0, "beta"), ("Is the bridge long?", "long", 1, "beta"),
+          ("When was the song written?", "winter", 0, "gamma"), ("How is the song?", "slow", 1, "gamma"),
+          ("What color is the house?", "blue", 0, "delta"), ("Is the house old?", "old", 1, "delta")]
+    out = []
+    for i, (q, a, pi, d) in enumerate(qs):
+        ctx = DOCS[d][pi]
+        out.append(QAItem(id=str(i), question=q, answers=(a,), context=ctx, doc_id=d, answer_starts=(ctx.find(a),)))
+    return out
+
+
+def _write_jsonl(path, items):
+    rows = [{"id": it.id, "question": it.question, "answer": it.answers[0], "context": it.context, "doc_id": it.doc_id}
+            for it in items]
+    # other paragraphs of each document, as unanswerable questions, so distractors come from the same document
+    rows += [{"question": "What is unknown here?", "answer": "", "context": c, "doc_id": d} for d, cs in DOCS.items() for c in cs[2:]]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+
+
+def test_examples_put_gold_among_distractors_with_its_citation():
+    items = _items()
+    exs = build_examples(items, PromptTemplate(), seed=0, distractors=(2, 2), unanswerable_rate=0.0,
+                         pool={d: list(c) for d, c in DOCS.items()})
+    for it, ex in zip(items, exs):
+        assert len(ex.passages) == 3 and ex.answerable
+        n = int(ex.target.rsplit("[", 1)[1].rstrip("]"))
+        assert ex.passages[n - 1] == it.context and ex.target == f"{it.answers[0]} [{n}]"
+        assert all(p in DOCS[it.doc_id] for p in ex.passages)  # distractors from the same document
+
+
+def test_unanswerable_examples_target_the_decline_sentence():
+    exs = build_examples(_items(), PromptTemplate(), seed=0, distractors=(1, 1), unanswerable_rate=0.99,
+                         pool={d: list(c) for d, c in DOCS.items()})
+    assert all(e.target == DECLINE and not e.answerable for e in exs)
+    assert all(it.context not in e.passages for it, e in zip(_items(), exs))
+
+
+def test_dev_split_is_by_document():
+    train, dev, dev_docs = split_by_document(_items(), 0.25, seed=0)
+    assert len(dev_docs) == 1
+    assert {it.doc_id for it in dev} == set(dev_docs)
+    assert not {it.doc_id for it in train} & set(dev_docs)
+    with pytest.raises(ConfigError, match="at least 2"):
+        split_by_document(_items()[:2], 0.5, seed=0)
+
+
+def test_loss_mask_covers_only_the_answer_and_end_token(tiny_gen):
+    tok = tiny_gen.tokenizer
+    ex = Example(question="Who?", passages=("Ann came.",), target="Ann [1]", answerable=True, doc_id="d")
+    row = encode_example(tok, PromptTemplate(), ex)
+    target_ids = tok("Ann [1]", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    n = len(target_ids)
+    assert row["labels"][-n:] == target_ids == row["input_ids"][-n:]
+    assert set(row["labels"][:-n]) == {-100}
+    prompt_ids = tok(PromptTemplate().render(tok, "Who?", ["Ann came."]), add_special_tokens=False)["input_ids"]
+    assert row["input_ids"][:-n] == prompt_ids  # exactly the prompt the generator will use
+
+    batch = LeftPadCollator(tok.pad_token_id)([row, {"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}])
+    assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape
+    short = batch["labels"][1].tolist()
+    assert short[-3:] == [-100, 6, 7] and set(short[:-3]) == {-100}
+    assert batch["attention_mask"][1].tolist()[-3:] == [1, 1, 1] and batch["attention_mask"][1].sum() == 3
+
+
+def test_config_errors_name_the_field(tmp_path):
+    data = tmp_path / "d.jsonl"
+    _write_jsonl(data, _items())
+    with pytest.raises(ConfigError, match="data="):
+        FinetuneConfig(data=str(tmp_path / "missing.json"), base="x", out=str(tmp_path / "o"))
+    with pytest.raises(ConfigError, match="unanswerable_rate"):
+        FinetuneConfig(data=str(data), base="x", out=str(tmp_path / "o"), unanswerable_rate=1.5)
+    with pytest.raises(ConfigError, match="distractors"):
+        FinetuneConfig(data=str(data), base="x", out=str(tmp_path / "o"), distractors=(3, 1))
+
+
+def test_full_finetune_end_to_end_writes_a_loadable_model_and_card(tmp_path, tiny_dir):
+    data = tmp_path / "d.jsonl"
+    _write_jsonl(data, _items())
+    cfg = FinetuneConfig(data=str(data), base=str(tiny_dir), out=str(tmp_path / "full"), max_steps=3, batch_size=2,
+                         grad_accum=1, eval_steps=2, dev_sample=2, dev_docs=0.25, max_new_tokens=4, learning_rate=1e-3)
+    res = finetune(cfg, show_progress=False)
+    card = json.loads((tmp_path / "full" / "groundqa_card.json").read_text())
+    assert card == res.card
+    assert card["method"] == "full" and card["base"] == str(tiny_dir)
+    assert len(card["data"]["sha256"]) == 64 and card["data"]["train_examples"] > 0
+    assert card["training"]["steps"] == 3 and card["training"]["seconds"] > 0
+    assert card["hyperparameters"]["learning_rate"] == 1e-3
+    assert {"f1", "em", "decline_rate"} <= set(card["dev"]["after"])
+    assert any("eval_f1" in h for h in card["dev"]["history"])
+    f = card["forgetting"]
+    assert f["before"]["perplexity"] > 1 and f["after"]["perplexity"] > 1 and len(f["after"]["general_answers"]) == 6
+    assert "perplexity, fixed general text" in (tmp_path / "full" / "README.md").read_text()
+    assert not (tmp_path / "full" / "checkpoints").exists()
+    g = TransformersGenerator(str(tmp_path / "full"), max_new_tokens=3, device="cpu")
+    assert g.generate("Who founded the alpha club?", DOCS["alpha"]).tokens > 0
+
+
+def test_lora_through_the_cli_then_bench_qa(tmp_path, tiny_dir):
+    from groundqa.cli import main
+    from safetensors.torch import load_file
+
+    data = tmp_path / "d.jsonl"
+    _write_jsonl(data, _items())
+    out = tmp_path / "lora"
+    rc = main(["finetune", "--data", str(data), "--base", str(tiny_dir), "--out", str(out), "--lora", "--lora-r", "4",
+               "--max-steps", "2", "--batch-size", "2", "--grad-accum", "1", "--eval-steps", "1", "--dev-sample", "2",
+               "--dev-docs", "0.25", "--no-progress", "--seed", "1"])
+    assert rc == 0
+    assert (out / "adapter_config.json").exists()
+    weights = load_file(str(out / "adapter_model.safetensors"))
+    assert weights and all(str(v.dtype) == "torch.float16" for v in weights.values())  # stored half size
+    card = json.loads((out / "groundqa_card.json").read_text())
+    assert card["method"] == "lora" and card["hyperparameters"]["lora_r"] == 4 and card["hyperparameters"]["seed"] == 1
+    # the folder loads as a generator: base from the card, adapter applied
+    g = TransformersGenerator(str(out), max_new_tokens=3, device="cpu")
+    g.warm_up()
+    assert g.identity()["adapter"] == str(out)
+    # and bench qa runs with it on the same data (gold passages among distractors)
+    report = tmp_path / "qa.json"
+    rc = main(["bench", "qa", "--data", str(data), "--context", "gold", "--generator", str(out), "--limit", "4",
+               "--max-new-tokens", "3", "--json", str(report)])
+    assert rc == 0
+    r = json.loads(report.read_text())
+    assert r["n"] == 4 and 0 <= r["f1"] <= 100 and r["tokens_per_s"] > 0 and len(r["records"]) == 4
+
+
+def test_resume_from_checkpoint(tmp_path, tiny_dir, monkeypatch):
+    monkeypatch.setenv("GROUNDQA_KEEP_CHECKPOINTS", "1")
+    data = tmp_path / "d.jsonl"
+    _write_jsonl(data, _items())
+    kw = dict(data=str(data), base=str(tiny_dir), out=str(tmp_path / "r"), batch_size=2, grad_accum=1, eval_steps=1,
+              dev_sample=1, dev_docs=0.25, max_new_tokens=2, patience=10)
+    finetune(FinetuneConfig(max_steps=2, **kw), show_progress=False)
+    assert (tmp_path / "r" / "checkpoints" / "checkpoint-2").exists()
+    res = finetune(FinetuneConfig(max_steps=3, **kw), show_progress=False)
+    assert res.card["training"]["steps"] == 3  # continued from step 2, not from 0

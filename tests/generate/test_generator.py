@@ -1,0 +1,89 @@
+"""The transformers generator on a tiny random-weight model: batching, stop strings, streaming."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from groundqa.errors import ConfigError, ModelNotFoundError
+from groundqa.generate import Generation, Generator, TransformersGenerator
+from groundqa.types import Chunk, Passage
+
+PASSAGES = ["Paris is the capital of France.", "Denver Broncos defeated the Carolina Panthers."]
+
+
+def test_import_loads_no_torch():
+    import subprocess
+
+    code = "import sys, groundqa.generate, groundqa.bench.squad; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]
+
+
+def test_protocol_and_typed_result(tiny_gen):
+    assert isinstance(tiny_gen, Generator)
+    g = tiny_gen.generate("Who won?", PASSAGES)
+    assert isinstance(g, Generation)
+    assert g.tokens > 0 and g.prompt_tokens > 20 and g.seconds > 0
+    assert g.finish_reason in ("stop", "length")
+    assert all(1 <= c <= 2 for c in g.citations)
+
+
+def test_prompt_uses_chat_template_and_numbers_passages(tiny_gen):
+    p = tiny_gen.prompt("Who won?", [Passage(Chunk("c1", "d", PASSAGES[0], 0, 31), 1.0, 1), PASSAGES[1]])
+    assert p.startswith("<|im_start|>system") and p.endswith("<|im_start|>assistant\n")
+    assert "[1] Paris is the capital" in p and "[2] Denver Broncos" in p
+
+
+def test_batch_with_left_padding_equals_one_by_one(tiny_gen):
+    qs = ["Who won?", "What is the capital of France and why is it so large today?", "Where?"]
+    ps = [PASSAGES, PASSAGES[:1], PASSAGES[1:]]
+    batched = tiny_gen.generate_batch(qs, ps)
+    single = [tiny_gen.generate(q, p) for q, p in zip(qs, ps)]
+    assert [b.text for b in batched] == [s.text for s in single]
+    assert len({b.prompt_tokens for b in batched}) == 3  # different lengths really were padded
+
+
+def test_stop_string_cuts_and_stops_early(tiny_gen):
+    full = tiny_gen.generate("Who won?", PASSAGES, max_new_tokens=12, stop=())
+    assert len(full.text) > 6, full.text
+    stop = full.text[3:6]
+    cut = tiny_gen.generate("Who won?", PASSAGES, max_new_tokens=12, stop=(stop,))
+    assert stop not in cut.text
+    assert full.text.startswith(cut.text)
+    assert cut.tokens < full.tokens and cut.finish_reason == "stop"
+
+
+def test_stream_yields_the_same_text(tiny_gen):
+    full = tiny_gen.generate("Who won?", PASSAGES, stop=())
+    pieces = list(tiny_gen.stream("Who won?", PASSAGES, stop=()))
+    assert len(pieces) >= 2
+    assert "".join(pieces).strip() == full.text
+
+
+def test_overrides_are_checked(tiny_gen):
+    with pytest.raises(ConfigError, match="unknown generation override"):
+        tiny_gen.generate("q", PASSAGES, beams=3)
+    with pytest.raises(ConfigError, match="one list per question"):
+        tiny_gen.generate_batch(["a", "b"], [PASSAGES])
+    with pytest.raises(ConfigError, match="max_new_tokens"):
+        TransformersGenerator("smollm2-135m", max_new_tokens=0)
+
+
+def test_int8_dynamic_on_cpu(tiny_dir):
+    g = TransformersGenerator(str(tiny_dir), int8=True, max_new_tokens=4, device="cpu")
+    out = g.generate("Who won?", PASSAGES)
+    assert out.tokens > 0
+    assert "quantized.dynamic" in type(g.model.model.layers[0].self_attn.q_proj).__module__
+
+
+def test_int8_refused_on_cuda(tiny_dir):
+    with pytest.raises(ConfigError, match="int8"):
+        TransformersGenerator(str(tiny_dir), int8=True, device="cuda")
+
+
+def test_constructing_loads_nothing_and_bad_refs_fail_on_warm_up(tmp_path):
+    g = TransformersGenerator(str(tmp_path / "missing-model-folder"))
+    with pytest.raises(ModelNotFoundError, match="missing-model-folder"):
+        g.warm_up()
