@@ -52,6 +52,8 @@ def run_bench(args: Any) -> int:
         kw["top_k"] = args.top_windows
     guard = make_guard(args.verifier, args.embedder, **kw)
     table = featurize(guard, examples, fmt=fmt)
+    if getattr(args, "save_features", None):
+        np.savez(args.save_features, X=table.X, y=table.y, groups=np.array(table.groups), features=np.array(table.features), ids=np.array(table.ids))
     if args.calibration:
         comb = Combiner.load(args.calibration)
         missing = [f for f in comb.features if f not in table.features]

@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     t.add_argument("--save-steps", type=int, default=100)
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--stop-at", default=None, help="UTC wall-clock time HH:MM at which to save and stop (a CPU budget)")
     t.add_argument("--no-resume", action="store_true", help="start again even if checkpoints exist")
     t.add_argument("--export", default=None, help="after training, write fp16 safetensors + card to this folder")
     t.set_defaults(func=cmd_train)
@@ -51,6 +52,7 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     b.add_argument("--report", default=None, help="folder for PR and reliability plots")
     b.add_argument("--embedder", default="minilm-l6", help="embedder for the cosine signal ('none' to skip; 'hash' for tests)")
     b.add_argument("--limit", type=int, default=None)
+    b.add_argument("--save-features", default=None, help="also save the feature table (.npz) for offline analysis")
     b.add_argument("--top-windows", type=int, default=None, help="evidence windows kept per claim after lexical pre-ranking")
     b.set_defaults(func=cmd_bench)
 
@@ -64,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         output_dir=args.output, base=args.base, max_length=args.max_length, batch_size=args.batch_size,
         learning_rate=args.lr, epochs=args.epochs, max_steps=args.max_steps, save_steps=args.save_steps,
-        threads=args.threads, seed=args.seed,
+        threads=args.threads, seed=args.seed, deadline=_deadline(args.stop_at),
     )
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -91,6 +93,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         export_fp16(Path(args.output) / "final", args.export, {"data": desc, "train": summary})
         print(f"exported to {args.export}")
     return 0
+
+
+def _deadline(stop_at: str | None) -> float | None:
+    if not stop_at:
+        return None
+    import datetime as dt
+
+    try:
+        hh, mm = (int(x) for x in stop_at.split(":"))
+        now = dt.datetime.now(dt.timezone.utc)
+        t = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    except ValueError as exc:
+        raise ConfigError(f"--stop-at={stop_at!r} is not valid; pass a UTC time HH:MM such as 17:05") from exc
+    if t <= now:
+        t += dt.timedelta(days=1)
+    return t.timestamp()
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:

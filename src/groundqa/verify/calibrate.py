@@ -26,7 +26,7 @@ from .evidence import windows_from_texts
 from .metrics import auroc, balanced_accuracy, best_balanced_threshold, ece, f1_unsupported, threshold_for_precision
 
 # features where a larger value means *less* support
-WORSE_IF_HIGHER = frozenset({"missing_numbers", "missing_names", "neg_mismatch", "log_len"})
+WORSE_IF_HIGHER = frozenset({"missing_numbers", "missing_names", "neg_mismatch", "log_len", "missing_words"})
 
 
 @dataclass(frozen=True)

@@ -77,3 +77,57 @@ def split_claims(answer: str, question: str | None = None) -> list[ClaimSpan]:
             text, with_q = qa_claim(question, text), True
         out.append(ClaimSpan(text, s, e, cites, with_q))
     return out
+
+
+_SEG_SPLIT = re.compile(
+    r"\s*;\s*|\s+\(|\)\s*,?\s*|\s+[–—]\s+|,\s+(?=(?:and|but|which|who|whom|where|while|when|whereas|although|including|with|after|before|as well as)\b)|\s+(?=(?:which|who|whom|whereas|while)\b)|,\s+and\s+"
+)
+
+
+def claim_segments(text: str, min_words: int = 4, max_segments: int = 4) -> list[str]:
+    """Cut a long claim into a few clause-like segments (at semicolons, parentheses, dashes and
+    ``, which`` / ``, and`` style joints), merging short pieces into their neighbours. A segment
+    that starts in lower case is prefixed with the claim's first words, so it names its subject.
+    A claim is supported only if every segment is: the guard checks each against its own best
+    evidence (multi-fact claims are rarely covered by one window). Returns ``[text]`` when there is
+    nothing to cut."""
+    pieces = [p.strip(" ,") for p in _SEG_SPLIT.split(text) if p and p.strip(" ,.")]
+    merged: list[str] = []
+    for p in pieces:
+        if merged and (len(re.findall(r"\w+", p)) < min_words or len(re.findall(r"\w+", merged[-1])) < min_words):
+            merged[-1] = merged[-1] + " " + p
+        else:
+            merged.append(p)
+    if len(merged) <= 1:
+        return [text]
+    while len(merged) > max_segments:
+        # join the shortest adjacent pair
+        k = min(range(len(merged) - 1), key=lambda i: len(merged[i]) + len(merged[i + 1]))
+        merged[k : k + 2] = [merged[k] + " " + merged[k + 1]]
+    subject = _subject(merged[0])
+    out = []
+    for i, m in enumerate(merged):
+        if i and m[:1].islower():
+            m = re.sub(r"^(?:who|which|whom|and)\s+", "", m)
+            m = f"{subject} {m}"
+        out.append(m)
+    return out
+
+
+_DETERMINERS = {"the", "this", "that", "a", "an", "his", "her", "its", "their", "these", "those"}
+
+
+def _subject(segment: str) -> str:
+    """The leading name of a segment ("Irene Hervey", "The couple"): its capitalised first words."""
+    toks = segment.split()
+    out: list[str] = []
+    for t in toks[:4]:
+        if t[:1].isupper() or (out and out[-1].lower() in _DETERMINERS):
+            out.append(t.strip(",;:"))
+            if not t[:1].isupper():
+                break
+        else:
+            break
+    if len(out) == 1 and out[0].lower() in _DETERMINERS and len(toks) > 1:
+        out.append(toks[1])
+    return " ".join(out) or " ".join(toks[:2])

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..types import Passage
-from .claims import ClaimSpan, split_claims
+from .claims import ClaimSpan, claim_segments, split_claims
 from .combiner import Combiner
 from .evidence import Citation, EvidenceWindow, evidence_windows, lexical_rank
 from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, LexicalScorer, Scorer
@@ -192,7 +192,12 @@ class Guard:
     def contexts(self, claims: Sequence[tuple[str, str]], windows: Sequence[EvidenceWindow]) -> list[ClaimContext]:
         """Claim contexts for (text, focus) pairs over shared ``windows``."""
         wt = tuple(windows)
-        return [ClaimContext(t, f, wt, tuple(lexical_rank(t, wt, self.top_k))) for t, f in claims]
+        out = []
+        for t, f in claims:
+            segs = claim_segments(t) if t == f else [t]
+            seg_ctx = tuple((sg, tuple(lexical_rank(sg, wt, 3))) for sg in segs) if len(segs) > 1 else ()
+            out.append(ClaimContext(t, f, wt, tuple(lexical_rank(t, wt, self.top_k)), seg_ctx))
+        return out
 
     def signals(self, items: Sequence[ClaimContext]) -> tuple[np.ndarray, list[int | None], list[tuple[str, ...]]]:
         """Feature matrix (columns ``self.features``), best window per claim, reasons per claim.

@@ -45,6 +45,7 @@ class ClaimContext:
     focus: str
     windows: tuple[EvidenceWindow, ...]
     top: tuple[int, ...]
+    segments: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (segment text, its top windows) of a multi-part claim
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class LexicalScorer:
     """Word, number, date and name coverage (see the module docstring)."""
 
     name = "lexical"
-    features = ("lex_best", "lex_union", "lex_all", "focus_all", "bigram_best", "missing_numbers", "missing_names", "neg_mismatch", "log_len")
+    features = ("lex_best", "lex_union", "lex_all", "focus_all", "bigram_best", "missing_numbers", "missing_names", "neg_mismatch", "log_len", "missing_words", "idf_union", "seg_lex_min")
 
     def __init__(self, union_k: int = 3) -> None:
         self.union_k = union_k
@@ -104,8 +105,20 @@ class LexicalScorer:
                 all_nums |= u.numbers
             lex_all = len(cu.words & all_words) / len(cu.words) if cu.words else 1.0
             focus_all = len(fu.words & all_words) / len(fu.words) if fu.words else 1.0
+            missing_words = math.log1p(len(cu.words - all_words))
+            # IDF over the claim's evidence windows: a rare word missing from the best windows costs more
+            df: dict[str, int] = {}
+            for w in it.windows:
+                for t in units(w.text).words & cu.words:
+                    df[t] = df.get(t, 0) + 1
+            n_w = max(1, len(it.windows))
+            idf = {t: math.log(1 + n_w / (1 + df.get(t, 0))) for t in cu.words}
+            idf_union = sum(idf[t] for t in cu.words & union_words) / (sum(idf.values()) or 1.0) if cu.words else 1.0
             cb = bigrams(it.text)
             bg = max((len(cb & bigrams(it.windows[i].text)) / len(cb) for i in it.top), default=0.0) if cb else 1.0
+            seg_lex = lex_best
+            if it.segments:
+                seg_lex = min(max((coverage(units(sg), units(it.windows[i].text)) for i in top), default=0.0) for sg, top in it.segments)
             miss_num = sorted(n for n in fu.numbers if n not in all_nums)
             miss_names = sorted(n for n in fu.names if n not in all_words)
             neg = float(b is not None and cu.negated != wu[b].negated)
@@ -120,7 +133,7 @@ class LexicalScorer:
                 why.append(f"the best evidence covers only {lex_union:.0%} of the claim's content words")
             if neg:
                 why.append("negation differs between the claim and its best evidence")
-            rows.append([lex_best, lex_union, lex_all, focus_all, bg, min(3, len(miss_num)), len(miss_names) / max(1, len(fu.names)), neg, math.log1p(fu.n_tokens)])
+            rows.append([lex_best, lex_union, lex_all, focus_all, bg, min(3, len(miss_num)), len(miss_names) / max(1, len(fu.names)), neg, math.log1p(fu.n_tokens), missing_words, idf_union, seg_lex])
             best.append(it.top[b] if b is not None else None)
             reasons.append(tuple(why))
         return ScoreBatch(np.asarray(rows, dtype=np.float64).reshape(len(items), len(self.features)), best, reasons)
@@ -196,7 +209,7 @@ class CrossEncoderScorer:
     """
 
     name = "cross_encoder"
-    features = ("nli_best", "nli_concat")
+    features = ("nli_best", "nli_concat", "nli_seg_min")
 
     def __init__(
         self,
@@ -204,6 +217,7 @@ class CrossEncoderScorer:
         *,
         top_k: int = 4,
         concat: bool = True,
+        segment_k: int = 2,
         max_length: int = 256,
         batch_size: int = 32,
         order: Literal["auto", "claim_first", "evidence_first"] = "auto",
@@ -215,6 +229,7 @@ class CrossEncoderScorer:
         self.ref = ref
         self.top_k = top_k
         self.concat = concat
+        self.segment_k = segment_k
         self.max_length = max_length
         self.batch_size = batch_size
         self.order = order
@@ -296,25 +311,32 @@ class CrossEncoderScorer:
 
     def score(self, items: Sequence[ClaimContext]) -> ScoreBatch:
         pairs: dict[tuple[str, str], int] = {}
-        plan: list[tuple[list[int], list[int], int | None]] = []
+        plan: list[tuple[list[int], list[int], int | None, list[list[int]]]] = []
         for it in items:
             idx = list(it.top[: self.top_k])
             keys = [pairs.setdefault((it.text, it.windows[i].text), len(pairs)) for i in idx]
             ck = None
             if self.concat and len(idx) >= 2:
-                joined = it.windows[idx[0]].text + " " + it.windows[idx[1]].text
-                ck = pairs.setdefault((it.text, joined), len(pairs))
-            plan.append((idx, keys, ck))
+                # the best three windows joined, skipping a window already inside the text
+                joined = it.windows[idx[0]].text
+                for i in idx[1:3]:
+                    if it.windows[i].text not in joined:
+                        joined = joined + " " + it.windows[i].text
+                if joined != it.windows[idx[0]].text:
+                    ck = pairs.setdefault((it.text, joined), len(pairs))
+            seg_keys = [[pairs.setdefault((sg, it.windows[i].text), len(pairs)) for i in top[: self.segment_k]] for sg, top in it.segments]
+            plan.append((idx, keys, ck, seg_keys))
         probs = self.predict(list(pairs))
         rows, best = [], []
-        for idx, keys, ck in plan:
+        for idx, keys, ck, seg_keys in plan:
             if not keys:
-                rows.append([_logit(0.0), _logit(0.0)])
+                rows.append([_logit(0.0)] * 3)
                 best.append(None)
                 continue
             ps = [probs[k] for k in keys]
             b = int(np.argmax(ps))
             pc = probs[ck] if ck is not None else ps[b]
-            rows.append([_logit(ps[b]), _logit(max(pc, ps[b]))])
+            seg = min((max(probs[k] for k in sk) for sk in seg_keys if sk), default=ps[b])
+            rows.append([_logit(ps[b]), _logit(max(pc, ps[b])), _logit(seg)])
             best.append(idx[b])
-        return ScoreBatch(np.asarray(rows, dtype=np.float64).reshape(len(items), 2), best, [() for _ in items])
+        return ScoreBatch(np.asarray(rows, dtype=np.float64).reshape(len(items), 3), best, [() for _ in items])

@@ -48,6 +48,7 @@ class TrainConfig:
     save_steps: int = 200
     threads: int = 1
     logging_steps: int = 20
+    deadline: float | None = None  # wall-clock time (epoch seconds) at which to save and stop early
 
     def __post_init__(self) -> None:
         if not self.output_dir:
@@ -82,6 +83,21 @@ def tokenize_pairs(tokenizer: Any, pairs: Sequence[Pair], max_length: int) -> li
         f["labels"] = int(p.label)
         feats.append(f)
     return feats
+
+
+def _deadline_callback(deadline: float) -> Any:
+    """A callback that saves and stops training once the wall clock passes ``deadline``."""
+    from transformers import TrainerCallback
+
+    class _Deadline(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if time.time() >= deadline:
+                log.warning("deadline reached at step %d: saving and stopping", state.global_step)
+                control.should_training_stop = True
+                control.should_save = True
+            return control
+
+    return _Deadline()
 
 
 def last_checkpoint(output_dir: str | Path) -> str | None:
@@ -139,6 +155,7 @@ def train_cross_encoder(config: TrainConfig, pairs: Sequence[Pair], *, resume: b
         args=args,
         train_dataset=_PairDataset(feats),
         data_collator=DataCollatorWithPadding(tok),
+        callbacks=[_deadline_callback(config.deadline)] if config.deadline else None,
     )
     ck = last_checkpoint(out) if resume else None
     if ck:
@@ -156,6 +173,7 @@ def train_cross_encoder(config: TrainConfig, pairs: Sequence[Pair], *, resume: b
         "pairs": len(feats),
         "pair_passes": steps * config.batch_size,
         "train_loss": float(result.training_loss),
+        "stopped_by_deadline": bool(config.deadline and time.time() >= config.deadline),
         "config": asdict(config),
         "base": resolved.name,
     }
@@ -163,7 +181,7 @@ def train_cross_encoder(config: TrainConfig, pairs: Sequence[Pair], *, resume: b
     return summary
 
 
-def export_fp16(model_dir: str | Path, out_dir: str | Path, extra_card: dict[str, Any] | None = None) -> Path:
+def export_fp16(model_dir: str | Path, out_dir: str | Path, extra_card: dict[str, Any] | None = None, name: str = "groundqa-verifier") -> Path:
     """Write ``model_dir``'s weights as float16 safetensors plus tokenizer and config to ``out_dir``."""
     import torch
     from safetensors.torch import save_file
@@ -175,12 +193,11 @@ def export_fp16(model_dir: str | Path, out_dir: str | Path, extra_card: dict[str
     model = AutoModelForSequenceClassification.from_pretrained(str(src))
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(dst / "model.safetensors"), metadata={"format": "pt"})
-    model.config.torch_dtype = "float16"
     model.config.save_pretrained(str(dst))
     tok = AutoTokenizer.from_pretrained(str(src))
     tok.save_pretrained(str(dst))
-    for junk in ("special_tokens_map.json",):
-        pass
+    # how the guard should feed the model: the claim first, as in training
+    (dst / "groundqa_verifier.json").write_text(json.dumps({"input_order": "claim_first", "name": name, "labels": ID2LABEL}, indent=2))
     if extra_card:
         (dst / "training.json").write_text(json.dumps(extra_card, indent=2))
     return dst

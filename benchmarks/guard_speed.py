@@ -1,0 +1,79 @@
+"""Guard time per answer on CPU: the default Guard over 5 retrieved-size passages per answer.
+
+Answers are built from SQuAD v1.1 dev *training* articles (the 2 validation titles of the verifier
+recipe): for each question, a two-sentence answer (the gold sentence plus a sentence from another
+paragraph, so one claim is unsupported) and a short answer read with its question. Passages: the
+gold paragraph and 4 other paragraphs of the article, as chunks.
+
+    python benchmarks/guard_speed.py --squad ../shared/data/squad_v1.1_dev/dev-v1.1.json --n 40 \
+        --json benchmarks/results/guard_speed.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+
+from groundqa.text import sentence_spans
+from groundqa.types import Chunk, Passage
+from groundqa.verify import Guard
+from groundqa.verify.synth import squad_articles, squad_training_titles
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--squad", required=True)
+    ap.add_argument("--n", type=int, default=40)
+    ap.add_argument("--verifier", default="default")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    rng = random.Random(0)
+    titles = squad_training_titles(args.squad)[-2:]
+    arts = squad_articles(args.squad, titles)
+    items = []
+    for art in arts:
+        paras = art["paragraphs"]
+        for k, p in enumerate(paras):
+            for q in p["qas"][:2]:
+                a = q["answers"][0]
+                ctx = p["context"]
+                sent = next(ctx[s:e] for s, e in sentence_spans(ctx) if s <= a["answer_start"] < e)
+                other = paras[(k + 3) % len(paras)]["context"]
+                other_sent = ctx and [other[s:e] for s, e in sentence_spans(other)][0]
+                chosen = [k] + rng.sample([j for j in range(len(paras)) if j != k], 4)
+                passages = [Passage(Chunk(f"c{j}", art["title"], paras[j]["context"], 0, len(paras[j]["context"])), 1.0 / (r + 1), r + 1) for r, j in enumerate(chosen)]
+                items.append((q["question"], f"{sent} {other_sent}", passages))
+                items.append((q["question"], a["text"], passages))
+    items = items[: args.n]
+    guard = Guard(args.verifier)
+    t = time.perf_counter()
+    guard.warm_up()
+    warm = time.perf_counter() - t
+    times, claims = [], 0
+    for q, ans, ps in items:
+        t = time.perf_counter()
+        r = guard.verify(q, ans, ps)
+        times.append(time.perf_counter() - t)
+        claims += len(r.claims)
+    times.sort()
+    out = {
+        "answers": len(items),
+        "claims": claims,
+        "warm_up_s": round(warm, 2),
+        "ms_per_answer_p50": round(1000 * statistics.median(times), 1),
+        "ms_per_answer_p95": round(1000 * times[int(0.95 * (len(times) - 1))], 1),
+        "ms_per_answer_mean": round(1000 * statistics.mean(times), 1),
+        "verifier": args.verifier,
+        "passages_per_answer": 5,
+    }
+    print(json.dumps(out, indent=2))
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
