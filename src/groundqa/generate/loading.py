@@ -39,22 +39,27 @@ class LoadedModel:
     load_seconds: float
 
 
-def _dequant_dir(resolved: ResolvedModel) -> Path:
+def _dequant_dir(resolved: ResolvedModel, dtype: str) -> Path:
     st = resolved.path.stat()
     key = hashlib.sha1(f"{resolved.path.resolve()}|{st.st_size}|{_CACHE_FORMAT}".encode()).hexdigest()[:10]
     safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in resolved.name.split("/")[-1])
-    return cache_dir() / "dequant" / f"{safe}-{key}"
+    suffix = "" if dtype == "float32" else f"-{dtype}"
+    return cache_dir() / "dequant" / f"{safe}-{key}{suffix}"
 
 
-def dequantised_folder(ref: str | os.PathLike[str]) -> Path:
+def dequantised_folder(ref: str | os.PathLike[str], dtype: str = "float32") -> Path:
     """Return a plain transformers folder (safetensors) for a GGUF model, building it once.
 
-    Any other reference resolves to its folder unchanged.
+    ``dtype`` ("float32" or "bfloat16") is the dtype of the cached copy; a bf16 copy halves disk
+    and memory for the larger models (Qwen2.5-1.5B: about 3.5 GB instead of 7). Any other
+    reference resolves to its folder unchanged.
     """
     resolved = resolve_model(ref)
     if resolved.kind != "generator-gguf":
         return resolved.path
-    target = _dequant_dir(resolved)
+    if dtype not in ("float32", "bfloat16"):
+        raise ConfigError(f"dtype={dtype!r} is not valid for the de-quantised cache; use float32 or bfloat16")
+    target = _dequant_dir(resolved, dtype)
     if (target / "groundqa_dequant.json").exists():
         return target
     import torch
@@ -62,8 +67,9 @@ def dequantised_folder(ref: str | os.PathLike[str]) -> Path:
 
     t0 = time.perf_counter()
     folder, fname = str(resolved.path.parent), resolved.path.name
+    tdtype = torch.float32 if dtype == "float32" else torch.bfloat16
     log.info("de-quantising %s (once; cached in %s)", resolved.path, target)
-    quant = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=torch.float32)
+    quant = AutoModelForCausalLM.from_pretrained(folder, gguf_file=fname, dtype=tdtype)
     tok = AutoTokenizer.from_pretrained(folder, gguf_file=fname)
     config = AutoConfig.from_pretrained(folder, gguf_file=fname)
     if hasattr(config, "quantization_config"):
@@ -71,7 +77,7 @@ def dequantised_folder(ref: str | os.PathLike[str]) -> Path:
             delattr(config, "quantization_config")
         except AttributeError:
             config.quantization_config = None
-    twin = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    twin = AutoModelForCausalLM.from_config(config, dtype=tdtype)
     missing, unexpected = twin.load_state_dict(quant.state_dict(), strict=False)
     # tied embeddings may be absent from the state dict: that is fine; anything else is not
     real_missing = [k for k in missing if not k.endswith("lm_head.weight")]
@@ -85,11 +91,12 @@ def dequantised_folder(ref: str | os.PathLike[str]) -> Path:
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    del quant
     twin.save_pretrained(tmp, safe_serialization=True)
     tok.save_pretrained(tmp)
     (tmp / "groundqa_dequant.json").write_text(
         json.dumps({"source": str(resolved.path), "name": resolved.name, "hub_id": resolved.hub_id,
-                    "format": _CACHE_FORMAT, "seconds": round(time.perf_counter() - t0, 1)}, indent=1)
+                    "format": _CACHE_FORMAT, "dtype": dtype, "seconds": round(time.perf_counter() - t0, 1)}, indent=1)
     )
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
@@ -146,8 +153,6 @@ def load_generator_model(
         adapter, ref = ref_path, _adapter_base(ref_path) or ""
         if not ref:
             raise ModelNotFoundError(f"adapter folder {ref_path} does not name its base model; pass --base")
-    folder = dequantised_folder(ref)
-    name = resolve_model(ref).name
     dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
     if dtype == "auto":
         tdtype = torch.bfloat16 if dev.startswith("cuda") else torch.float32
@@ -155,6 +160,8 @@ def load_generator_model(
         tdtype = dtypes[dtype]
     else:
         raise ConfigError(f"dtype={dtype!r} is not valid; choose one of: auto, {', '.join(dtypes)}")
+    folder = dequantised_folder(ref, "bfloat16" if tdtype == torch.bfloat16 else "float32")
+    name = resolve_model(ref).name
     config = AutoConfig.from_pretrained(folder)
     is_seq2seq = bool(getattr(config, "is_encoder_decoder", False))
     cls = AutoModelForSeq2SeqLM if is_seq2seq else AutoModelForCausalLM
