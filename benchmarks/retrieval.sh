@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Retrieval benchmark (issue 2, section 6): the exact commands behind benchmarks/results/retrieval_*.json.
+# Run from the repository root with the venv active. Data: ../shared/data (BEIR folders).
+# Each step takes a few minutes on 2 CPU cores (embedding the corpus and the queries with MiniLM).
+set -euo pipefail
+DATA=${DATA:-../shared/data}
+OUT=benchmarks/results
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+
+# 1. Default fusion (RRF, k=60, equal weights), all queries.
+groundqa bench retrieval --data "$DATA/cranfield/beir"      --json "$OUT/retrieval_cranfield.json"
+groundqa bench retrieval --data "$DATA/squad_v1.1_dev/beir" --json "$OUT/retrieval_squad.json"
+
+# 2. Tune fusion on the even half of the queries (2nd, 4th, ... in file order).
+python benchmarks/tune_fusion.py --data "$DATA/cranfield/beir"      --split even --json "$OUT/retrieval_fusion_tuning_cranfield.json"
+python benchmarks/tune_fusion.py --data "$DATA/squad_v1.1_dev/beir" --split even --json "$OUT/retrieval_fusion_tuning_squad.json"
+
+# 3. Report on the odd half with the setting chosen on the even half
+#    (the "best" entry of each tuning file: weighted min-max fusion, bm25/dense weights below).
+groundqa bench retrieval --data "$DATA/cranfield/beir"      --query-split odd --fusion weighted --weights bm25=0.4,dense=0.6 \
+    --json "$OUT/retrieval_cranfield_odd_tuned.json"
+groundqa bench retrieval --data "$DATA/squad_v1.1_dev/beir" --query-split odd --fusion weighted --weights bm25=0.6,dense=0.4 \
+    --json "$OUT/retrieval_squad_odd_tuned.json"
