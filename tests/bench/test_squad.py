@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from groundqa.bench.squad import (
+    QAItem,
     best_over,
     context_pool,
     evaluate_predictions,
@@ -137,3 +138,12 @@ def test_split_articles_sorted_by_title():
     train, held = split_articles(data, 3)
     assert [a["title"] for a in train["data"]] == ["a", "b", "c"]
     assert [a["title"] for a in held["data"]] == ["d"]
+
+
+def test_samples_are_nested_and_seeded():
+    from groundqa.bench.squad import sample_items
+
+    items = [QAItem(id=str(i), question="q", answers=("a",), context="c", doc_id="d") for i in range(50)]
+    big, small = sample_items(items, 20, seed=3), sample_items(items, 5, seed=3)
+    assert small == big[:5] and len({it.id for it in big}) == 20
+    assert sample_items(items, 20, seed=4) != big

@@ -341,10 +341,12 @@ class QAReport:
 
 
 def sample_items(items: Sequence[QAItem], limit: int | None, seed: int) -> list[QAItem]:
+    """A seeded sample; samples are nested (the first 20 of a 200-sample are the 20-sample)."""
     if limit is None or limit >= len(items):
         return list(items)
-    rng = random.Random(seed)
-    return rng.sample(list(items), limit)
+    order = list(items)
+    random.Random(seed).shuffle(order)
+    return order[:limit]
 
 
 def run_gold_qa(
@@ -364,8 +366,8 @@ def run_gold_qa(
     from ..generate.prompts import strip_citations
 
     pool = pool if pool is not None else context_pool(items)
-    rng = random.Random(seed)
-    shown = [passages_for(it, pool, distractors, rng) for it in items]
+    # one generator per question: the passages a question sees do not depend on the sample around it
+    shown = [passages_for(it, pool, distractors, random.Random(f"{seed}-{it.id}")) for it in items]
     version = "2.0" if any(not it.answerable for it in items) else "1.1"
     records: list[QARecord] = []
     total_tokens, total_gen_s = 0, 0.0
