@@ -87,3 +87,24 @@ def test_constructing_loads_nothing_and_bad_refs_fail_on_warm_up(tmp_path):
     g = TransformersGenerator(str(tmp_path / "missing-model-folder"))
     with pytest.raises(ModelNotFoundError, match="missing-model-folder"):
         g.warm_up()
+
+
+def test_seq2seq_model_generates_from_the_plain_message(tmp_path):
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from conftest import build_tokenizer
+
+    tok = build_tokenizer()
+    tok.chat_template = None
+    torch.manual_seed(0)
+    cfg = T5Config(vocab_size=len(tok), d_model=32, d_ff=64, d_kv=8, num_layers=1, num_heads=2,
+                   pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.pad_token_id)
+    model = T5ForConditionalGeneration(cfg)
+    model.generation_config.suppress_tokens = list(tok.all_special_ids)
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    g = TransformersGenerator(str(tmp_path), max_new_tokens=5, device="cpu")
+    assert g.prompt("Who won?", PASSAGES).startswith("Answer the question")  # no chat markup
+    out = g.generate_batch(["Who won?", "Where is Paris?"], [PASSAGES, PASSAGES[:1]])
+    assert [o.tokens for o in out] == [5, 5]
