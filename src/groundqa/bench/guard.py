@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..verify.calibrate import evaluate, featurize, fit_with_thresholds, half_split, make_guard
+from ..verify.calibrate import FeatureTable, evaluate, featurize, fit_with_thresholds, half_split, make_guard, predict
 from ..verify.combiner import Combiner
 from ..verify.data import load_guard_file
 from ..verify.metrics import auroc, balanced_accuracy, best_balanced_threshold, pr_curve_unsupported, reliability
@@ -45,15 +45,29 @@ def baseline_scores(table: Any, fit: np.ndarray, test: np.ndarray) -> dict[str, 
     return out
 
 
+def _exact(p: np.ndarray, table: Any, threshold: float, args: Any) -> np.ndarray:
+    """The guard's exact check: a claim with a number/date missing from the evidence is capped."""
+    if getattr(args, "no_exact_checks", False) or "missing_numbers" not in table.features:
+        return p
+    miss = table.X[:, table.features.index("missing_numbers")] > 0
+    return np.where(miss, np.minimum(p, threshold * 0.5), p)
+
+
 def run_bench(args: Any) -> int:
     fmt, examples = load_guard_file(args.data, args.limit)
     kw = {}
     if args.top_windows:
         kw["top_k"] = args.top_windows
     guard = make_guard(args.verifier, args.embedder, **kw)
-    table = featurize(guard, examples, fmt=fmt)
+    if getattr(args, "load_features", None):
+        z = np.load(args.load_features, allow_pickle=False)
+        if list(z["ids"]) != [e.id for e in examples]:
+            raise ConfigError(f"--load-features {args.load_features!r} was saved for other data than --data {args.data!r}")
+        table = FeatureTable(z["X"], z["y"], [str(g) for g in z["groups"]], tuple(str(f) for f in z["features"]), int(z["n_claims"]), float(z["seconds"]), [str(i) for i in z["ids"]])
+    else:
+        table = featurize(guard, examples, fmt=fmt)
     if getattr(args, "save_features", None):
-        np.savez(args.save_features, X=table.X, y=table.y, groups=np.array(table.groups), features=np.array(table.features), ids=np.array(table.ids))
+        np.savez(args.save_features, X=table.X, y=table.y, groups=np.array(table.groups), features=np.array(table.features), ids=np.array(table.ids), n_claims=table.n_claims, seconds=table.seconds)
     if args.calibration:
         comb = Combiner.load(args.calibration)
         missing = [f for f in comb.features if f not in table.features]
@@ -68,14 +82,13 @@ def run_bench(args: Any) -> int:
         fit = half_split(table.groups)
         test = ~fit
         comb = fit_with_thresholds(table.X[fit], table.y[fit], table.features, 0.9, {"data": str(args.data)})
-        p = comb.predict_proba(table.X)
+        p = predict(comb, table.X, table.features)
         fitted = "half of --data by claim id (sha1 % 2 == 0); metrics on the other half"
         # the swapped fold, for an idea of the split's noise
         comb2 = fit_with_thresholds(table.X[test], table.y[test], table.features, 0.9, {})
-        swapped = evaluate(table.y[fit], comb2.predict_proba(table.X[fit]), comb2.threshold)
-    if guard.exact_checks and "missing_numbers" in table.features:
-        miss = table.X[:, table.features.index("missing_numbers")] > 0
-        p = np.where(miss, np.minimum(p, comb.threshold * 0.5), p)
+        p2 = _exact(predict(comb2, table.X, table.features), table, comb2.threshold, args)
+        swapped = evaluate(table.y[fit], p2[fit], comb2.threshold)
+    p = _exact(p, table, comb.threshold, args)
     res = evaluate(table.y[test], p[test], comb.threshold)
     out: dict[str, Any] = {
         "data": str(args.data),
@@ -83,6 +96,7 @@ def run_bench(args: Any) -> int:
         "verifier": args.verifier,
         "features": list(table.features),
         "fitted_on": fitted,
+        "exact_checks": not getattr(args, "no_exact_checks", False),
         **res,
         "threshold": comb.threshold,
         "claims_per_s": table.n_claims / table.seconds if table.seconds > 0 else float("nan"),

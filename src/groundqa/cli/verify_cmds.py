@@ -53,6 +53,8 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     b.add_argument("--embedder", default="minilm-l6", help="embedder for the cosine signal ('none' to skip; 'hash' for tests)")
     b.add_argument("--limit", type=int, default=None)
     b.add_argument("--save-features", default=None, help="also save the feature table (.npz) for offline analysis")
+    b.add_argument("--load-features", default=None, help="reuse a feature table saved by --save-features (same --data) instead of scoring again")
+    b.add_argument("--no-exact-checks", action="store_true", help="do not cap claims with a number/date missing from the evidence")
     b.add_argument("--top-windows", type=int, default=None, help="evidence windows kept per claim after lexical pre-ranking")
     b.set_defaults(func=cmd_bench)
 

@@ -86,9 +86,32 @@ def half_split(groups: Sequence[str], salt: str = "groundqa") -> np.ndarray:
     return np.array([int(hashlib.sha1(f"{salt}:{g}".encode()).hexdigest(), 16) % 2 == 0 for g in groups])
 
 
-def fit_with_thresholds(X: np.ndarray, y: np.ndarray, features: Sequence[str], target_precision: float, info: dict[str, Any]) -> Combiner:
-    comb = fit_combiner(X, y, features, info=info)
-    p = comb.predict_proba(X)
+# The signals the combiner uses by default: one of each kind, dropping near-duplicates (lex_best,
+# lex_union, lex_all, bigram_best and nli_best correlate strongly with these). Calibration sets
+# are small (hundreds of claims), so fewer weights generalise better; the others stay in
+# ClaimVerdict.signals for inspection.
+COMBINER_FEATURES = (
+    "seg_lex_min", "idf_union", "focus_all", "missing_numbers", "missing_names", "missing_words", "log_len",
+    "emb_best", "nli_concat", "nli_seg_min",
+)
+DEFAULT_L2 = 3.0
+
+
+def combiner_columns(features: Sequence[str], wanted: Sequence[str] | None = None) -> list[int]:
+    """Indices of the combiner's features among ``features`` (the default set, where present)."""
+    wanted = COMBINER_FEATURES if wanted is None else wanted
+    return [features.index(f) for f in wanted if f in features]
+
+
+def predict(comb: Combiner, X: np.ndarray, features: Sequence[str]) -> np.ndarray:
+    """The combiner's P(supported) for rows ``X`` whose columns are named ``features``."""
+    return comb.predict_proba(X[:, [list(features).index(f) for f in comb.features]])
+
+
+def fit_with_thresholds(X: np.ndarray, y: np.ndarray, features: Sequence[str], target_precision: float, info: dict[str, Any], l2: float = DEFAULT_L2) -> Combiner:
+    cols = combiner_columns(list(features))
+    comb = fit_combiner(X[:, cols], y, [features[i] for i in cols], l2=l2, info=info)
+    p = comb.predict_proba(X[:, cols])
     t_bal = best_balanced_threshold(y, p)
     t_prec = threshold_for_precision(y, p, target_precision)
     return comb.with_thresholds(t_bal, {"balanced": t_bal, "precision": t_prec, "target_precision": target_precision})
@@ -134,11 +157,11 @@ def run_calibrate(args: Any) -> int:
     if args.split == "half":
         fit = half_split(table.groups)
         comb = fit_with_thresholds(table.X[fit], table.y[fit], table.features, args.target_precision, info)
-        held = evaluate(table.y[~fit], comb.predict_proba(table.X[~fit]), comb.threshold)
+        held = evaluate(table.y[~fit], predict(comb, table.X[~fit], table.features), comb.threshold)
         report["held_out_half"] = held
     else:
         comb = fit_with_thresholds(table.X, table.y, table.features, args.target_precision, info)
-    report["fit"] = evaluate(table.y, comb.predict_proba(table.X), comb.threshold)
+    report["fit"] = evaluate(table.y, predict(comb, table.X, table.features), comb.threshold)
     comb = comb.with_thresholds(comb.threshold, comb.thresholds, {**info, "metrics": report})
     comb.save(args.out)
     print(json.dumps({"out": str(args.out), "threshold": comb.threshold, "thresholds": dict(comb.thresholds), **report}, indent=2))
