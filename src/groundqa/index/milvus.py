@@ -44,6 +44,7 @@ Fusion: ``fuse="engine"`` (default) runs ``hybrid_search`` with the engine's ``R
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import time
@@ -512,7 +513,15 @@ class MilvusRetriever:
     def _iterate(self, output_fields: list[str], expr: str = "") -> Iterator[dict[str, Any]]:
         if not self._exists:
             return
-        it = self._call("query_iterator", self.collection, batch_size=1000, filter=expr, output_fields=output_fields)
+        # milvus-lite cannot hand out a snapshot timestamp; pymilvus warns on each iterator and
+        # falls back to a client-side one, which is right here: keep the warning out of the output.
+        log = logging.getLogger("pymilvus.client.iterator.query_iterator")
+        level = log.level
+        log.setLevel(logging.ERROR)
+        try:
+            it = self._call("query_iterator", self.collection, batch_size=1000, filter=expr, output_fields=output_fields)
+        finally:
+            log.setLevel(level)
         try:
             while True:
                 rows = it.next()
