@@ -83,7 +83,11 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
         "chunk them by sentences to the embedder's token limit, and write a new index to --out.",
     )
     b.add_argument("paths", nargs="+", metavar="PATH", help="files, folders or glob patterns (quote patterns: 'docs/**/*.md')")
-    b.add_argument("--out", required=True, metavar="DIR", help="the index directory to write")
+    b.add_argument("--out", default=None, metavar="DIR", help="the index directory to write (embedded backend)")
+    b.add_argument("--backend", choices=["embedded", "milvus"], default="embedded", help="embedded: a directory of plain files (default); milvus: a Milvus collection at --uri")
+    b.add_argument("--uri", default=None, metavar="URI", help="milvus: a local file such as ./index.db (embedded Milvus) or http://host:19530; other commands take it in place of DIR")
+    b.add_argument("--token", default=None, metavar="TOKEN", help="milvus: user:password or API key (other commands read GROUNDQA_MILVUS_TOKEN)")
+    b.add_argument("--collection", default=None, metavar="NAME", help="milvus: collection name (default groundqa; other commands read GROUNDQA_MILVUS_COLLECTION)")
     b.add_argument("--embedder", default="minilm-l6", metavar="REF", help="embedder: packaged name (minilm-l6, minilm-l6-int8), folder or hub id (default minilm-l6)")
     b.add_argument("--sparse", choices=["bm25s", "rank-bm25"], default="bm25s", help="BM25 implementation (default bm25s)")
     b.add_argument("--dense", choices=["auto", "flat", "hnsw"], default="auto", help="FAISS index: exact (flat), HNSW, or auto by size (default)")
@@ -167,14 +171,20 @@ def _load_inputs(args: argparse.Namespace) -> Any:
 
 def _open_index(path: str) -> Any:
     from ..index import HybridIndex
+    from ..index.backends import is_milvus_uri, open_retriever
 
+    if is_milvus_uri(path):
+        return open_retriever(path)
     folder = Path(path)
     if not folder.is_dir():
         raise ConfigError(f"index {path!r} is not a directory; build one with `groundqa index build PATH --out {path}`")
     return HybridIndex.load(folder)
 
 
-def _read_chunking(folder: Path) -> dict[str, Any]:
+def _read_chunking(folder: Path, index: Any = None) -> dict[str, Any]:
+    if hasattr(index, "uri"):  # a Milvus collection keeps the settings with it
+        data = index.extra.get("chunking") or {}
+        return {"max_tokens": data.get("max_tokens"), "overlap_sentences": int(data.get("overlap_sentences", 1))}
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         data = (manifest.get("extra") or {}).get("chunking") or {}
@@ -231,6 +241,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
 def cmd_build(args: argparse.Namespace) -> int:
     from ..index import HybridIndex
 
+    if args.backend == "milvus":
+        return _build_milvus(args)
+    if args.out is None:
+        raise ConfigError("--out DIR is required for the embedded backend (or pass --backend milvus --uri URI)")
     t0 = time.perf_counter()
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -252,11 +266,34 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_milvus(args: argparse.Namespace) -> int:
+    from ..index.milvus import DEFAULT_COLLECTION, MilvusRetriever
+
+    t0 = time.perf_counter()
+    if not args.uri:
+        raise ConfigError("--backend milvus needs --uri: a local file such as ./index.db (embedded Milvus) or http://host:19530")
+    result = _load_inputs(args)  # before the model loads: a bad path fails at once
+    index = MilvusRetriever(args.uri, args.embedder, token=args.token, collection=args.collection or DEFAULT_COLLECTION)
+    if index._stored is not None:
+        if not args.overwrite:
+            raise ConfigError(f"--uri {args.uri!r} already holds collection {index.collection!r}; add documents with `groundqa index add {args.uri} PATH...`, or pass --overwrite to replace it")
+        index.drop()
+    chunking = {"max_tokens": args.max_tokens, "overlap_sentences": args.overlap}
+    index.extra["chunking"] = dict(chunking)  # stored with the collection when it is created
+    progress = _progress(args)
+    chunks = _chunk(result.documents, index.embedder, chunking, progress)
+    added = index.add(chunks, show_progress=progress)
+    summary = _summary("build", index.save(), {"documents": len(result.documents), "chunks": added}, result.skipped, time.perf_counter() - t0, index)
+    index.close()
+    _print_json(summary) if args.json else _print_summary(summary)
+    return 0
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     folder = Path(args.index)
     index = _open_index(args.index)
-    chunking = _read_chunking(folder)
+    chunking = _read_chunking(folder, index)
     result = _load_inputs(args)
     chunks = _chunk(result.documents, index.embedder, chunking, _progress(args))
 
@@ -272,7 +309,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     if updated:
         index.delete(updated)
     added = index.add(chunks, show_progress=_progress(args))
-    saved = _save(index, folder, chunking) if (added or updated) else folder.resolve()
+    saved = _save(index, folder, chunking) if (added or updated) else (index.uri if hasattr(index, "uri") else folder.resolve())
     stats = {"new_documents": len(new_docs), "updated_documents": len(updated), "unchanged_documents": len(unchanged), "chunks_added": added}
     summary = _summary("add", saved, stats, result.skipped, time.perf_counter() - t0, index)
     _print_json(summary) if args.json else _print_summary(summary)
@@ -288,10 +325,10 @@ def cmd_delete(args: argparse.Namespace) -> int:
     missing = [i for i in ids if i not in present]
     removed = index.delete(found) if found else 0
     if removed:
-        _save(index, folder, _read_chunking(folder))
+        _save(index, folder, _read_chunking(folder, index))
     for m in missing:
         print(f"not in the index: {m}", file=sys.stderr)
-    summary = {"action": "delete", "index": str(folder.resolve()), "deleted_documents": found, "deleted_chunks": removed, "not_found": missing, "total_documents": len(present) - len(found), "total_chunks": len(index)}
+    summary = {"action": "delete", "index": index.uri if hasattr(index, "uri") else str(folder.resolve()), "deleted_documents": found, "deleted_chunks": removed, "not_found": missing, "total_documents": len(present) - len(found), "total_chunks": len(index)}
     if args.json:
         _print_json(summary)
     else:
@@ -311,7 +348,7 @@ def _flatten(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
 def cmd_info(args: argparse.Namespace) -> int:
     folder = Path(args.index)
     index = _open_index(args.index)
-    info = {"path": str(folder.resolve()), **index.info(), "chunking": _read_chunking(folder)}
+    info = {"path": index.uri if hasattr(index, "uri") else str(folder.resolve()), **index.info(), "chunking": _read_chunking(folder, index)}
     if args.json:
         _print_json(info)
     else:
