@@ -300,3 +300,46 @@ def test_engine_rrf_reports_fused_and_dense_scores(lite):
     for p in hits:
         assert set(p.scores) == {"dense"}
         assert p.scores["dense"] == pytest.approx(float(np.dot(HashEmbedder().encode([p.text])[0], q)), abs=1e-5)
+
+
+@needs_lite
+def test_cli_builds_searches_and_changes_a_milvus_collection(tmp_path, capsys):
+    import json
+
+    from groundqa.cli import main
+    from groundqa.documents import sample_corpus_dir
+    from groundqa.index.backends import open_retriever
+
+    uri = str(tmp_path / "cli.db")
+
+    def run(*argv):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # ConfigError exits through parser.exit
+            code = exc.code
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, out, _ = run("index", "build", str(sample_corpus_dir()), "--backend", "milvus", "--uri", uri, "--embedder", "hash", "--max-tokens", "100", "--json")
+    assert code == 0
+    built = json.loads(out)
+    assert built["index"] == uri and built["documents"] == 10 and built["chunks"] == built["total_chunks"] > 10
+    code, _, err = run("index", "build", str(sample_corpus_dir()), "--backend", "milvus", "--uri", uri, "--embedder", "hash")
+    assert code == 2 and "already holds collection 'groundqa'" in err
+    code, _, err = run("index", "build", str(sample_corpus_dir()), "--backend", "milvus", "--embedder", "hash")
+    assert code == 2 and "needs --uri" in err
+    code, out, _ = run("search", "--index", uri, "oxygen", "--mode", "bm25", "--top-k", "3", "--filter", "doc_id=oxygen.md", "--json")
+    hits = json.loads(out)["results"]
+    assert code == 0 and len(hits) == 3 and {h["doc_id"] for h in hits} == {"oxygen.md"}
+    code, out, _ = run("index", "delete", uri, "oxygen.md", "--json")
+    assert code == 0 and json.loads(out)["deleted_chunks"] > 0
+    code, out, _ = run("index", "add", uri, str(sample_corpus_dir() / "oxygen.md"), "--json")
+    assert code == 0 and json.loads(out)["total_chunks"] == built["total_chunks"]
+    code, out, _ = run("index", "info", uri, "--json")
+    info = json.loads(out)
+    assert code == 0 and info["backend"] == "milvus" and info["chunking"]["max_tokens"] == 100  # kept with the collection
+    r = open_retriever(uri)
+    try:
+        assert len(r) == built["total_chunks"]
+    finally:
+        r.close()

@@ -398,6 +398,7 @@ class MilvusRetriever:
         self.analyzer = stored.get("analyzer", self.analyzer)
         self.dense_index, self.metric = stored["dense_index"], stored["metric"]
         self.dense_params = dict(stored.get("dense_params") or {})
+        self.extra = dict(stored.get("extra") or {})
         if not self.local:
             state = self._call("get_load_state", self.collection)
             if "Loaded" not in str(state.get("state", "")):
@@ -469,6 +470,7 @@ class MilvusRetriever:
             "dense_index": self.dense_index,
             "dense_params": self.dense_params,
             "metric": self.metric,
+            "extra": self.extra,
         }
 
     def _create(self) -> None:
@@ -656,6 +658,14 @@ class MilvusRetriever:
     def flush(self) -> None:
         if self._exists:
             self._call("flush", self.collection)
+
+    def save(self, path: Any = None) -> str:
+        """Milvus persists every change itself: flush, and return the URI (``path`` is ignored).
+
+        ``extra`` (the caller's settings, e.g. chunking) is stored with the collection when it is
+        created, so set it before the first ``add``."""
+        self.flush()
+        return self.uri
 
     # -- search -----------------------------------------------------------------------------------
     def search(self, query: str, *, top_k: int | None = None, mode: str | None = None, filters: Filters | None = None) -> list[Passage]:
