@@ -45,6 +45,8 @@ class RetrievalBenchConfig:
     weights: Mapping[str, float] | None = None
     candidates: int = 100
     batch_size: int = 256
+    backend: str = "embedded"  # or "milvus": a collection at ``uri`` (a *.db file or http://host:19530)
+    uri: str | None = None
 
     def __post_init__(self) -> None:
         modes = tuple(self.modes)
@@ -55,6 +57,9 @@ class RetrievalBenchConfig:
         object.__setattr__(self, "modes", tuple(dict.fromkeys(modes)))
         check_choice("query_split", self.query_split, QUERY_SPLITS)
         check_choice("fusion", self.fusion, FUSIONS)
+        check_choice("backend", self.backend, ("embedded", "milvus"))
+        if self.backend == "milvus" and not self.uri:
+            raise ConfigError("backend='milvus' needs uri: a local file such as ./bench.db (embedded Milvus) or http://host:19530")
         for name in ("top_k", "candidates", "batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -229,9 +234,21 @@ def search_rankings(
 
 
 def build_index(dataset: BeirDataset, config: RetrievalBenchConfig, embedder: Any, *, show_progress: bool = False) -> Any:
-    """A HybridIndex over the dataset's chunks with the configured fusion."""
+    """A HybridIndex (or, with backend='milvus', a fresh Milvus collection) over the dataset's chunks."""
     from ..index import HybridIndex
 
+    if config.backend == "milvus":
+        from ..index.milvus import MilvusRetriever
+
+        name = "bench_" + "".join(ch if ch.isalnum() else "_" for ch in dataset.name)
+        with MilvusRetriever(str(config.uri), embedder, collection=name) as old:
+            old.drop()  # a benchmark starts from an empty collection
+        mindex = MilvusRetriever(
+            str(config.uri), embedder, collection=name, fusion=config.fusion, fuse="engine" if config.fusion == "rrf" and not config.weights else "client",
+            rrf_k=config.rrf_k, weights=dict(config.weights) if config.weights else None, candidates=max(config.candidates, 1),
+        )
+        mindex.add(dataset.chunks(), show_progress=show_progress)
+        return mindex
     index = HybridIndex(
         embedder,
         fusion=config.fusion,

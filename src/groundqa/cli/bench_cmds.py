@@ -51,6 +51,8 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     r.add_argument("--weights", default=None, help="per-retriever fusion weights, e.g. bm25=0.3,dense=0.7 (default 1 each)")
     r.add_argument("--candidates", type=int, default=100, help="results each retriever contributes to hybrid fusion (default 100)")
     r.add_argument("--batch-size", type=int, default=256, help="queries per search_batch call (default 256)")
+    r.add_argument("--backend", choices=["embedded", "milvus"], default="embedded", help="retrieval backend: the embedded index (default) or Milvus at --uri")
+    r.add_argument("--uri", default=None, help="milvus: a local file such as ./bench.db (embedded Milvus) or http://host:19530")
     r.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the results JSON to OUT ('-' = stdout)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     r.set_defaults(func=cmd_retrieval)
@@ -74,6 +76,8 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
         weights=parse_weights(args.weights),
         candidates=args.candidates,
         batch_size=args.batch_size,
+        backend=args.backend,
+        uri=args.uri,
     )
     if config.weights is not None:
         bad = sorted(set(config.weights) - {"bm25", "dense"})
