@@ -58,16 +58,16 @@ def _check_top_k(k: int) -> None:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from ..index.hybrid import HybridIndex
+    from ..index.backends import open_retriever  # an index directory or a Milvus URI
 
     _check_top_k(args.top_k)
     filters = _parse_filters(args.filter)
     if args.config:
         from ..config import build_pipeline
 
-        pipe = build_pipeline(args.config, retriever=HybridIndex.load(args.index))
+        pipe = build_pipeline(args.config, retriever=open_retriever(args.index))
     else:
-        pipe = _pipeline(HybridIndex.load(args.index), args.generator, args.verifier, args.policy, args.top_k)
+        pipe = _pipeline(open_retriever(args.index), args.generator, args.verifier, args.policy, args.top_k)
     answer = pipe.ask(args.question, filters=filters, policy=args.policy)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
