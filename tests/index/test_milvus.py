@@ -343,3 +343,61 @@ def test_cli_builds_searches_and_changes_a_milvus_collection(tmp_path, capsys):
         assert len(r) == built["total_chunks"]
     finally:
         r.close()
+
+
+KILLED_INGEST = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from groundqa.index.milvus import MilvusRetriever
+from groundqa.testing import HashEmbedder
+from index.test_milvus import many_chunks
+
+class Dying(HashEmbedder):
+    calls = 0
+    def encode(self, texts, **kw):
+        Dying.calls += 1
+        if Dying.calls == 4:
+            os.kill(os.getpid(), signal.SIGKILL)  # a crash nobody can clean up after
+        return super().encode(texts, **kw)
+
+MilvusRetriever({uri!r}, Dying(), batch_size=10, flush_every=1).add(many_chunks(50))
+"""
+
+
+@needs_lite
+def test_ingestion_resumes_after_the_process_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from groundqa.index.milvus import MilvusRetriever
+
+    uri = str(tmp_path / "killed.db")
+    tests = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.run([sys.executable, "-c", KILLED_INGEST.format(tests=tests, uri=uri)], capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL
+    emb = CrashingEmbedder()
+    r = MilvusRetriever(uri, emb, batch_size=10)
+    try:
+        assert len(r) == 30  # three flushed batches survived the kill
+        assert r.add(many_chunks(50)) == 20 and emb.texts == 20 and len(r) == 50
+    finally:
+        r.close()
+
+
+@needs_lite
+def test_the_last_close_stops_the_embedded_engine(tmp_path):
+    from milvus_lite.server_manager import server_manager_instance
+
+    from groundqa.index.milvus import MilvusRetriever
+
+    uri = str((tmp_path / "engine.db").resolve())
+    a = MilvusRetriever(uri, HashEmbedder())
+    b = MilvusRetriever(uri, HashEmbedder())
+    a.add(make_chunks())
+    a.close()
+    assert uri in server_manager_instance._servers and len(b) == len(make_chunks())  # b still works
+    b.close()
+    assert uri not in server_manager_instance._servers
+    b.close()  # closing twice is harmless

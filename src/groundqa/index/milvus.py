@@ -79,6 +79,10 @@ MAX_META_KEYS = 256
 TIE_SLACK = 16  # extra results fetched so equal scores can be ordered by chunk id, as HybridIndex does
 _CHUNK_FIELDS = ["id", "doc_id", "text", "start", "end", "source", "metadata"]
 _REMOTE = ("http://", "https://", "tcp://", "grpc://", "unix:")
+# milvus-lite starts one engine process per file and keeps it until the Python process exits;
+# retrievers count their users per file so the last ``close()`` stops it.
+_LITE_USERS: dict[str, int] = {}
+_LITE_LOCK = threading.Lock()
 
 
 class MilvusError(GroundQAError):
@@ -312,6 +316,7 @@ class MilvusRetriever:
         self._embedder: Embedder | None = None
         self._embedder_checked = False
         self._stored: dict[str, Any] | None = None
+        self._lite_path: str | None = None
         self._open()
 
     # -- validation -------------------------------------------------------------------------------
@@ -373,9 +378,22 @@ class MilvusRetriever:
             self._client = MilvusClient(**kwargs)
         except Exception as exc:
             raise MilvusError(f"cannot connect to Milvus at {self.uri!r}: {exc}; check the URI (and token), or start the server") from exc
+        self._lite_path = kwargs["uri"] if self.local else None
+        if self._lite_path:
+            with _LITE_LOCK:
+                _LITE_USERS[self._lite_path] = _LITE_USERS.get(self._lite_path, 0) + 1
         self._exists = bool(self._call("has_collection", self.collection))
         if self._exists:
             self._read_stored()
+
+    def _present(self) -> bool:
+        """Whether the collection exists; re-checked while it does not (another client may create it)."""
+        if not self._exists and self._client is not None:
+            with self._lock:
+                if not self._exists and self._call("has_collection", self.collection):
+                    self._exists = True
+                    self._read_stored()
+        return bool(self._exists)
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -437,15 +455,26 @@ class MilvusRetriever:
             warm()
 
     def close(self) -> None:
-        """Flush and close the connection (milvus-lite then stops its engine)."""
+        """Flush and close the connection; the last retriever on a milvus-lite file stops its engine."""
         with self._lock:
-            if self._client is not None:
-                try:
-                    if self._exists:
-                        self._client.flush(self.collection)
-                finally:
-                    self._client.close()
-                    self._client = None
+            if self._client is None:
+                return
+            try:
+                if self._exists:
+                    self._client.flush(self.collection)
+            finally:
+                self._client.close()
+                self._client = None
+                if self._lite_path:
+                    with _LITE_LOCK:
+                        left = _LITE_USERS.get(self._lite_path, 1) - 1
+                        if left > 0:
+                            _LITE_USERS[self._lite_path] = left
+                        else:
+                            _LITE_USERS.pop(self._lite_path, None)
+                            from milvus_lite.server_manager import server_manager_instance
+
+                            server_manager_instance.release_server(self._lite_path)
 
     def __enter__(self) -> "MilvusRetriever":
         return self
@@ -511,13 +540,13 @@ class MilvusRetriever:
 
     # -- contents ---------------------------------------------------------------------------------
     def __len__(self) -> int:
-        if not self._exists:
+        if not self._present():
             return 0
         res = self._call("query", self.collection, filter="", output_fields=["count(*)"], consistency_level=self.consistency)
         return int(res[0]["count(*)"]) if res else 0
 
     def _iterate(self, output_fields: list[str], expr: str = "") -> Iterator[dict[str, Any]]:
-        if not self._exists:
+        if not self._present():
             return
         # milvus-lite cannot hand out a snapshot timestamp; pymilvus warns on each iterator and
         # falls back to a client-side one, which is right here: keep the warning out of the output.
@@ -543,7 +572,7 @@ class MilvusRetriever:
         return sorted((self._to_chunk(r) for r in self._iterate(_CHUNK_FIELDS)), key=lambda c: c.id)
 
     def get(self, chunk_id: str) -> Chunk | None:
-        if not self._exists:
+        if not self._present():
             return None
         rows = self._call("get", self.collection, ids=[chunk_id], output_fields=_CHUNK_FIELDS)
         return self._to_chunk(rows[0]) if rows else None
@@ -557,7 +586,7 @@ class MilvusRetriever:
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         """Which of these chunk ids the collection already holds."""
-        if not self._exists or not ids:
+        if not ids or not self._present():
             return set()
         found: set[str] = set()
         for batch in _batched(list(dict.fromkeys(ids)), 1000):
@@ -625,9 +654,10 @@ class MilvusRetriever:
     def _add_batch(self, batch: list[Chunk], size: int) -> int:
         if not batch:
             return 0
+        present = self._present()  # first: a collection made by another client brings its embedder
         emb = self._check_embedder()
         with self._lock:
-            if not self._exists:
+            if not present and not self._present():
                 self._create()
         have = self.existing_ids([c.id for c in batch])
         new = [c for c in batch if c.id not in have]
@@ -644,7 +674,7 @@ class MilvusRetriever:
         for d in ids:
             if not isinstance(d, str):
                 raise ConfigError(f"delete() takes document ids (strings), got {d!r}")
-        if not self._exists or not ids:
+        if not ids or not self._present():
             return 0
         removed = 0
         with self._lock:
@@ -686,7 +716,7 @@ class MilvusRetriever:
                 raise ConfigError(f"query {q!r} is empty or not a string; pass the question text")
         expr = filter_expression(filters)
         queries = list(queries)
-        if not queries or not self._exists or expr is NEVER:
+        if not queries or expr is NEVER or not self._present():
             return [[] for _ in queries]
         flt = expr or ""
         qvecs = self._check_embedder().encode(queries) if mode != "bm25" else None
