@@ -1,0 +1,537 @@
+"""The HTTP service: ``create_app(...)`` builds a FastAPI app around a ``Pipeline``.
+
+Routes (all JSON; errors are ``{"error", "message", "details"}`` with a 4xx for every bad request):
+
+* ``POST /v1/ask``: the verified answer; with ``Accept: text/event-stream`` an SSE stream with one
+  ``sentence`` event per judged sentence and a final ``done`` event carrying the whole answer.
+* ``POST /v1/documents`` (JSON ``{documents: [...]}`` or multipart ``files``),
+  ``GET``/``DELETE /v1/documents/{id}``: durable ingest (see ``serve.store``).
+* ``GET /v1/health``, ``GET /metrics`` (Prometheus).
+
+Models load once in the lifespan; blocking work (retrieval, generation, the guard, ingest) runs in
+worker threads, at most ``settings.workers`` at once; everything lives on ``app.state``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import tempfile
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Callable, Mapping
+
+import anyio
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import ConfigError, DocumentError, GroundQAError
+from ..types import Document
+from .audit import AuditLog
+from .auth import AuthError, authenticate
+from .metrics import Metrics
+from .rewrite import rewrite_question
+from .schemas import (
+    AskRequest,
+    AskResponse,
+    DeleteResponse,
+    DocumentIn,
+    DocumentOut,
+    ErrorResponse,
+    HealthResponse,
+    IngestRequest,
+    IngestResponse,
+    StreamSentence,
+)
+from .settings import ServeSettings
+from .store import DocumentStore, content_hash
+
+log = logging.getLogger(__name__)
+
+_CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 406: "not_acceptable", 408: "timeout", 413: "too_large", 415: "unsupported_media_type", 422: "validation_error", 500: "internal_error", 503: "unavailable", 504: "timeout"}
+_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse, "description": d} for s, d in ((400, "bad request (invalid JSON, bad filter, limits)"), (401, "no or unknown API key"), (403, "the key lacks the scope"), (413, "body too large"), (422, "a field is missing, of the wrong type, unknown or out of range"), (504, "the pipeline took longer than the request timeout"))}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, details: list[dict[str, Any]] | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.details = status, message, details or []
+        self.code = code or _ERROR_CODES.get(status, "error")
+
+
+def _error(status: int, message: str, details: list[dict[str, Any]] | None = None, code: str | None = None, headers: Mapping[str, str] | None = None) -> Any:
+    body = {"error": code or _ERROR_CODES.get(status, "error"), "message": message, "details": details or []}
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+# -- stage set-up -----------------------------------------------------------------------------------
+def open_index(index_dir: Path | None, embedder: str) -> Any:
+    """The index in ``index_dir``, or a new empty one with ``embedder`` if the folder does not exist."""
+    from ..index import HybridIndex
+
+    if index_dir is not None and (index_dir / "manifest.json").exists():
+        return HybridIndex.load(index_dir)
+    if index_dir is not None and index_dir.exists() and any(index_dir.iterdir()):
+        raise ConfigError(f"--index {index_dir} exists and is not a groundqa index; pass an index folder or a new path")
+    return HybridIndex(embedder)
+
+
+def _json_safe(x: Any) -> Any:
+    return json.loads(json.dumps(x, default=str))
+
+
+# -- the app ----------------------------------------------------------------------------------------
+def create_app(
+    pipeline: Any = None,
+    *,
+    index_dir: str | Path | None = None,
+    settings: ServeSettings | None = None,
+    config: str | Path | Mapping[str, Any] | None = None,
+    pipeline_factory: Callable[[Any], Any] | None = None,
+) -> Any:
+    """Build the service.
+
+    Args:
+        pipeline: a ready ``Pipeline`` whose retriever is the index to serve and change; or None
+            to build one in the lifespan from ``config`` over the index in ``index_dir``.
+        index_dir: the index folder (created on first snapshot if it does not exist); snapshots are
+            saved here. Overrides ``settings.index_dir``.
+        settings: limits, keys, paths (``ServeSettings``).
+        config: a TOML pipeline config (path or dict, its ``[serve]`` table ignored here) for the
+            default stages (``groundqa.config.build_pipeline``).
+        pipeline_factory: ``index -> Pipeline``, called in the lifespan (tests use it to serve the
+            fakes over an index loaded from disk).
+    """
+    from .. import __version__
+
+    settings = settings or ServeSettings()
+    if index_dir is not None:
+        import dataclasses
+
+        settings = dataclasses.replace(settings, index_dir=Path(index_dir))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        st = app.state
+        st.ready = False
+
+        def load() -> None:
+            pipe = pipeline
+            if pipe is None:
+                index = open_index(settings.index_dir, settings.embedder)
+                if pipeline_factory is not None:
+                    pipe = pipeline_factory(index)
+                else:
+                    from ..config import build_pipeline, load_config
+                    from .settings import split_config
+
+                    cfg = {}
+                    if config is not None:
+                        raw = dict(config) if isinstance(config, Mapping) else _read_toml(Path(config))
+                        cfg, _ = split_config(raw)
+                        load_config(cfg)
+                    pipe = build_pipeline(cfg, retriever=index)
+            st.pipeline = pipe
+            st.store = DocumentStore(pipe.retriever, settings.index_dir, settings.resolved_state_dir())
+            st.replay = st.store.replay()
+            pipe.warm_up()
+            st.audit = AuditLog(settings.resolved_audit_path())
+
+        await anyio.to_thread.run_sync(load)
+        st.ready = True
+        log.info("groundqa service ready: %d documents, %d chunks (replay: %s)", len(st.store), len(st.pipeline.retriever), st.replay)
+
+        async def snapshots() -> None:
+            while True:
+                await asyncio.sleep(settings.snapshot_interval_s)
+                try:
+                    await anyio.to_thread.run_sync(st.store.snapshot)
+                except Exception:  # keep serving; the journal still holds every change
+                    log.exception("index snapshot failed")
+
+        task = asyncio.create_task(snapshots())
+        try:
+            yield
+        finally:
+            task.cancel()
+            st.ready = False
+            await anyio.to_thread.run_sync(st.store.snapshot)
+            st.store.close()
+            st.audit.close()
+
+    app = FastAPI(
+        title="groundqa",
+        version=__version__,
+        description="Verified question answering over your documents: every claim of an answer is checked against the passages it cites.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.limiter = anyio.CapacityLimiter(settings.workers)
+    app.state.write_limiter = anyio.CapacityLimiter(1)
+    app.state.metrics = Metrics(lambda: _index_size(app))
+    bearer = HTTPBearer(auto_error=False, description="an API key from the service's configuration")
+
+    async def run(fn: Callable[..., Any], *args: Any, limiter: Any = None, **kwargs: Any) -> Any:
+        def call() -> Any:
+            return fn(*args, **kwargs)
+
+        try:
+            with anyio.fail_after(settings.request_timeout_s):
+                return await anyio.to_thread.run_sync(call, limiter=limiter or app.state.limiter, abandon_on_cancel=True)
+        except TimeoutError as exc:
+            raise ApiError(504, f"the request took longer than request_timeout_s={settings.request_timeout_s}s; try a smaller top_k or raise the limit") from exc
+
+    def require(scope: str) -> Callable[..., Any]:
+        def dep(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Any:
+            return authenticate(request.headers.get("authorization"), settings.api_keys, scope)
+
+        return dep
+
+    app.add_middleware(_BodyLimitAndMetrics, limit=settings.max_body_bytes, metrics=app.state.metrics)
+
+    # -- errors ---------------------------------------------------------------------------------
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> Any:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            ctx = next(e for e in errors if e.get("type") == "json_invalid").get("ctx", {})
+            return _error(400, f"the body is not valid JSON ({ctx.get('error', 'parse error')}); send a JSON object", code="invalid_json")
+        if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") in ("model_attributes_type", "dict_type", "missing") for e in errors):
+            return _error(400, "the body must be a JSON object (Content-Type: application/json) with the fields of the request", code="invalid_json")
+        details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+        parts = []
+        for e in errors:
+            loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+            msg = e.get("msg", "")
+            if e.get("type") == "extra_forbidden":
+                msg = "unknown field (not allowed)"
+            parts.append(f"{loc}: {msg}")
+        return _error(422, "invalid request: " + "; ".join(parts), _json_safe(details))
+
+    @app.exception_handler(ApiError)
+    async def on_api_error(request: Request, exc: ApiError) -> Any:
+        return _error(exc.status, exc.message, exc.details, exc.code)
+
+    @app.exception_handler(AuthError)
+    async def on_auth(request: Request, exc: AuthError) -> Any:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        return _error(exc.status, exc.message, code=exc.code, headers=headers)
+
+    @app.exception_handler(ConfigError)
+    async def on_config(request: Request, exc: ConfigError) -> Any:
+        return _error(400, str(exc))
+
+    @app.exception_handler(DocumentError)
+    async def on_document(request: Request, exc: DocumentError) -> Any:
+        return _error(422, str(exc), code="bad_document")
+
+    @app.exception_handler(GroundQAError)
+    async def on_groundqa(request: Request, exc: GroundQAError) -> Any:
+        log.exception("groundqa error while serving %s", request.url.path)
+        return _error(500, f"{type(exc).__name__}: {exc}", code="service_error")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Any:
+        msg = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 404 and msg == "Not Found":
+            msg = f"no route {request.method} {request.url.path}; see /docs for the API"
+        return _error(exc.status_code, msg)
+
+    @app.exception_handler(Exception)
+    async def on_any(request: Request, exc: Exception) -> Any:
+        log.exception("unhandled error while serving %s", request.url.path)
+        return _error(500, f"internal error ({type(exc).__name__}); see the server log")
+
+    # -- ask ------------------------------------------------------------------------------------
+    def check_ask(req: AskRequest) -> tuple[str, str | None]:
+        q = req.question.strip()
+        if not q:
+            raise ApiError(422, "question: is empty (only whitespace); send the question text", [{"loc": ["body", "question"], "msg": "empty"}])
+        if len(q) > settings.max_question_chars:
+            raise ApiError(422, f"question: has {len(q)} characters, over the limit of {settings.max_question_chars} (max_question_chars); shorten it", [{"loc": ["body", "question"], "msg": "too long"}])
+        if req.top_k is not None and req.top_k > settings.max_top_k:
+            raise ApiError(422, f"top_k: {req.top_k} is over the limit of {settings.max_top_k} (max_top_k)", [{"loc": ["body", "top_k"], "msg": "too large"}])
+        if req.filters:
+            from ..index.filters import compile_filters
+
+            compile_filters(req.filters)
+        rewritten = None
+        if req.conversation:
+            rw = rewrite_question(q, req.conversation)
+            if rw.rewritten:
+                rewritten = rw.question
+        return q, rewritten
+
+    def payload(answer: Any, asked: str, rewritten: str | None) -> dict[str, Any]:
+        d = answer.to_dict()
+        d["question"] = asked
+        d["rewritten_question"] = rewritten
+        d["citations"] = citations(d)
+        return _json_safe(d)
+
+    def record(d: dict[str, Any], key: Any) -> None:
+        d["audit_id"] = app.state.audit.record(d, rewritten=d.get("rewritten_question"), api_key=key.name)
+        app.state.metrics.observe_answer(d)
+
+    @app.post("/v1/ask", response_model=AskResponse, responses={**_ERRORS, 200: {"content": {"text/event-stream": {"schema": {"type": "string", "description": "SSE: `event: sentence` (data: StreamSentence) per judged sentence, then `event: done` (data: AskResponse)"}}}}}, tags=["ask"])
+    async def ask(req: AskRequest, request: Request, key: Any = Depends(require("ask"))) -> Any:
+        """Answer a question from the indexed documents; every claim is checked by the guard."""
+        q, rewritten = check_ask(req)
+        pipe = app.state.pipeline
+        kwargs = {"top_k": req.top_k, "filters": req.filters, "policy": req.policy}
+        if "text/event-stream" in request.headers.get("accept", ""):
+            return StreamingResponse(stream(pipe, rewritten or q, q, rewritten, kwargs, key), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        answer = await run(pipe.ask, rewritten or q, **kwargs)
+        d = payload(answer, q, rewritten)
+        await run(record, d, key)
+        return d
+
+    async def stream(pipe: Any, question: str, asked: str, rewritten: str | None, kwargs: dict, key: Any) -> AsyncIterator[str]:
+        it = pipe.stream(question, **kwargs)
+        end = object()
+        try:
+            while True:
+                ev = await run(next, it, end)
+                if ev is end:
+                    break
+                if ev.kind == "sentence":
+                    data = StreamSentence(text=ev.text, claims=[c.to_dict() for c in ev.claims]).model_dump()
+                    yield f"event: sentence\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+                else:
+                    d = payload(ev.answer, asked, rewritten)
+                    await run(record, d, key)
+                    yield f"event: done\ndata: {json.dumps(d, ensure_ascii=False)}\n\n"
+        except Exception as exc:  # the status line is sent already: report in the stream
+            status = exc.status if isinstance(exc, ApiError) else (400 if isinstance(exc, ConfigError) else 500)
+            log.exception("stream failed") if status >= 500 else None
+            err = {"error": _ERROR_CODES.get(status, "error"), "message": getattr(exc, "message", str(exc)), "status": status}
+            yield f"event: error\ndata: {json.dumps(err)}\n\n"
+
+    # -- documents ------------------------------------------------------------------------------
+    ingest_body = {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/IngestRequest"}},
+            "multipart/form-data": {"schema": {"type": "object", "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}}, "required": ["files"]}},
+        },
+    }
+
+    @app.post("/v1/documents", response_model=IngestResponse, status_code=201, responses={**_ERRORS, 200: {"model": IngestResponse, "description": "nothing new: every document was already there with the same text"}}, openapi_extra={"requestBody": ingest_body}, tags=["documents"])
+    async def ingest(request: Request, key: Any = Depends(require("ingest"))) -> Any:
+        """Add documents (JSON text, or uploaded .txt/.md/.html/.jsonl/.csv files). Idempotent by
+        content; a 2xx means the documents are durable (journaled and fsynced)."""
+        ctype = request.headers.get("content-type", "")
+        skipped: list[dict[str, str]] = []
+        if ctype.startswith("multipart/form-data"):
+            docs, skipped = await read_files(request)
+        elif ctype.startswith("application/json") or not ctype:
+            raw = await request.body()
+            try:
+                data = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                return _error(400, f"the body is not valid JSON ({exc}); send a JSON object", code="invalid_json")
+            try:
+                body = IngestRequest.model_validate(data)
+            except ValidationError as exc:
+                raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]) from None
+            docs = [to_document(d) for d in body.documents]
+        else:
+            raise ApiError(415, f"content-type {ctype!r} is not supported; send application/json or multipart/form-data", code="unsupported_media_type")
+        if len(docs) > settings.max_documents_per_request:
+            raise ApiError(413, f"{len(docs)} documents in one request is over the limit of {settings.max_documents_per_request} (max_documents_per_request); split the batch")
+        if not docs:
+            raise ApiError(422, "no document could be read from the uploaded files", skipped, code="bad_document")
+        outcomes = await run(app.state.store.ingest, docs, limiter=app.state.write_limiter)
+        body = {"documents": [{"id": o.id, "status": o.status, "chunks": o.chunks} for o in outcomes], "skipped": skipped}
+        changed = any(o.status != "unchanged" for o in outcomes)
+        return JSONResponse(body, status_code=201 if changed else 200)
+
+    def to_document(d: DocumentIn) -> Document:
+        if not d.text.strip():
+            raise ApiError(422, f"document {d.id or ''!s}: text is only whitespace; send the document's text", code="validation_error")
+        doc_id = d.id if d.id is not None else f"sha256:{content_hash(d.text)[:32]}"
+        if not doc_id.strip():
+            raise ApiError(422, "document id is blank; send a non-empty id or leave it out")
+        return Document(id=doc_id, text=d.text, source=d.source or doc_id, metadata=dict(d.metadata))
+
+    async def read_files(request: Request) -> tuple[list[Document], list[dict[str, str]]]:
+        from ..documents import load_documents
+
+        try:
+            form = await request.form(max_files=settings.max_documents_per_request, max_fields=10)
+        except Exception as exc:
+            raise ApiError(400, f"the multipart body could not be read: {exc}") from exc
+        files = [f for k, f in form.multi_items() if k == "files" and hasattr(f, "read")]
+        if not files:
+            raise ApiError(422, "no files: send them in the multipart field 'files'")
+        with tempfile.TemporaryDirectory(prefix="groundqa-upload-") as tmp:
+            names = {}
+            for i, f in enumerate(files):
+                name = Path(f.filename or f"file{i}.txt").name or f"file{i}.txt"
+                if name in names:
+                    raise ApiError(422, f"two uploaded files are named {name!r}; file names are document ids and must differ")
+                names[name] = True
+                (Path(tmp) / name).write_bytes(await f.read())
+            result = await run(load_documents, tmp)
+        docs = []
+        for d in result.documents:
+            meta = {k: v for k, v in d.metadata.items() if k != "source"}
+            fname = Path(d.source).name
+            docs.append(Document(id=d.id, text=d.text, source=fname, metadata={**meta, "source": fname}))
+        skipped = [{"source": Path(s.source.split("#")[0]).name + ("#" + s.source.split("#", 1)[1] if "#" in s.source else ""), "reason": s.reason} for s in result.skipped]
+        return docs, skipped
+
+    @app.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=_ERRORS | {404: {"model": ErrorResponse, "description": "unknown document id"}}, tags=["documents"])
+    async def get_document(doc_id: str, key: Any = Depends(require("ask"))) -> Any:
+        """A stored document: its text, source, metadata, content hash and number of chunks."""
+        d = app.state.store.get(doc_id)
+        if d is None:
+            raise ApiError(404, f"no document with id {doc_id!r}", code="not_found")
+        return {"id": d.id, "source": d.source, "metadata": dict(d.metadata), "sha256": d.sha256, "chunks": len(d.chunk_ids), "text": d.text, "created": d.created}
+
+    @app.delete("/v1/documents/{doc_id:path}", response_model=DeleteResponse, responses=_ERRORS | {404: {"model": ErrorResponse, "description": "unknown document id"}}, tags=["documents"])
+    async def delete_document(doc_id: str, key: Any = Depends(require("ingest"))) -> Any:
+        """Remove a document and its chunks (durable once answered)."""
+        removed = await run(app.state.store.delete, doc_id, limiter=app.state.write_limiter)
+        if removed is None:
+            raise ApiError(404, f"no document with id {doc_id!r}", code="not_found")
+        return {"id": doc_id, "deleted": True, "chunks": removed}
+
+    # -- health and metrics ---------------------------------------------------------------------
+    @app.get("/v1/health", response_model=HealthResponse, tags=["service"])
+    async def health() -> Any:
+        """Liveness, whether the models are loaded, and the index size (no key needed)."""
+        st = app.state
+        ready = getattr(st, "ready", False)
+        return {
+            "status": "ok" if ready else "starting",
+            "models_loaded": bool(ready),
+            "index": _index_size(app),
+            "models": st.pipeline.models() if ready else {},
+            "version": __version__,
+        }
+
+    @app.get("/metrics", tags=["service"], response_class=Response, responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
+    async def metrics() -> Any:
+        """Prometheus metrics (no key needed; expose the port to your scraper only)."""
+        body, ctype = app.state.metrics.render()
+        return Response(body, media_type=ctype)
+
+    def custom_openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (IngestRequest, DocumentIn, StreamSentence):
+            s = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in s.pop("$defs", {}).items():
+                comps.setdefault(name, sub)
+            comps[model.__name__] = s
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = custom_openapi  # type: ignore[method-assign]
+    return app
+
+
+class _BodyLimitAndMetrics:
+    """ASGI middleware: refuse bodies over ``limit`` bytes with a 413 (by Content-Length, or
+    while reading a chunked body), and count requests and latency per route template."""
+
+    def __init__(self, app: Any, *, limit: int, metrics: Metrics) -> None:
+        self.app, self.limit, self.metrics = app, limit, metrics
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0 = time.perf_counter()
+        status = {"code": 500}
+        limit = self.limit
+
+        async def send_wrap(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
+            if declared is not None and (not declared.isdigit() or int(declared) > limit):
+                resp = _error(413, f"request body of {declared.decode(errors='replace')} bytes is over the limit of {limit} bytes (max_body_bytes); send fewer or smaller documents")
+                return await resp(scope, receive, send_wrap)
+            if scope["method"] not in ("POST", "PUT", "PATCH"):
+                return await self.app(scope, receive, send_wrap)
+            parts, size, more = [], 0, True
+            while more:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    return
+                body = msg.get("body", b"")
+                size += len(body)
+                if size > limit:
+                    resp = _error(413, f"request body is over the limit of {limit} bytes (max_body_bytes); send fewer or smaller documents")
+                    return await resp(scope, receive, send_wrap)
+                parts.append(body)
+                more = msg.get("more_body", False)
+            whole = b"".join(parts)
+            sent = {"done": False}
+
+            async def replay() -> dict:
+                if not sent["done"]:
+                    sent["done"] = True
+                    return {"type": "http.request", "body": whole, "more_body": False}
+                return await receive()
+
+            return await self.app(scope, replay, send_wrap)
+        finally:
+            route = scope.get("route")
+            label = getattr(route, "path", None) or "unmatched"
+            method = scope.get("method", "")
+            self.metrics.requests.labels(label, method, str(status["code"])).inc()
+            self.metrics.latency.labels(label, method).observe(time.perf_counter() - t0)
+
+
+def _index_size(app: Any) -> dict[str, int]:
+    st = app.state
+    store = getattr(st, "store", None)
+    if store is None:
+        return {"chunks": 0, "documents": 0}
+    idx = store.index
+    docs = len(set(store.doc_ids()) | set(idx.doc_ids())) if hasattr(idx, "doc_ids") else len(store)
+    return {"chunks": len(idx), "documents": docs}
+
+
+def citations(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The passages the generated answer cites with [n], as document spans (n is the rank)."""
+    passages = answer.get("passages") or []
+    seen: list[int] = []
+    for m in _CITE.finditer(answer.get("generated") or ""):
+        for n in re.split(r"\s*[,;]\s*", m.group(1)):
+            k = int(n)
+            if 1 <= k <= len(passages) and k not in seen:
+                seen.append(k)
+    out = []
+    for k in seen:
+        p = passages[k - 1]
+        out.append({"doc_id": p["doc_id"], "chunk_id": p["id"], "source": p.get("source", ""), "start": p["start"], "end": p["end"], "text": p["text"], "passage_rank": k})
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist; pass the path of a TOML file")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc

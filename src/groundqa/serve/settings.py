@@ -1,0 +1,142 @@
+"""Service settings: one frozen dataclass, from keyword arguments or the ``[serve]`` table of the
+pipeline's TOML config.
+
+```toml
+[serve]
+state_dir = "my-index.serve"      # journal of acknowledged documents + audit log (default: next to the index)
+audit_path = "audit.sqlite"       # relative to state_dir unless absolute
+max_body_bytes = 2_000_000
+max_question_chars = 1000
+max_top_k = 20
+request_timeout_s = 120
+workers = 2                       # threads running inference at once
+snapshot_interval_s = 30          # how often changed indexes are saved (the journal covers the gap)
+embedder = "minilm-l6"            # for an index folder that does not exist yet
+
+[[serve.api_keys]]
+name = "support-bot"
+sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"   # groundqa serve --hash-key KEY
+scopes = ["ask"]                  # "ask", "ingest"
+```
+
+Keys are stored hashed (sha256 of the key); the plain key exists only in the client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+
+SCOPES: tuple[str, ...] = ("ask", "ingest")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def hash_key(key: str) -> str:
+    """The sha256 hex digest stored in the configuration for an API key."""
+    if not isinstance(key, str) or len(key) < 16:
+        raise ConfigError("an API key must be a string of at least 16 characters; generate one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A configured key: its name (for logs and the audit log), sha256 hex digest, and scopes."""
+
+    name: str
+    sha256: str
+    scopes: tuple[str, ...] = ("ask",)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(f"api key name={self.name!r} is not valid; give every key a non-empty name")
+        if not isinstance(self.sha256, str) or not _HEX64.match(self.sha256):
+            raise ConfigError(f"api key {self.name!r}: sha256={self.sha256!r} is not a sha256 hex digest; store `groundqa serve --hash-key KEY`, never the key itself")
+        scopes = tuple(self.scopes)
+        bad = [s for s in scopes if s not in SCOPES]
+        if bad or not scopes:
+            raise ConfigError(f"api key {self.name!r}: scopes={list(scopes)!r} is not valid; choose from: {', '.join(SCOPES)}")
+        object.__setattr__(self, "scopes", scopes)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ApiKey":
+        unknown = sorted(set(d) - {"name", "sha256", "scopes"})
+        if unknown:
+            raise ConfigError(f"[[serve.api_keys]] has unknown key(s) {unknown}; valid: name, sha256, scopes")
+        return cls(name=d.get("name", ""), sha256=str(d.get("sha256", "")).lower(), scopes=tuple(d.get("scopes", ("ask",))))
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Everything the service needs besides the pipeline. ``api_keys`` empty means no auth, which
+    ``groundqa serve`` allows only on a loopback host."""
+
+    index_dir: Path | None = None
+    state_dir: Path | None = None
+    audit_path: Path | None = None
+    api_keys: tuple[ApiKey, ...] = ()
+    max_body_bytes: int = 2_000_000
+    max_question_chars: int = 1000
+    max_top_k: int = 20
+    max_documents_per_request: int = 100
+    request_timeout_s: float = 120.0
+    workers: int = 2
+    snapshot_interval_s: float = 30.0
+    embedder: str = "minilm-l6"
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_question_chars", "max_top_k", "max_documents_per_request", "workers"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ConfigError(f"[serve] {name}={v!r} is not valid; it must be a positive integer")
+        for name in ("request_timeout_s", "snapshot_interval_s"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                raise ConfigError(f"[serve] {name}={v!r} is not valid; it must be a number of seconds > 0")
+        for name in ("index_dir", "state_dir", "audit_path"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, Path):
+                object.__setattr__(self, name, Path(v))
+        keys = tuple(k if isinstance(k, ApiKey) else ApiKey.from_dict(k) for k in self.api_keys)
+        names = [k.name for k in keys]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"[serve] api key names must be unique; got {names}")
+        object.__setattr__(self, "api_keys", keys)
+
+    # -- derived paths --------------------------------------------------------------------------
+    def resolved_state_dir(self) -> Path:
+        if self.state_dir is not None:
+            return self.state_dir
+        if self.index_dir is None:
+            raise ConfigError("the service needs index_dir or state_dir; pass --index DIR")
+        # next to the index, not inside: saving the index replaces its folder
+        return self.index_dir.parent / f"{self.index_dir.name}.serve"
+
+    def resolved_audit_path(self) -> Path:
+        if self.audit_path is None:
+            return self.resolved_state_dir() / "audit.sqlite"
+        return self.audit_path if self.audit_path.is_absolute() else self.resolved_state_dir() / self.audit_path
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], **overrides: Any) -> "ServeSettings":
+        """From a ``[serve]`` table; ``overrides`` (e.g. ``index_dir``) win over the table."""
+        valid = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - valid)
+        if unknown:
+            raise ConfigError(f"[serve] has unknown key(s) {unknown}; valid keys: {', '.join(sorted(valid))}")
+        merged = {**dict(data), **{k: v for k, v in overrides.items() if v is not None}}
+        merged["api_keys"] = tuple(merged.get("api_keys", ()))
+        return cls(**merged)
+
+
+def split_config(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(pipeline sections, [serve] table)`` of a parsed config."""
+    data = dict(data)
+    serve = data.pop("serve", {}) or {}
+    if not isinstance(serve, Mapping):
+        raise ConfigError(f"[serve] must be a table, got {serve!r}")
+    return data, dict(serve)

@@ -1,0 +1,284 @@
+"""Durable document ingest for the service: an fsynced append-only journal plus index snapshots.
+
+A 2xx from ``POST /v1/documents`` or ``DELETE /v1/documents/{id}`` is sent only after the change
+is in ``journal.jsonl`` and the file is fsynced (and, for a new journal, its folder). The index in
+memory is updated right after; ``HybridIndex.save`` (atomic: temporary folder, then rename) writes
+it to the index folder every ``snapshot_interval_s`` when it changed, and at shutdown. At start-up
+the journal is replayed over the last snapshot: documents whose chunks are all in the index are
+skipped, the others are chunked and added, deleted ones are removed. Replay is idempotent, so a
+crash at any point (before or after a snapshot) loses nothing that was acknowledged. A torn last
+line (a crash in the middle of an append, never acknowledged) is ignored.
+
+After replay the journal is compacted to one ``put`` line per live document (written to a
+temporary file, fsynced and renamed), so it stays the size of the corpus. The journal is also
+where ``GET /v1/documents/{id}`` finds a document's text.
+
+Identity is by content: a document sent without an id gets ``sha256:<first 32 hex of its text's
+sha256>``; sending the same id with the same text again is a no-op (``unchanged``), with other text
+it replaces the old version (``updated``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Literal, Mapping, Sequence
+
+from ..errors import ConfigError
+from ..types import Document
+
+log = logging.getLogger(__name__)
+
+Status = Literal["created", "unchanged", "updated"]
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A live document: what was sent, its content hash, and the ids of its chunks."""
+
+    id: str
+    text: str
+    source: str
+    metadata: Mapping[str, Any]
+    sha256: str
+    chunk_ids: tuple[str, ...]
+    created: float
+
+    def to_record(self) -> dict[str, Any]:
+        return {"op": "put", "id": self.id, "text": self.text, "source": self.source, "metadata": dict(self.metadata), "sha256": self.sha256, "chunk_ids": list(self.chunk_ids), "created": self.created}
+
+    @classmethod
+    def from_record(cls, r: Mapping[str, Any]) -> "StoredDocument":
+        return cls(r["id"], r["text"], r.get("source", ""), dict(r.get("metadata") or {}), r["sha256"], tuple(r.get("chunk_ids") or ()), float(r.get("created", 0.0)))
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    id: str
+    status: Status
+    chunks: int
+
+
+@dataclass
+class ReplayReport:
+    documents: int = 0
+    reindexed: int = 0
+    deleted: int = 0
+    torn_lines: int = 0
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class DocumentStore:
+    """The index plus the journal that makes changes to it durable. Thread-safe: writes are
+    serialised by one lock; searches go to the index, which has its own lock."""
+
+    def __init__(self, index: Any, index_dir: Path | None, state_dir: Path, *, chunker: Any = None) -> None:
+        self.index = index
+        self.index_dir = index_dir
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.journal_path = self.state_dir / "journal.jsonl"
+        self._chunker = chunker
+        self._docs: dict[str, StoredDocument] = {}
+        self._write = threading.Lock()
+        self._journal: Any = None
+        self._dirty = False
+        self.snapshots = 0
+
+    # -- start-up -------------------------------------------------------------------------------
+    def chunker(self) -> Any:
+        if self._chunker is None:
+            from ..documents import Chunker
+
+            self._chunker = Chunker(self.index.embedder)
+        return self._chunker
+
+    def replay(self) -> ReplayReport:
+        """Rebuild the document map from the journal and bring the index up to date with it."""
+        t0 = time.perf_counter()
+        rep = ReplayReport()
+        docs: dict[str, StoredDocument] = {}
+        deleted: set[str] = set()
+        if self.journal_path.exists():
+            with open(self.journal_path, "rb") as f:
+                lines = f.read().split(b"\n")
+            for n, raw in enumerate(lines):
+                if not raw.strip():
+                    continue
+                try:
+                    r = json.loads(raw)
+                except json.JSONDecodeError:
+                    # only the last line can be torn (a crash mid-append, never acknowledged)
+                    rep.torn_lines += 1
+                    if any(x.strip() for x in lines[n + 1 :]):
+                        raise ConfigError(f"{self.journal_path}: line {n + 1} is damaged and is not the last one; the journal was edited or the disk is failing")
+                    continue
+                if r.get("op") == "put":
+                    docs[r["id"]] = StoredDocument.from_record(r)
+                    deleted.discard(r["id"])
+                elif r.get("op") == "delete":
+                    docs.pop(r["id"], None)
+                    deleted.add(r["id"])
+        if deleted:
+            rep.deleted = self.index.delete(deleted)
+        todo = [d for d in docs.values() if not d.chunk_ids or any(self.index.get(c) is None for c in d.chunk_ids)]
+        if todo:
+            # a document replaced after the snapshot: its old chunks go first
+            self.index.delete([d.id for d in todo])
+            chunks = [c for group in self.chunker().chunk_many([self._as_document(d) for d in todo]) for c in group]
+            self.index.add(chunks)
+            rep.reindexed = len(todo)
+        self._docs = docs
+        rep.documents = len(docs)
+        if rep.deleted or todo:
+            # the snapshot must hold the replayed state before the journal forgets its tombstones
+            self._dirty = True
+            self.snapshot()
+        self._compact()
+        self._journal = open(self.journal_path, "ab")
+        rep.seconds = time.perf_counter() - t0
+        return rep
+
+    def _compact(self) -> None:
+        tmp = self.journal_path.with_suffix(".jsonl.tmp")
+        with open(tmp, "wb") as f:
+            for d in self._docs.values():
+                f.write(_line(d.to_record()))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.journal_path)
+        _fsync_dir(self.state_dir)
+
+    # -- reads ----------------------------------------------------------------------------------
+    def get(self, doc_id: str) -> StoredDocument | None:
+        """A live document; one that came with the index (built by ``groundqa index build``) is
+        rebuilt from its chunks (text joined from their spans)."""
+        d = self._docs.get(doc_id)
+        if d is not None:
+            return d
+        chunks = sorted(self.index.chunks_of(doc_id), key=lambda c: c.start)
+        if not chunks:
+            return None
+        text, upto = "", chunks[0].start
+        for c in chunks:
+            if c.end <= upto:
+                continue
+            piece = c.text[max(0, upto - c.start) :]
+            text += (" " if text and c.start > upto else "") + piece
+            upto = c.end
+        return StoredDocument(doc_id, text, chunks[0].source, dict(chunks[0].metadata), content_hash(text), tuple(c.id for c in chunks), 0.0)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def doc_ids(self) -> list[str]:
+        return list(self._docs)
+
+    # -- writes ---------------------------------------------------------------------------------
+    def ingest(self, docs: Sequence[Document]) -> list[IngestOutcome]:
+        """Make ``docs`` durable and searchable; returns one outcome per document, in order."""
+        if self._journal is None:
+            raise RuntimeError("DocumentStore.replay() must run before ingest")
+        with self._write:
+            outcomes: list[IngestOutcome] = []
+            fresh: list[tuple[Document, str, Status]] = []
+            batch: dict[str, str] = {}
+            for d in docs:
+                digest = content_hash(d.text)
+                old = self._docs.get(d.id)
+                if (old is not None and old.sha256 == digest) or batch.get(d.id) == digest:
+                    n = len(old.chunk_ids) if old is not None else 0
+                    outcomes.append(IngestOutcome(d.id, "unchanged", n))
+                    continue
+                batch[d.id] = digest
+                fresh.append((d, digest, "updated" if old is not None else "created"))
+                outcomes.append(IngestOutcome(d.id, "created", -1))  # filled in below
+            if not fresh:
+                return outcomes
+            groups = self.chunker().chunk_many([d for d, _, _ in fresh])
+            now = time.time()
+            stored = [StoredDocument(d.id, d.text, d.source, dict(d.metadata), digest, tuple(c.id for c in g), now) for (d, digest, _), g in zip(fresh, groups)]
+            # durable first: the journal line is fsynced before anything is acknowledged
+            self._append([s.to_record() for s in stored])
+            replaced = [d.id for d, _, st in fresh if st == "updated"]
+            if replaced:
+                self.index.delete(replaced)
+            self.index.add([c for g in groups for c in g])
+            for s in stored:
+                self._docs[s.id] = s
+            self._dirty = True
+            by_id = {(d.id): (st, len(g)) for (d, _, st), g in zip(fresh, groups)}
+            return [IngestOutcome(o.id, *by_id[o.id]) if o.chunks == -1 else o for o in outcomes]
+
+    def delete(self, doc_id: str) -> int | None:
+        """Remove a document; returns the number of chunks removed, or None if it is unknown."""
+        with self._write:
+            if doc_id not in self._docs and not self.index.chunks_of(doc_id):
+                return None
+            self._append([{"op": "delete", "id": doc_id, "time": time.time()}])
+            removed = self.index.delete([doc_id])
+            self._docs.pop(doc_id, None)
+            self._dirty = True
+            return removed
+
+    def _append(self, records: Iterable[Mapping[str, Any]]) -> None:
+        data = b"".join(_line(r) for r in records)
+        self._journal.write(data)
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+
+    # -- snapshots ------------------------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
+    def snapshot(self) -> bool:
+        """Save the index atomically if it changed since the last save; True if it saved."""
+        if not self._dirty or self.index_dir is None or not hasattr(self.index, "save"):
+            return False
+        with self._write:
+            self._dirty = False
+            try:
+                self.index.save(self.index_dir)
+            except BaseException:
+                self._dirty = True
+                raise
+        self.snapshots += 1
+        return True
+
+    def close(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    @staticmethod
+    def _as_document(d: StoredDocument) -> Document:
+        return Document(id=d.id, text=d.text, source=d.source, metadata=dict(d.metadata))
+
+
+def _line(record: Mapping[str, Any]) -> bytes:
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,122 @@
+"""A 2xx means durable: kill the server with SIGKILL right after acknowledged changes, restart it,
+and every acknowledged document (and deletion) is there."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start(index_dir: Path, interval: float = 3600.0) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "tests.serve.fake_server", str(index_dir), str(port), str(interval)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stdout.read().decode(errors='replace')}")
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=1).json().get("status") == "ok":
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not start in 60 s")
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    if proc.stdout:
+        proc.stdout.close()
+
+
+def _doc(i: int) -> dict:
+    return {"id": f"kb/{i}", "text": f"Article {i}: the code word for ticket {i} is zebra{i}. It was filed in batch {i % 7}."}
+
+
+def test_sigkill_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    proc, url = _start(index_dir)
+    acked: set[str] = set()
+    try:
+        with httpx.Client(base_url=url, timeout=30) as c:
+            for i in range(0, 40, 4):  # batches of 4
+                r = c.post("/v1/documents", json={"documents": [_doc(j) for j in range(i, i + 4)]})
+                assert r.status_code == 201
+                acked.update(d["id"] for d in r.json()["documents"])
+            assert c.delete("/v1/documents/kb/3").status_code == 200
+            acked.discard("kb/3")
+            r = c.post("/v1/documents", json={"documents": [{**_doc(5), "text": "Article 5 was rewritten: its code word is now yak5."}]})
+            assert r.json()["documents"][0]["status"] == "updated"
+    finally:
+        _kill(proc)  # no snapshot was ever taken (interval 1 h): everything is in the journal only
+    assert not (index_dir / "manifest.json").exists()
+
+    proc, url = _start(index_dir)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as c:
+            for doc_id in sorted(acked):
+                assert c.get(f"/v1/documents/{doc_id}").status_code == 200, doc_id
+            assert c.get("/v1/documents/kb/3").status_code == 404
+            assert "yak5" in c.get("/v1/documents/kb/5").json()["text"]
+            assert c.get("/v1/health").json()["index"]["documents"] == len(acked)
+            for i in (0, 17, 39):
+                a = c.post("/v1/ask", json={"question": f"What is the code word for ticket {i}?"}).json()
+                assert a["passages"][0]["doc_id"] == f"kb/{i}"
+            # more changes after the replay snapshot, then another kill
+            assert c.post("/v1/documents", json={"documents": [_doc(100)]}).status_code == 201
+            assert c.delete("/v1/documents/kb/0").status_code == 200
+    finally:
+        _kill(proc)
+    assert (index_dir / "manifest.json").exists()  # the replay saved a snapshot
+
+    proc, url = _start(index_dir)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as c:
+            assert c.get("/v1/documents/kb/100").status_code == 200
+            assert c.get("/v1/documents/kb/0").status_code == 404
+            a = c.post("/v1/ask", json={"question": "What is the code word for ticket 0?", "top_k": 10}).json()
+            assert "kb/0" not in {p["doc_id"] for p in a["passages"]}
+    finally:
+        _kill(proc)
+
+
+def test_torn_last_journal_line_is_ignored(tmp_path: Path) -> None:
+    from groundqa.index import HybridIndex
+    from groundqa.serve.store import DocumentStore
+    from groundqa.types import Document
+
+    store = DocumentStore(HybridIndex("hash"), tmp_path / "index", tmp_path / "state")
+    store.replay()
+    store.ingest([Document("a", "Alpha text here."), Document("b", "Beta text here.")])
+    store.close()
+    with open(tmp_path / "state" / "journal.jsonl", "ab") as f:
+        f.write(b'{"op":"put","id":"c","te')  # a crash mid-append: never acknowledged
+    again = DocumentStore(HybridIndex("hash"), tmp_path / "index", tmp_path / "state")
+    rep = again.replay()
+    assert rep.torn_lines == 1 and sorted(again.doc_ids()) == ["a", "b"]
+    assert {c.doc_id for c in again.index.chunks} == {"a", "b"}
+
+
+def test_damaged_middle_line_is_an_error(tmp_path: Path) -> None:
+    from groundqa.errors import ConfigError
+    from groundqa.index import HybridIndex
+    from groundqa.serve.store import DocumentStore
+
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "journal.jsonl").write_bytes(b'{"op":"put",\n{"op":"delete","id":"a"}\n')
+    with pytest.raises(ConfigError, match="line 1 is damaged"):
+        DocumentStore(HybridIndex("hash"), None, tmp_path / "state").replay()
