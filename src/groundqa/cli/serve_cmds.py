@@ -17,6 +17,7 @@ def register(sub: Any, bench_sub: Any) -> None:
     s.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     s.add_argument("--config", default=None, help="TOML config: pipeline sections plus a [serve] table (keys, limits, paths)")
     s.add_argument("--hash-key", default=None, metavar="KEY", help="print the sha256 to put in [[serve.api_keys]] for KEY, and exit")
+    s.add_argument("--openapi", default=None, metavar="OUT.json", help="write the OpenAPI schema to OUT.json and exit")
     s.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     s.set_defaults(func=_serve)
 
@@ -65,6 +66,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     if args.hash_key is not None:
         print(hash_key(args.hash_key))
+        return 0
+    if args.openapi is not None:
+        from ..serve.app import write_openapi
+
+        print(f"wrote {write_openapi(args.openapi)}")
         return 0
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port {args.port} is not valid; choose 1..65535")

@@ -500,6 +500,18 @@ class _BodyLimitAndMetrics:
             self.metrics.latency.labels(label, method).observe(time.perf_counter() - t0)
 
 
+def openapi_schema() -> dict[str, Any]:
+    """The service's OpenAPI schema (no index or model is loaded): what ``docs/openapi.json`` holds."""
+    return create_app(settings=ServeSettings()).openapi()
+
+
+def write_openapi(path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(openapi_schema(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
 def _index_size(app: Any) -> dict[str, int]:
     st = app.state
     store = getattr(st, "store", None)
