@@ -273,6 +273,7 @@ class MilvusRetriever:
         flush_every: int = 20,
         consistency: str = "Strong",
         timeout: float | None = None,
+        workers: int = 4,
     ) -> None:
         if isinstance(uri, Path):
             uri = str(uri)
@@ -307,6 +308,7 @@ class MilvusRetriever:
         self.batch_size = self._check_top_k(batch_size, "batch_size")
         self.flush_every = self._check_top_k(flush_every, "flush_every")
         self.consistency = check_choice("consistency", consistency, CONSISTENCY)
+        self.workers = self._check_top_k(workers, "workers")
         self.timeout = timeout
         self.extra: dict[str, Any] = {}
         self._lock = threading.RLock()
@@ -780,15 +782,26 @@ class MilvusRetriever:
         from pymilvus import AnnSearchRequest, RRFRanker
 
         ranker = RRFRanker(int(self.rrf_k) if float(self.rrf_k).is_integer() else self.rrf_k)
-        res = []
-        # One request per query: milvus-lite 2.5.1 returns wrong fusions for several queries in
-        # one hybrid_search (nq > 1; seen in the contract test), so queries are not batched here.
-        for q, qv in zip(queries, qvecs):
+
+        # One request per query: milvus-lite 2.5.1 returns other fusions for several queries in
+        # one hybrid_search (nq > 1; seen in the contract test), so queries are not batched here;
+        # the requests run on a few threads instead (the gRPC client is thread-safe).
+        def one(item: tuple[str, np.ndarray]) -> list[Any]:
+            q, qv = item
             reqs = [
                 AnnSearchRequest(data=[q], anns_field="sparse", param=self._search_params("sparse"), limit=self.candidates["bm25"], expr=flt or None),
                 AnnSearchRequest(data=[qv.tolist()], anns_field="dense", param=self._search_params("dense"), limit=self.candidates["dense"], expr=flt or None),
             ]
-            res.append(self._call("hybrid_search", self.collection, reqs, ranker, limit=k, output_fields=["id"], consistency_level=self.consistency)[0])
+            return list(self._call("hybrid_search", self.collection, reqs, ranker, limit=k, output_fields=["id"], consistency_level=self.consistency)[0])
+
+        items = list(zip(queries, qvecs))
+        if len(items) > 1 and self.workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
+                res = list(pool.map(one, items))
+        else:
+            res = [one(it) for it in items]
         rows = self._fetch({h["id"] for hits in res for h in hits}, with_vectors=True)
         weight = self.weights["bm25"]  # equal weights: the engine's RRF scaled by that weight
         out = []
