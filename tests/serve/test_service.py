@@ -175,3 +175,33 @@ def test_every_answer_is_audited(server) -> None:
     assert rec.question == "Where can I freeze a lost card?" and rec.answer == r["answer"] and rec.api_key == "bot"
     assert rec.passage_ids == [p["id"] for p in r["passages"]] and rec.models["verifier"] == "keyword-fake"
     assert rec.claims == r["claims"] and rec.verdict == r["verdict"]
+
+
+def test_timeout_is_a_json_504_and_shutdown_saves_the_index(tmp_path) -> None:
+    import time as _time
+
+    from groundqa.pipeline import Pipeline
+    from groundqa.serve import ServeSettings
+    from groundqa.serve.app import create_app
+    from groundqa.testing import ExtractiveGenerator, KeywordGuard
+
+    from .conftest import serving
+
+    class SlowGenerator(ExtractiveGenerator):
+        def generate_batch(self, questions, passages, **kw):
+            _time.sleep(1.5)
+            return super().generate_batch(questions, passages, **kw)
+
+    def factory(index):
+        return Pipeline(index, SlowGenerator(), KeywordGuard())
+
+    app = create_app(pipeline_factory=factory, settings=ServeSettings(index_dir=tmp_path / "i", embedder="hash", request_timeout_s=0.5))
+    with serving(app) as url, httpx.Client(base_url=url) as c:
+        assert c.post("/v1/documents", json={"documents": FAQ}).status_code == 201
+        r = c.post("/v1/ask", json={"question": "How do I reset my password?"})
+        assert r.status_code == 504 and r.json()["error"] == "timeout" and "request_timeout_s" in r.json()["message"]
+        assert not (tmp_path / "i" / "manifest.json").exists()
+    # a graceful shutdown saves the index snapshot
+    from groundqa.index import HybridIndex
+
+    assert sorted(HybridIndex.load(tmp_path / "i").doc_ids()) == sorted(d["id"] for d in FAQ)

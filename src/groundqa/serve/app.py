@@ -176,13 +176,19 @@ def create_app(
     app.state.settings = settings
     app.state.limiter = anyio.CapacityLimiter(settings.workers)
     app.state.write_limiter = anyio.CapacityLimiter(1)
+    app.state.audit_limiter = anyio.CapacityLimiter(1)
     app.state.metrics = Metrics(lambda: _index_size(app))
     bearer = HTTPBearer(auto_error=False, description="an API key from the service's configuration")
 
-    async def run(fn: Callable[..., Any], *args: Any, limiter: Any = None, **kwargs: Any) -> Any:
+    async def run(fn: Callable[..., Any], *args: Any, limiter: Any = None, timeout: bool = True, **kwargs: Any) -> Any:
+        """``fn`` in a worker thread. Reads time out after ``request_timeout_s``; writes
+        (``timeout=False``) run to the end, so an acknowledged change is never half-applied."""
+
         def call() -> Any:
             return fn(*args, **kwargs)
 
+        if not timeout:
+            return await anyio.to_thread.run_sync(call, limiter=limiter or app.state.limiter)
         try:
             with anyio.fail_after(settings.request_timeout_s):
                 return await anyio.to_thread.run_sync(call, limiter=limiter or app.state.limiter, abandon_on_cancel=True)
@@ -291,7 +297,7 @@ def create_app(
             return StreamingResponse(stream(pipe, rewritten or q, q, rewritten, kwargs, key), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         answer = await run(pipe.ask, rewritten or q, **kwargs)
         d = payload(answer, q, rewritten)
-        await run(record, d, key)
+        await run(record, d, key, limiter=app.state.audit_limiter, timeout=False)
         return d
 
     async def stream(pipe: Any, question: str, asked: str, rewritten: str | None, kwargs: dict, key: Any) -> AsyncIterator[str]:
@@ -307,7 +313,7 @@ def create_app(
                     yield f"event: sentence\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
                 else:
                     d = payload(ev.answer, asked, rewritten)
-                    await run(record, d, key)
+                    await run(record, d, key, limiter=app.state.audit_limiter, timeout=False)
                     yield f"event: done\ndata: {json.dumps(d, ensure_ascii=False)}\n\n"
         except Exception as exc:  # the status line is sent already: report in the stream
             status = exc.status if isinstance(exc, ApiError) else (400 if isinstance(exc, ConfigError) else 500)
@@ -349,7 +355,7 @@ def create_app(
             raise ApiError(413, f"{len(docs)} documents in one request is over the limit of {settings.max_documents_per_request} (max_documents_per_request); split the batch")
         if not docs:
             raise ApiError(422, "no document could be read from the uploaded files", skipped, code="bad_document")
-        outcomes = await run(app.state.store.ingest, docs, limiter=app.state.write_limiter)
+        outcomes = await run(app.state.store.ingest, docs, limiter=app.state.write_limiter, timeout=False)
         body = {"documents": [{"id": o.id, "status": o.status, "chunks": o.chunks} for o in outcomes], "skipped": skipped}
         changed = any(o.status != "unchanged" for o in outcomes)
         return JSONResponse(body, status_code=201 if changed else 200)
@@ -400,7 +406,7 @@ def create_app(
     @app.delete("/v1/documents/{doc_id:path}", response_model=DeleteResponse, responses=_ERRORS | {404: {"model": ErrorResponse, "description": "unknown document id"}}, tags=["documents"])
     async def delete_document(doc_id: str, key: Any = Depends(require("ingest"))) -> Any:
         """Remove a document and its chunks (durable once answered)."""
-        removed = await run(app.state.store.delete, doc_id, limiter=app.state.write_limiter)
+        removed = await run(app.state.store.delete, doc_id, limiter=app.state.write_limiter, timeout=False)
         if removed is None:
             raise ApiError(404, f"no document with id {doc_id!r}", code="not_found")
         return {"id": doc_id, "deleted": True, "chunks": removed}
