@@ -120,3 +120,36 @@ def test_damaged_middle_line_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "state" / "journal.jsonl").write_bytes(b'{"op":"put",\n{"op":"delete","id":"a"}\n')
     with pytest.raises(ConfigError, match="line 1 is damaged"):
         DocumentStore(HybridIndex("hash"), None, tmp_path / "state").replay()
+
+
+def test_group_commit_statuses_and_last_version_wins(tmp_path: Path) -> None:
+    import threading
+
+    from groundqa.index import HybridIndex
+    from groundqa.serve.store import DocumentStore
+    from groundqa.types import Document
+
+    store = DocumentStore(HybridIndex("hash"), None, tmp_path / "state")
+    store.replay()
+    out = store.ingest([Document("a", "First version of a."), Document("a", "Second version of a."), Document("a", "Second version of a.")])
+    assert [o.status for o in out] == ["created", "updated", "unchanged"]
+    assert [c.text for c in store.index.chunks_of("a")] == ["Second version of a."]
+    results: dict[int, list] = {}
+
+    def worker(i: int) -> None:
+        results[i] = store.ingest([Document(f"d{i}", f"Document number {i} text."), Document("shared", "Shared text.")])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = sorted(r[1].status for r in results.values())
+    assert statuses == ["created"] + ["unchanged"] * 15
+    assert all(r[0].status == "created" and r[0].chunks == 1 for r in results.values())
+    assert len(store.index.chunks_of("shared")) == 1 and len(store) == 18
+    store.close()
+    again = DocumentStore(HybridIndex("hash"), None, tmp_path / "state")
+    again.replay()
+    assert sorted(again.doc_ids()) == sorted(store.doc_ids())
+    assert [c.text for c in again.index.chunks_of("a")] == ["Second version of a."]

@@ -175,7 +175,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.limiter = anyio.CapacityLimiter(settings.workers)
-    app.state.write_limiter = anyio.CapacityLimiter(1)
+    app.state.write_limiter = anyio.CapacityLimiter(16)  # writers queue in the store's group commit
     app.state.audit_limiter = anyio.CapacityLimiter(1)
     app.state.metrics = Metrics(lambda: _index_size(app))
     bearer = HTTPBearer(auto_error=False, description="an API key from the service's configuration")

@@ -92,6 +92,8 @@ class DocumentStore:
         self._chunker = chunker
         self._docs: dict[str, StoredDocument] = {}
         self._write = threading.Lock()
+        self._pending_lock = threading.Lock()
+        self._pending: list[_Pending] = []
         self._journal: Any = None
         self._dirty = False
         self.snapshots = 0
@@ -187,39 +189,65 @@ class DocumentStore:
 
     # -- writes ---------------------------------------------------------------------------------
     def ingest(self, docs: Sequence[Document]) -> list[IngestOutcome]:
-        """Make ``docs`` durable and searchable; returns one outcome per document, in order."""
+        """Make ``docs`` durable and searchable; returns one outcome per document, in order.
+
+        Group commit: requests that arrive while another one is being written wait for the lock
+        and are then written together (one chunking call, one fsync, one index update); each
+        caller still returns only after its own documents are journaled and indexed.
+        """
         if self._journal is None:
             raise RuntimeError("DocumentStore.replay() must run before ingest")
+        req = _Pending(list(docs))
+        with self._pending_lock:
+            self._pending.append(req)
         with self._write:
-            outcomes: list[IngestOutcome] = []
-            fresh: list[tuple[Document, str, Status]] = []
-            batch: dict[str, str] = {}
-            for d in docs:
+            if not req.done:
+                with self._pending_lock:
+                    group, self._pending = self._pending, []
+                try:
+                    self._commit(group)
+                except BaseException as exc:
+                    for r in group:
+                        if not r.done:
+                            r.error, r.done = exc, True
+                    raise
+        if req.error is not None:
+            raise req.error
+        return req.outcomes
+
+    def _commit(self, group: list["_Pending"]) -> None:
+        # statuses in arrival order, as if the requests had been written one by one
+        view: dict[str, str] = {}  # id -> digest as of the previous document in the group
+        fresh: list[Document] = []
+        for r in group:
+            for d in r.docs:
                 digest = content_hash(d.text)
-                old = self._docs.get(d.id)
-                if (old is not None and old.sha256 == digest) or batch.get(d.id) == digest:
-                    n = len(old.chunk_ids) if old is not None else 0
-                    outcomes.append(IngestOutcome(d.id, "unchanged", n))
+                old = view.get(d.id) or (self._docs[d.id].sha256 if d.id in self._docs else None)
+                if old == digest:
+                    r.outcomes.append(IngestOutcome(d.id, "unchanged", -1))
                     continue
-                batch[d.id] = digest
-                fresh.append((d, digest, "updated" if old is not None else "created"))
-                outcomes.append(IngestOutcome(d.id, "created", -1))  # filled in below
-            if not fresh:
-                return outcomes
-            groups = self.chunker().chunk_many([d for d, _, _ in fresh])
+                r.outcomes.append(IngestOutcome(d.id, "updated" if old is not None else "created", -1))
+                view[d.id] = digest
+                fresh.append(d)
+        if fresh:
+            # the last version of each id is what the index holds (the journal replays in order)
+            last = {d.id: i for i, d in enumerate(fresh)}
+            groups = self.chunker().chunk_many(fresh)
             now = time.time()
-            stored = [StoredDocument(d.id, d.text, d.source, dict(d.metadata), digest, tuple(c.id for c in g), now) for (d, digest, _), g in zip(fresh, groups)]
-            # durable first: the journal line is fsynced before anything is acknowledged
-            self._append([s.to_record() for s in stored])
-            replaced = [d.id for d, _, st in fresh if st == "updated"]
+            stored = [StoredDocument(d.id, d.text, d.source, dict(d.metadata), content_hash(d.text), tuple(c.id for c in g), now) for d, g in zip(fresh, groups)]
+            # durable first: the journal lines are fsynced before anything is acknowledged
+            self._append([x.to_record() for x in stored])
+            replaced = [i for i in last if i in self._docs]
             if replaced:
                 self.index.delete(replaced)
-            self.index.add([c for g in groups for c in g])
-            for s in stored:
-                self._docs[s.id] = s
+            self.index.add([c for i, g in enumerate(groups) if last[fresh[i].id] == i for c in g])
+            for i, x in enumerate(stored):
+                if last[x.id] == i:
+                    self._docs[x.id] = x
             self._dirty = True
-            by_id = {(d.id): (st, len(g)) for (d, _, st), g in zip(fresh, groups)}
-            return [IngestOutcome(o.id, *by_id[o.id]) if o.chunks == -1 else o for o in outcomes]
+        for r in group:
+            r.outcomes = [IngestOutcome(o.id, o.status, len(self._docs[o.id].chunk_ids)) for o in r.outcomes]
+            r.done = True
 
     def delete(self, doc_id: str) -> int | None:
         """Remove a document; returns the number of chunks removed, or None if it is unknown."""
@@ -265,6 +293,16 @@ class DocumentStore:
     @staticmethod
     def _as_document(d: StoredDocument) -> Document:
         return Document(id=d.id, text=d.text, source=d.source, metadata=dict(d.metadata))
+
+
+@dataclass
+class _Pending:
+    """One ingest call waiting for a group commit."""
+
+    docs: list[Document]
+    outcomes: list[IngestOutcome] = field(default_factory=list)
+    done: bool = False
+    error: BaseException | None = None
 
 
 def _line(record: Mapping[str, Any]) -> bytes:
