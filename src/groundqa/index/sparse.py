@@ -151,18 +151,9 @@ class BM25Index:
         empty = SparseHits(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         if n == 0 or k <= 0:
             return [empty for _ in queries]
-        if self.backend == "bm25s" and mask is None:
-            vocab = self._model.vocab_dict
-            toks = [[t for t in self.tokenizer(q) if t in vocab] for q in queries]
-            out: list[SparseHits] = [empty] * len(queries)
-            live = [i for i, t in enumerate(toks) if t]
-            if live:
-                kk = min(k, n)
-                docs, scores = self._model.retrieve([toks[i] for i in live], k=kk, show_progress=False, n_threads=1)
-                for row, i in enumerate(live):
-                    keep = scores[row] > 0
-                    out[i] = SparseHits(docs[row][keep].astype(np.int64), scores[row][keep].astype(np.float32))
-            return out
+        # Scoring is a sparse sum (well under a millisecond on 100k texts); selecting the top k
+        # among the few positive scores, rather than bm25s.retrieve's argpartition over every
+        # text, makes a query about 6x faster (benchmarks/speed.py).
         results = []
         for q in queries:
             s = self.scores(q)
@@ -195,17 +186,23 @@ class BM25Index:
 
 
 def top_k(scores: np.ndarray, k: int, mask: np.ndarray | None = None, *, positive_only: bool = False) -> SparseHits:
-    """Indices of the ``k`` largest ``scores`` (ties broken by position), restricted to ``mask``."""
-    s = scores.astype(np.float32, copy=True)
+    """Indices of the ``k`` largest ``scores``, best first, restricted to ``mask``; more than ``k``
+    when several tie with the k-th score (all of them are kept, ordered by position)."""
+    s = np.asarray(scores, dtype=np.float32)
+    keep = s > 0 if positive_only else np.isfinite(s)
     if mask is not None:
-        s[~mask] = -np.inf
-    if positive_only:
-        s[s <= 0] = -np.inf
-    valid = int(np.isfinite(s).sum())
-    k = min(k, valid)
+        keep &= mask
+    cand = np.flatnonzero(keep)  # usually a small share of the corpus for BM25
+    k = min(k, len(cand))
     if k <= 0:
         return SparseHits(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-    part = np.argpartition(-s, k - 1)[:k] if k < len(s) else np.arange(len(s))
-    order = np.lexsort((part, -s[part]))
-    idx = part[order]
+    vals = s[cand]
+    if k < len(cand):
+        part = np.argpartition(-vals, k - 1)[:k]
+        # keep every candidate tied with the k-th score, so the caller can order ties by id
+        part = np.flatnonzero(vals >= vals[part].min())
+    else:
+        part = np.arange(len(cand))
+    order = np.lexsort((cand[part], -vals[part]))
+    idx = cand[part[order]]
     return SparseHits(idx.astype(np.int64), s[idx])
