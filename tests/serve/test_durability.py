@@ -153,3 +153,30 @@ def test_group_commit_statuses_and_last_version_wins(tmp_path: Path) -> None:
     again.replay()
     assert sorted(again.doc_ids()) == sorted(store.doc_ids())
     assert [c.text for c in again.index.chunks_of("a")] == ["Second version of a."]
+
+
+def test_documents_of_a_prebuilt_index(tmp_path: Path) -> None:
+    """An index built offline (`groundqa index build`) is served as is: its documents can be read
+    (text joined from the chunks) and deleted, and a deletion survives a restart."""
+    from groundqa.documents import Chunker
+    from groundqa.index import HybridIndex
+    from groundqa.serve import ServeSettings
+    from groundqa.serve.app import create_app
+    from groundqa.types import Document
+
+    from .conftest import fake_factory, serving
+
+    idx = HybridIndex("hash")
+    docs = [Document("guide.md", "Open the app. Tap Cards. Choose Freeze to stop payments.", "guide.md"), Document("other.md", "Unrelated text about opening hours.", "other.md")]
+    idx.add([c for g in Chunker(idx.embedder, max_tokens=8, overlap_sentences=1).chunk_many(docs) for c in g])
+    idx.save(tmp_path / "index")
+    settings = ServeSettings(index_dir=tmp_path / "index", embedder="hash")
+    with serving(create_app(pipeline_factory=fake_factory, settings=settings)) as url, httpx.Client(base_url=url) as c:
+        got = c.get("/v1/documents/guide.md").json()
+        assert got["text"] == docs[0].text and got["chunks"] >= 2
+        assert c.delete("/v1/documents/guide.md").status_code == 200
+        assert c.get("/v1/documents/guide.md").status_code == 404
+    with serving(create_app(pipeline_factory=fake_factory, settings=settings)) as url, httpx.Client(base_url=url) as c:
+        assert c.get("/v1/documents/guide.md").status_code == 404
+        assert c.get("/v1/documents/other.md").status_code == 200
+        assert c.get("/v1/health").json()["index"]["documents"] == 1
