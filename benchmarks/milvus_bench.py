@@ -149,9 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             uri = args.uri or str(tmpdir / f"{ds.name}.db")
             coll = "bench_" + "".join(ch if ch.isalnum() else "_" for ch in ds.name)
             t0 = time.perf_counter()
-            milvus = MilvusRetriever(uri, emb, collection=coll, token=args.token, dense_index=args.dense_index, candidates=config.candidates)
-            milvus.drop()
-            milvus = MilvusRetriever(uri, emb, collection=coll, token=args.token, dense_index=args.dense_index, candidates=config.candidates)
+            fusion_kw = {"fusion": config.fusion, "rrf_k": config.rrf_k, "weights": dict(config.weights) if config.weights else None, "candidates": config.candidates}
+            with MilvusRetriever(uri, emb, collection=coll, token=args.token) as old:
+                old.drop()
+            milvus = MilvusRetriever(uri, emb, collection=coll, token=args.token, dense_index=args.dense_index, **fusion_kw)  # the embedded index's fusion
             milvus.add(chunks, batch_size=512)
             milvus.flush()
             build_milvus = time.perf_counter() - t0

@@ -7,6 +7,8 @@ deletes by document, filter semantics, empty results) is checked on every backen
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 
 from groundqa.errors import ConfigError
@@ -70,17 +72,35 @@ def test_bm25_top10_identical(embedded_index, milvus_index, contract_queries):
             assert pb.rank == pa.rank
 
 
-@pytest.mark.parametrize("mode", ["dense", "hybrid"])
-@pytest.mark.parametrize("fuse", ["engine", "client"])
-def test_dense_and_hybrid_top10_overlap(embedded_index, milvus_index, contract_queries, mode, fuse):
-    if mode == "dense" and fuse == "client":
-        pytest.skip("fusion does not apply to dense mode")
-    milvus_index.fuse = fuse
+@contextmanager
+def fused_as(index, fusion, weights, fuse=None):
+    """Temporarily give a (session-wide) index another fusion setting."""
+    saved = (index.fusion, dict(index.weights), getattr(index, "fuse", None))
+    index.fusion, index.weights = fusion, dict(weights)
+    if fuse is not None:
+        index.fuse = fuse
     try:
+        yield index
+    finally:
+        index.fusion, index.weights = saved[0], saved[1]
+        if fuse is not None:
+            index.fuse = saved[2]
+
+
+EQUAL = {"bm25": 1.0, "dense": 1.0}
+SETTINGS = [
+    ("dense", "rrf", EQUAL, "engine"),
+    ("hybrid", "rrf", EQUAL, "engine"),  # the engine's RRFRanker
+    ("hybrid", "rrf", EQUAL, "client"),
+    ("hybrid", "weighted", {"bm25": 0.6, "dense": 0.4}, "client"),
+]
+
+
+@pytest.mark.parametrize("mode, fusion, weights, fuse", SETTINGS, ids=["dense", "rrf-engine", "rrf-client", "weighted"])
+def test_dense_and_hybrid_top10_overlap(embedded_index, milvus_index, contract_queries, mode, fusion, weights, fuse):
+    with fused_as(embedded_index, fusion, weights), fused_as(milvus_index, fusion, weights, fuse):
         ref = embedded_index.search_batch(contract_queries, top_k=10, mode=mode)
         got = milvus_index.search_batch(contract_queries, top_k=10, mode=mode)
-    finally:
-        milvus_index.fuse = "engine"
     overlaps = [overlap(a, b) for a, b in zip(ref, got)]
     assert min(overlaps) >= 0.9, list(zip(contract_queries, overlaps))
     for a, b in zip(ref, got):
@@ -89,7 +109,7 @@ def test_dense_and_hybrid_top10_overlap(embedded_index, milvus_index, contract_q
             if p.id in dense_a:  # the same chunk has the same dense score in both backends
                 assert p.scores["dense"] == pytest.approx(dense_a[p.id], abs=1e-4)
         if fuse == "client" and mode == "hybrid":
-            assert [p.score for p in b] == pytest.approx([p.score for p in a], abs=1e-6)  # the same RRF on the same lists
+            assert [p.score for p in b] == pytest.approx([p.score for p in a], abs=1e-6)  # the same fusion on the same lists
 
 
 @pytest.mark.parametrize("filters", FILTERS, ids=lambda f: ",".join(f) or "none")

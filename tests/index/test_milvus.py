@@ -290,7 +290,7 @@ def test_client_fusion_and_weighted_fusion_match_the_embedded_index(lite):
 
 @needs_lite
 def test_engine_rrf_reports_fused_and_dense_scores(lite):
-    r = lite()
+    r = lite(fusion="rrf")
     r.add(make_chunks())
     hits = r.search("Who discovered oxygen?", top_k=5)
     assert [p.rank for p in hits] == [1, 2, 3, 4, 5]

@@ -37,7 +37,9 @@ How BM25 matches the embedded index (bm25s, method "lucene", ``sparse.Tokenizer`
   scores exactly like an index built from scratch (tested). On a server, deleted rows may count
   in the statistics until compaction (not verified here: no server was available).
 
-Fusion: ``fuse="engine"`` (default) runs ``hybrid_search`` with the engine's ``RRFRanker(rrf_k)``
+Fusion follows ``HybridIndex``: ``weighted`` (bm25 0.6, dense 0.4) by default, or ``rrf``.
+Weighted fusion (and RRF with unequal weights) is computed in the client. With ``fusion="rrf"``
+and equal weights, ``fuse="engine"`` (default) runs ``hybrid_search`` with the engine's ``RRFRanker(rrf_k)``
 (one request per query: with several queries in one request milvus-lite 2.5.1 returned other
 top-10s than one at a time, overlap down to 0.6); each passage's ``scores`` holds its exact dense score
 (computed from the stored vector) but no BM25 score, which the engine does not report.
@@ -60,6 +62,7 @@ import numpy as np
 from ..errors import ConfigError, EmbedderMismatchError, GroundQAError, IndexFormatError, check_choice
 from ..types import Chunk, Passage
 from . import fusion as fusion_fns
+from .hybrid import DEFAULT_FUSION, HybridIndex
 from .embed import DEFAULT_EMBEDDER, Embedder, make_embedder
 from .filters import Filters, compile_filters
 
@@ -262,7 +265,7 @@ class MilvusRetriever:
         dense_index: str = "AUTOINDEX",
         dense_params: Mapping[str, Any] | None = None,
         metric: str = "IP",
-        fusion: str = "rrf",
+        fusion: str = DEFAULT_FUSION,
         fuse: str = "engine",
         rrf_k: float = 60.0,
         weights: Mapping[str, float] | None = None,
@@ -301,7 +304,7 @@ class MilvusRetriever:
         if isinstance(rrf_k, bool) or not isinstance(rrf_k, (int, float)) or rrf_k < 0:
             raise ConfigError(f"rrf_k={rrf_k!r} is not valid; it must be a number >= 0 (60 is usual)")
         self.rrf_k = float(rrf_k)
-        self.weights = self._check_weights(weights)
+        self.weights = HybridIndex._check_weights(weights, self.fusion)
         self.candidates = self._check_candidates(candidates)
         self.top_k = self._check_top_k(top_k)
         self.mode = check_choice("mode", mode, MODES)
@@ -322,16 +325,6 @@ class MilvusRetriever:
         self._open()
 
     # -- validation -------------------------------------------------------------------------------
-    @staticmethod
-    def _check_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
-        out = {"bm25": 1.0, "dense": 1.0}
-        for key, w in (weights or {}).items():
-            check_choice("weights key", key, RETRIEVERS)
-            if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
-                raise ConfigError(f"weights[{key!r}]={w!r} is not valid; it must be a number >= 0")
-            out[key] = float(w)
-        return out
-
     @staticmethod
     def _check_top_k(value: Any, name: str = "top_k") -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
