@@ -11,9 +11,9 @@ import pytest
 from .conftest import FAQ, serving
 
 CONFIG = {
-    "generator": {"model": "smollm2-135m", "max_new_tokens": 24},
+    "generator": {"model": "smollm2-135m", "max_new_tokens": 16},
     "guard": {"verifier": "none"},
-    "pipeline": {"policy": "flag", "top_k": 2, "min_relevance": 0.3},
+    "pipeline": {"policy": "flag", "top_k": 1, "min_relevance": 0.3},
 }
 
 
