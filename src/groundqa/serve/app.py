@@ -145,7 +145,11 @@ def create_app(
             pipe.warm_up()
             st.audit = AuditLog(settings.resolved_audit_path())
 
-        await anyio.to_thread.run_sync(load)
+        try:
+            await anyio.to_thread.run_sync(load)
+        except GroundQAError as exc:
+            log.error("groundqa service cannot start: %s", exc)
+            raise
         st.ready = True
         log.info("groundqa service ready: %d documents, %d chunks (replay: %s)", len(st.store), len(st.pipeline.retriever), st.replay)
 
