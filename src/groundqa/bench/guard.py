@@ -64,6 +64,9 @@ def run_bench(args: Any) -> int:
         if list(z["ids"]) != [e.id for e in examples]:
             raise ConfigError(f"--load-features {args.load_features!r} was saved for other data than --data {args.data!r}")
         table = FeatureTable(z["X"], z["y"], [str(g) for g in z["groups"]], tuple(str(f) for f in z["features"]), int(z["n_claims"]), float(z["seconds"]), [str(i) for i in z["ids"]])
+        # keep only the signals this guard computes (e.g. --verifier none drops the model's columns)
+        keep = [i for i, f in enumerate(table.features) if f in guard.features]
+        table = FeatureTable(table.X[:, keep], table.y, table.groups, tuple(table.features[i] for i in keep), table.n_claims, table.seconds, table.ids)
     else:
         table = featurize(guard, examples, fmt=fmt)
     if getattr(args, "save_features", None):

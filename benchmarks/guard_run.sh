@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The guard's measurements, in order (CPU, one thread). Run from the repository root with the venv active.
+# 1. train the verifier (resumable; bounded by --stop-at) and export it as the shipped model
+#    groundqa train-verifier --output ~/.cache/groundqa/vrun1 --snli ../shared/data/nli/snli_esnli \
+#        --squad ../shared/data/squad_v1.1_dev/dev-v1.1.json --max-steps 1300 --stop-at 17:05 --save-steps 50 --seed 0
+#    python -c "from groundqa.verify.train import export_fp16; export_fp16('$HOME/.cache/groundqa/vrun1/final', 'src/groundqa/data/verifier/model', name='groundqa-verifier-minilm-l6-v1')"
+set -euo pipefail
+export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+D=../shared/data
+R=benchmarks/results
+[ -d "$D" ] || D=/work/shared/data
+step=${1:-all}
+if [[ $step == all || $step == wice ]]; then
+  groundqa bench guard --data $D/wice_claims/claims_binary_dev.jsonl --json $R/guard_wice.json --report $R/guard_wice_report --save-features /tmp/guard_wice_features.npz
+  groundqa bench guard --data $D/wice_claims/claims_binary_dev.jsonl --verifier none --load-features /tmp/guard_wice_features.npz --json $R/guard_wice_nomodel.json || true
+fi
+if [[ $step == all || $step == halueval ]]; then
+  groundqa bench guard --data $D/halueval_qa500/claims.jsonl --json $R/guard_halueval.json --report $R/guard_halueval_report --save-features /tmp/guard_halueval_features.npz
+fi
+if [[ $step == all || $step == calibrate ]]; then
+  python benchmarks/guard_calibration_data.py --squad $D/squad_v1.1_dev/dev-v1.1.json --out $R/guard_calibration_pairs.jsonl
+  groundqa calibrate --data $R/guard_calibration_pairs.jsonl --limit 800 --out src/groundqa/data/verifier/calibration.json
+  groundqa calibrate --data $R/guard_calibration_pairs.jsonl --limit 800 --verifier none --out src/groundqa/data/verifier/calibration_nomodel.json
+fi
+if [[ $step == all || $step == speed ]]; then
+  python benchmarks/guard_speed.py --squad $D/squad_v1.1_dev/dev-v1.1.json --n 40 --json $R/guard_speed.json
+fi
+if [[ $step == all || $step == val ]]; then
+  python benchmarks/guard_eval_pairs.py --verifier default --pairs ~/.cache/groundqa/vrun1/val_pairs.jsonl --json $R/guard_verifier_val.json
+fi
