@@ -80,7 +80,7 @@ def test_cli_writes_the_documented_json(tmp_path, capsys):
         assert r["num_queries"] == 24
         assert r["recall@10"] >= r["recall@5"] >= r["recall@1"]
     assert "recall@100" not in data["results"]["bm25"]  # top-k 10 cannot measure it
-    assert data["config"]["top_k"] == 10 and data["config"]["fusion"] == "rrf" and data["config"]["rrf_k"] == 60.0
+    assert data["config"]["top_k"] == 10 and data["config"]["fusion"] == "weighted" and data["config"]["rrf_k"] == 60.0
     assert data["config"]["documents"] == 12 and data["config"]["chunks"] == 12
     for lib in ("groundqa", "bm25s", "sentence-transformers", "torch"):
         assert lib in data["versions"]

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ConfigError, check_choice
 from ..types import Passage
+from ..index.hybrid import DEFAULT_FUSION
 from .beir import QUERY_SPLITS, BeirDataset
 from .metrics import DEFAULT_KS, RetrievalMetrics, Run, evaluate
 
@@ -40,7 +41,7 @@ class RetrievalBenchConfig:
     ks: tuple[int, ...] = DEFAULT_KS
     limit_queries: int | None = None
     query_split: str = "all"
-    fusion: str = "rrf"
+    fusion: str = DEFAULT_FUSION
     rrf_k: float = 60.0
     weights: Mapping[str, float] | None = None
     candidates: int = 100
