@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=40)
     ap.add_argument("--verifier", default="default")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--quantize", action="store_true", help="dynamic int8 cross-encoder")
     args = ap.parse_args()
     rng = random.Random(0)
     titles = squad_training_titles(args.squad)[-2:]
@@ -48,7 +49,12 @@ def main() -> None:
                 items.append((q["question"], f"{sent} {other_sent}", passages))
                 items.append((q["question"], a["text"], passages))
     items = items[: args.n]
-    guard = Guard(args.verifier)
+    if args.quantize:
+        from groundqa.verify.scorers import CrossEncoderScorer
+
+        guard = Guard(CrossEncoderScorer(args.verifier, quantize=True))
+    else:
+        guard = Guard(args.verifier)
     t = time.perf_counter()
     guard.warm_up()
     warm = time.perf_counter() - t
@@ -67,6 +73,7 @@ def main() -> None:
         "ms_per_answer_p95": round(1000 * times[int(0.95 * (len(times) - 1))], 1),
         "ms_per_answer_mean": round(1000 * statistics.mean(times), 1),
         "verifier": args.verifier,
+        "quantize": args.quantize,
         "passages_per_answer": 5,
     }
     print(json.dumps(out, indent=2))

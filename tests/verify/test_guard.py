@@ -145,3 +145,9 @@ def test_bench_and_calibrate_cli(tmp_path):
     assert 0 < g.threshold < 1 and "precision" in g.combiner.thresholds
     r = subprocess.run([sys.executable, "-m", "groundqa", "calibrate", "--data", str(tmp_path / "nope.jsonl"), "--out", str(cal)], capture_output=True, text=True)
     assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_quantized_cross_encoder_runs(tiny_cross_encoder):
+    ce = CrossEncoderScorer(str(tiny_cross_encoder), quantize=True)
+    p = ce.predict([("a claim", "some evidence")])
+    assert p.shape == (1,) and 0 < p[0] < 1

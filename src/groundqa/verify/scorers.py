@@ -205,7 +205,9 @@ class CrossEncoderScorer:
     comes first; ``"auto"`` reads ``groundqa_verifier.json`` in the model folder (the project's
     model reads the claim first) and otherwise puts the evidence first, as NLI models expect
     (premise, hypothesis). Each claim is scored against its ``top_k`` windows and, with ``concat``,
-    against its best two windows joined; the best probability is the feature.
+    against its best two windows joined; the best probability is the feature. ``quantize=True``
+    runs the linear layers in dynamic int8 (about 2x faster on CPU; measured on 300 validation
+    pairs: same AUROC, per-pair scores correlate 0.94 with fp32, so recalibrate).
     """
 
     name = "cross_encoder"
@@ -222,6 +224,7 @@ class CrossEncoderScorer:
         batch_size: int = 32,
         order: Literal["auto", "claim_first", "evidence_first"] = "auto",
         threads: int | None = None,
+        quantize: bool = False,
     ) -> None:
         check_choice("order", order, ("auto", "claim_first", "evidence_first"))
         if top_k < 1:
@@ -234,6 +237,7 @@ class CrossEncoderScorer:
         self.batch_size = batch_size
         self.order = order
         self.threads = threads
+        self.quantize = quantize
         self.model: Any = None
         self.tokenizer: Any = None
         self.model_name = ref
@@ -283,6 +287,14 @@ class CrossEncoderScorer:
                     "pass a model whose labels name entailment/support"
                 )
             self.model_name = meta.get("name", self.ref)
+            if self.quantize:
+                # dynamic int8 linear layers: about 2x faster on CPU; scores shift a little, so
+                # refit the calibration (`groundqa calibrate`) for a quantised verifier
+                import warnings
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
             self.model = model
 
     def predict(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
