@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The generator benchmark of issue 3, run in the background on a shared 2-core CPU:
-# LoRA fine-tune of SmolLM2-135M on the 36 training articles (the shipped adapter), then EM/F1 on a
-# seeded 200-question sample of the 12 held-out articles for the fine-tuned and the base model.
+# LoRA fine-tune of SmolLM2-135M on the 36 training articles (the shipped adapter), then EM/F1 of the
+# fine-tuned model (`fast` profile) on a seeded 200-question sample of the 12 held-out articles.
+# generator_rest.sh adds the base and quality rows.
 #   nohup nice -n 10 bash benchmarks/generator_run.sh > runs/generator_run.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
