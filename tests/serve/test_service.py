@@ -205,3 +205,21 @@ def test_timeout_is_a_json_504_and_shutdown_saves_the_index(tmp_path) -> None:
     from groundqa.index import HybridIndex
 
     assert sorted(HybridIndex.load(tmp_path / "i").doc_ids()) == sorted(d["id"] for d in FAQ)
+
+
+def test_concurrent_asks_are_batched(server) -> None:
+    import asyncio
+
+    url, app = server
+    before = app.state.batcher.batches
+    questions = ["How do I reset my password?", "Where can I freeze a lost card?", "How do I transfer money to another account?"] * 4
+
+    async def go():
+        async with httpx.AsyncClient(base_url=url, headers=auth(ASK_KEY), timeout=30) as c:
+            return await asyncio.gather(*(c.post("/v1/ask", json={"question": q}) for q in questions))
+
+    rs = asyncio.run(go())
+    assert all(r.status_code == 200 for r in rs)
+    assert [r.json()["question"] for r in rs] == questions  # each caller gets its own answer
+    assert {r.json()["passages"][0]["doc_id"] for r in rs[:3]} == {"faq/password", "faq/card", "faq/transfer"}
+    assert app.state.batcher.batches - before < len(questions)  # some were answered together

@@ -162,10 +162,12 @@ def create_app(
                     log.exception("index snapshot failed")
 
         task = asyncio.create_task(snapshots())
+        st.batcher = _Batcher(lambda qs, kw: run(st.pipeline.ask_batch, qs, **kw), settings.batch_max, settings.batch_wait_ms / 1000.0)
         try:
             yield
         finally:
             task.cancel()
+            st.batcher.close()
             st.ready = False
             await anyio.to_thread.run_sync(st.store.snapshot)
             st.store.close()
@@ -299,7 +301,7 @@ def create_app(
         kwargs = {"top_k": req.top_k, "filters": req.filters, "policy": req.policy}
         if "text/event-stream" in request.headers.get("accept", ""):
             return StreamingResponse(stream(pipe, rewritten or q, q, rewritten, kwargs, key), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        answer = await run(pipe.ask, rewritten or q, **kwargs)
+        answer = await app.state.batcher.ask(rewritten or q, kwargs)
         d = payload(answer, q, rewritten)
         await run(record, d, key, limiter=app.state.audit_limiter, timeout=False)
         return d
@@ -452,6 +454,59 @@ def create_app(
 
     app.openapi = custom_openapi  # type: ignore[method-assign]
     return app
+
+
+class _Batcher:
+    """Dynamic batching: asks that arrive within ``wait_s`` of each other (up to ``max_size``, with
+    the same top_k/filters/policy) go through ``Pipeline.ask_batch`` together, so the generator and
+    the guard run one batch instead of one call per request."""
+
+    def __init__(self, run_batch: Callable[[list[str], dict], Any], max_size: int, wait_s: float) -> None:
+        self.run_batch, self.max_size, self.wait_s = run_batch, max_size, wait_s
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.task: asyncio.Task | None = None
+        self.batches = 0
+
+    async def ask(self, question: str, kwargs: dict[str, Any]) -> Any:
+        if self.task is None:
+            self.task = asyncio.create_task(self._collect())
+        fut = asyncio.get_running_loop().create_future()
+        await self.queue.put((question, kwargs, fut))
+        return await fut
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    async def _collect(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            items = [await self.queue.get()]
+            deadline = loop.time() + self.wait_s
+            while len(items) < self.max_size:
+                left = deadline - loop.time()
+                try:
+                    items.append(self.queue.get_nowait() if left <= 0 else await asyncio.wait_for(self.queue.get(), left))
+                except (asyncio.TimeoutError, asyncio.QueueEmpty):
+                    break
+            groups: dict[str, list] = {}
+            for it in items:
+                groups.setdefault(json.dumps(it[1], sort_keys=True, default=str), []).append(it)
+            for group in groups.values():
+                asyncio.create_task(self._answer(group))
+
+    async def _answer(self, group: list) -> None:
+        self.batches += 1
+        try:
+            answers = await self.run_batch([q for q, _, _ in group], group[0][1])
+        except BaseException as exc:
+            for _, _, fut in group:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for (_, _, fut), a in zip(group, answers):
+            if not fut.done():
+                fut.set_result(a)
 
 
 class _BodyLimitAndMetrics:

@@ -10,6 +10,8 @@ max_question_chars = 1000
 max_top_k = 20
 request_timeout_s = 120
 workers = 2                       # threads running inference at once
+batch_max = 8                     # concurrent asks answered together by Pipeline.ask_batch
+batch_wait_ms = 5                 # how long the first ask of a batch waits for others
 snapshot_interval_s = 30          # how often changed indexes are saved (the journal covers the gap)
 embedder = "minilm-l6"            # for an index folder that does not exist yet
 
@@ -85,11 +87,13 @@ class ServeSettings:
     max_documents_per_request: int = 100
     request_timeout_s: float = 120.0
     workers: int = 2
+    batch_max: int = 8
+    batch_wait_ms: float = 5.0
     snapshot_interval_s: float = 30.0
     embedder: str = "minilm-l6"
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_question_chars", "max_top_k", "max_documents_per_request", "workers"):
+        for name in ("max_body_bytes", "max_question_chars", "max_top_k", "max_documents_per_request", "workers", "batch_max"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ConfigError(f"[serve] {name}={v!r} is not valid; it must be a positive integer")
@@ -97,6 +101,8 @@ class ServeSettings:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                 raise ConfigError(f"[serve] {name}={v!r} is not valid; it must be a number of seconds > 0")
+        if isinstance(self.batch_wait_ms, bool) or not isinstance(self.batch_wait_ms, (int, float)) or self.batch_wait_ms < 0:
+            raise ConfigError(f"[serve] batch_wait_ms={self.batch_wait_ms!r} is not valid; it must be a number of milliseconds >= 0")
         for name in ("index_dir", "state_dir", "audit_path"):
             v = getattr(self, name)
             if v is not None and not isinstance(v, Path):
