@@ -53,7 +53,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(level)  # bm25s sets its own logger to DEBUG on import
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

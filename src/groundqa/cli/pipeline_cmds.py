@@ -22,7 +22,7 @@ def register(sub: Any, bench_sub: Any) -> None:
     p.add_argument("--embedder", default="minilm-l6", help="embedder reference (default: minilm-l6)")
     p.add_argument("--generator", default="fast", help="generator profile or model (default: fast)")
     p.add_argument("--verifier", default="default", help="verifier model for the guard (default: the shipped one)")
-    p.add_argument("--policy", default="flag", choices=POLICIES, help="what to do with unsupported claims (default: flag)")
+    p.add_argument("--policy", default="abstain", choices=POLICIES, help="what to do with unsupported claims (default: abstain, withhold the answer)")
     p.add_argument("--top-k", type=int, default=4, help="passages per question (default: 4)")
     p.add_argument("--retrieval-only", action="store_true", help="show ranked passages only (no generator, no guard)")
     p.add_argument("--out", default=None, help="also save the sample index to this folder")

@@ -27,6 +27,19 @@ BM25_METHODS: tuple[str, ...] = ("lucene", "robertson", "atire", "bm25l", "bm25+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+def _bm25s() -> Any:
+    """Import bm25s, undoing the DEBUG level it gives its logger on import (its debug lines
+    would otherwise print wherever an application logs to the console)."""
+    import logging
+
+    import bm25s
+
+    log = logging.getLogger("bm25s")
+    if log.level == logging.DEBUG:
+        log.setLevel(logging.NOTSET)
+    return bm25s
+
+
 class Tokenizer:
     """Lower-case word tokens, minus English stop words, Snowball-stemmed when PyStemmer is there."""
 
@@ -111,8 +124,7 @@ class BM25Index:
         if not tokens:
             return
         if self.backend == "bm25s":
-            import bm25s
-
+            bm25s = _bm25s()
             model = bm25s.BM25(k1=self.k1, b=self.b, method=self.method)
             # an empty text would give bm25s an empty row; a placeholder token keeps positions aligned
             model.index([t if t else ["\x00"] for t in tokens], show_progress=False)
@@ -171,8 +183,7 @@ class BM25Index:
         """Restore a bm25s index of ``n`` texts from ``save``'s arrays (no pickle, no re-tokenising).
 
         ``tokens`` stays None until the owner sets them (needed only to change the index)."""
-        import bm25s
-
+        bm25s = _bm25s()
         if self.backend != "bm25s":
             raise ConfigError("load_arrays() is for the bm25s backend; rank-bm25 is rebuilt from the texts")
         self._model = bm25s.BM25.load(str(folder), mmap=False, allow_pickle=False, show_progress=False, verbosity=0)
