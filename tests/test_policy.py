@@ -37,3 +37,10 @@ def test_bad_policy_and_relevance_gate():
     assert relevance_gate([], 0.3).startswith("no relevant passage")
     assert "below 0.300" in relevance_gate([0.1, 0.2], 0.3)
     assert relevance_gate([0.1, 0.5], 0.3) is None and relevance_gate([0.1], None) is None
+
+
+def test_an_answer_without_claims_is_not_supported():
+    assert apply_policy("abstain", "Your answer is:", []).verdict == "withheld"
+    assert apply_policy("strip", "Your answer is:", []).verdict == "withheld"
+    d = apply_policy("flag", "Your answer is:", [])
+    assert d.verdict == "flagged" and "no claim" in d.reason

@@ -60,6 +60,11 @@ def apply_policy(
     check_choice("policy", policy, POLICIES)
     if declined:
         return Decision(text, "declined", "the passages do not contain the answer")
+    if not claims:  # nothing checkable ("Your answer is:"): never passed off as supported
+        reason = "the answer makes no claim that can be checked against the passages"
+        if policy in ("return", "flag"):
+            return Decision(text, "unsupported" if policy == "return" else "flagged", reason)
+        return Decision(withheld_text, "withheld", reason)
     bad = [i for i, (_, _, ok) in enumerate(claims) if not ok]
     if not bad:
         return Decision(text, "supported")
