@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from .claims import split_claims, strip_citations
+from .claims import claim_focus, split_claims, strip_citations
 from .combiner import Combiner, fit_combiner
 from .data import GuardExample, load_guard_file
 from .evidence import windows_from_texts
@@ -44,7 +44,7 @@ def example_claims(ex: GuardExample) -> list[tuple[str, str]]:
     """(text, focus) claims of a benchmark example."""
     if ex.question is not None:
         spans = split_claims(ex.claim, ex.question)
-        return [(c.text, ex.claim[c.start : c.end] if c.with_question else c.text) for c in spans] or [(ex.claim, ex.claim)]
+        return [(c.text, claim_focus(c, ex.claim)) for c in spans] or [(ex.claim, ex.claim)]
     text, _ = strip_citations(ex.claim)
     return [(text, text)]
 

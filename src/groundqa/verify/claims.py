@@ -47,6 +47,12 @@ def strip_citations(text: str) -> tuple[str, tuple[int, ...]]:
     return clean, tuple(dict.fromkeys(cited))
 
 
+def claim_focus(claim: ClaimSpan, answer: str) -> str:
+    """The words a claim asserts, for the exact checks: for a short answer read with its question,
+    the answer alone (citation marks removed, so "1884 [1]" does not assert the number 1)."""
+    return strip_citations(answer[claim.start : claim.end])[0] if claim.with_question else claim.text
+
+
 def is_short_answer(answer: str) -> bool:
     """True for an answer that is a bare span rather than a statement (few words, no final stop)."""
     words = answer.split()

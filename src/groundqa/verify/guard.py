@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..types import Passage
-from .claims import ClaimSpan, claim_segments, split_claims
+from .claims import ClaimSpan, claim_focus, claim_segments, split_claims
 from .combiner import Combiner
 from .evidence import Citation, EvidenceWindow, evidence_windows, lexical_rank
 from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, LexicalScorer, Scorer
@@ -242,7 +242,7 @@ class Guard:
             spans = split_claims(answer, question)
             wins = evidence_windows(passages, self.max_sentences)
             plan.append((spans, wins, passages))
-            all_ctx.extend(self.contexts([(c.text, answer[c.start : c.end] if c.with_question else c.text) for c in spans], wins))
+            all_ctx.extend(self.contexts([(c.text, claim_focus(c, answer)) for c in spans], wins))
         X, best, reasons = self.signals(all_ctx) if all_ctx else (np.zeros((0, len(self.features))), [], [])
         probs = self.probabilities(X) if all_ctx else np.zeros(0)
         thr = self.threshold
