@@ -14,7 +14,6 @@ import json
 import random
 import re
 import string
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence

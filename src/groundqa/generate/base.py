@@ -5,10 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol, Sequence, runtime_checkable
 
-from ..types import Passage
-
-PassageLike = "str | Passage"
-
 
 @dataclass(frozen=True)
 class Generation:
