@@ -32,6 +32,11 @@ _EXPORTS = {
     # index
     "HybridIndex": "groundqa.index",
     "make_embedder": "groundqa.index.embed",
+    # generator, guard, pipeline
+    "TransformersGenerator": "groundqa.generate.hf",
+    "Guard": "groundqa.verify.guard",
+    "Pipeline": "groundqa.pipeline",
+    "Answer": "groundqa.pipeline",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
