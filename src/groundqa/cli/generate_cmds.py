@@ -57,7 +57,13 @@ def register(sub: Any, bench_sub: Any) -> None:
     qa = bench_sub.add_parser("qa", help="question answering EM/F1 on SQuAD-format data",
                               description="Answer SQuAD questions and score them with the official EM/F1.")
     qa.add_argument("--data", required=True, help="SQuAD v1.1/v2.0 JSON or JSONL")
-    qa.add_argument("--context", default="gold", choices=["gold"], help="gold: the question's own paragraph among distractors")
+    qa.add_argument("--context", default="gold", choices=["gold", "retrieved"],
+                    help="gold: the question's own paragraph among distractors (generator only); retrieved: the whole "
+                    "pipeline, retrieval over every context of the file, guard and policy")
+    qa.add_argument("--verifier", default="default", help="with --context retrieved: the guard's verifier (default: shipped)")
+    qa.add_argument("--policy", default="abstain", choices=["return", "flag", "strip", "abstain"], help="with --context retrieved (default: abstain)")
+    qa.add_argument("--top-k", type=int, default=4, help="with --context retrieved: passages per question (default: 4)")
+    qa.add_argument("--report", default=None, help="with --context retrieved: write Markdown + PNG plots (risk-coverage, reliability, latency) here")
     qa.add_argument("--generator", default="fast", help="profile (fast, quality), short name, folder, or hub id")
     qa.add_argument("--adapter", default=None, help="a LoRA adapter folder to apply on top of --generator")
     qa.add_argument("--distractors", type=int, default=2, help="other paragraphs of the same article shown with the gold one")
@@ -113,6 +119,36 @@ def select_articles(items: list[Any], spec: str | None) -> list[Any]:
     return [it for it in items if it.doc_id in keep]
 
 
+def _bench_qa_retrieved(args: argparse.Namespace, all_items: list, sample: list) -> int:
+    """The whole pipeline over an index of every context in the file (issue 5's benchmark)."""
+    from ..bench.qa import build_context_index, run_pipeline_qa, summarize, write_report
+    from ..generate.hf import TransformersGenerator
+    from ..pipeline import Pipeline
+    from ..verify.guard import Guard
+
+    if args.top_k <= 0:
+        raise ConfigError(f"--top-k {args.top_k} is not valid; it must be a positive integer")
+    version = "2.0" if any(not it.answers for it in all_items) else "1.1"
+    index = build_context_index(all_items)
+    gen = TransformersGenerator(args.generator, adapter=args.adapter, batch_size=args.batch_size,
+                                max_new_tokens=args.max_new_tokens, int8=args.int8, dtype=args.dtype)
+    pipe = Pipeline(index, gen, Guard(args.verifier, embedder=index.embedder), policy=args.policy, top_k=args.top_k)
+    pipe.warm_up()
+    records = run_pipeline_qa(sample, pipe, batch_size=args.batch_size, version=version)
+    summary = summarize(records, version=version)
+    config = {"data": args.data, "context": "retrieved", "version": version, "questions": len(sample), "articles": args.articles,
+              "limit": args.limit, "seed": args.seed, "paragraphs_indexed": len(index.doc_ids()), "chunks": len(index),
+              "generator": args.generator, "adapter": args.adapter, "verifier": args.verifier, "policy": args.policy, "top_k": args.top_k}
+    out = {"dataset": Path(args.data).name, "results": summary, "config": config}
+    print(json.dumps(out, indent=1))
+    if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_out).write_text(json.dumps(out, indent=1))
+    if args.report:
+        write_report(records, summary, args.report, title=f"groundqa end to end: {Path(args.data).name}", config=config)
+    return 0
+
+
 def _bench_qa(args: argparse.Namespace) -> int:
     from ..bench.squad import context_pool, load_squad, run_gold_qa, sample_items
     from ..generate.hf import TransformersGenerator
@@ -121,11 +157,14 @@ def _bench_qa(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    items = select_articles(load_squad(args.data), args.articles)
-    pool = context_pool(items)
+    all_items = load_squad(args.data)
+    items = select_articles(all_items, args.articles)
     sample = sample_items(items, args.limit, args.seed)
     if not sample:
         raise ConfigError(f"--data {args.data!r} with --articles {args.articles!r} leaves no questions")
+    if args.context == "retrieved":
+        return _bench_qa_retrieved(args, all_items, sample)
+    pool = context_pool(items)
     gen = TransformersGenerator(args.generator, adapter=args.adapter, batch_size=args.batch_size,
                                 max_new_tokens=args.max_new_tokens, int8=args.int8, dtype=args.dtype)
     gen.warm_up()

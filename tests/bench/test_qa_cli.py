@@ -1,0 +1,21 @@
+"""`groundqa bench qa --context retrieved`: the whole pipeline with the real default models on a
+committed SQuAD v2.0 excerpt (tests/bench/fixtures, CC BY-SA 4.0)."""
+
+import json
+from pathlib import Path
+
+from groundqa.cli import main
+
+FIXTURE = Path(__file__).parent / "fixtures" / "squad_v20_sample.json"
+
+
+def test_bench_qa_retrieved_writes_the_documented_json_and_report(tmp_path):
+    data = tmp_path / "v20.json"
+    data.write_text(json.dumps(json.loads(FIXTURE.read_text())["dataset"]))
+    out, rep = tmp_path / "qa.json", tmp_path / "report"
+    assert main(["bench", "qa", "--data", str(data), "--context", "retrieved", "--limit", "3", "--batch-size", "3", "--json", str(out), "--report", str(rep)]) == 0
+    result = json.loads(out.read_text())
+    for key in ("em", "f1", "answered_rate", "noans_declined_rate", "hasans_answered_rate", "supported_rate", "latency_ms"):
+        assert key in result["results"], key
+    assert result["config"]["context"] == "retrieved" and result["results"]["n"] == 3
+    assert (rep / "report.md").exists() and (rep / "risk_coverage.png").exists()
