@@ -100,15 +100,17 @@ class HybridIndex:
             out[key] = float(w)
         return out
 
-    @staticmethod
-    def _check_candidates(candidates: int | Mapping[str, int]) -> dict[str, int]:
+    @classmethod
+    def _check_candidates(cls, candidates: int | Mapping[str, int]) -> dict[str, int]:
+        """Results each retriever contributes to fusion: one number for both, or per retriever
+        (checked with the class's own ``_check_top_k``, so a backend can add its limits)."""
         if isinstance(candidates, Mapping):
             out = {"bm25": 100, "dense": 100}
             for key, v in candidates.items():
                 check_choice("candidates key", key, RETRIEVERS)
-                out[key] = HybridIndex._check_top_k(v, "candidates")
+                out[key] = cls._check_top_k(v, "candidates")
             return out
-        v = HybridIndex._check_top_k(candidates, "candidates")
+        v = cls._check_top_k(candidates, "candidates")
         return {"bm25": v, "dense": v}
 
     @staticmethod

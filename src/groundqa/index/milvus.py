@@ -333,16 +333,7 @@ class MilvusRetriever:
             raise ConfigError(f"{name}={value} is too large; Milvus returns at most {MAX_TOPK - TIE_SLACK} results per query here")
         return value
 
-    @classmethod
-    def _check_candidates(cls, candidates: int | Mapping[str, int]) -> dict[str, int]:
-        if isinstance(candidates, Mapping):
-            out = {"bm25": 100, "dense": 100}
-            for key, v in candidates.items():
-                check_choice("candidates key", key, RETRIEVERS)
-                out[key] = cls._check_top_k(v, "candidates")
-            return out
-        v = cls._check_top_k(candidates, "candidates")
-        return {"bm25": v, "dense": v}
+    _check_candidates = classmethod(HybridIndex._check_candidates.__func__)  # one rule, with this class's _check_top_k
 
     # -- connection -------------------------------------------------------------------------------
     def _open(self) -> None:
