@@ -29,50 +29,30 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from groundqa.bench.retrieval import QueryVectorCache
+
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-class PrecomputedEmbedder:
-    """An embedder that answers from vectors computed once (kept on disk), else asks ``inner``."""
+class PrecomputedEmbedder(QueryVectorCache):
+    """``QueryVectorCache`` whose vectors are computed once (``prefill``) and kept on disk;
+    ``misses`` counts texts that still had to be embedded afterwards."""
 
     def __init__(self, inner: Any, cache_file: Path | None = None) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.cache_file = cache_file
-        self._memo: dict[str, np.ndarray] = {}
         if cache_file is not None and cache_file.exists():
             data = np.load(cache_file, allow_pickle=False)
             self._memo = dict(zip(data["texts"].tolist(), data["vectors"]))
         self.misses = 0
 
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def identity(self) -> dict[str, Any]:
-        return self.inner.identity()
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self.inner.count_tokens(texts)
-
-    def warm_up(self) -> None:
-        getattr(self.inner, "warm_up", lambda: None)()
-
     def prefill(self, texts: Sequence[str], show_progress: bool = True) -> None:
         missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
         if not missing:
             return
-        vecs = self.inner.encode(missing, show_progress=show_progress)
-        self._memo.update(zip(missing, vecs))
+        super().encode(missing, show_progress=show_progress)
         if self.cache_file is not None:
             self.cache_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.cache_file.with_suffix(".tmp.npz")
@@ -81,14 +61,8 @@ class PrecomputedEmbedder:
             os.replace(tmp, self.cache_file)
 
     def encode(self, texts: Sequence[str], *, batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
-        texts = list(texts)
-        missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
-        if missing:
-            self.misses += len(missing)
-            self._memo.update(zip(missing, self.inner.encode(missing, batch_size=batch_size)))
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self._memo[t] for t in texts]).astype(np.float32, copy=False)
+        self.misses += len({t for t in texts if t not in self._memo})
+        return super().encode(texts, batch_size=batch_size)
 
 
 def top10_agreement(a: dict[str, list[tuple[str, float]]], b: dict[str, list[tuple[str, float]]]) -> dict[str, float]:

@@ -42,6 +42,15 @@ DEFAULT_FUSION = "weighted"
 DEFAULT_WEIGHTS = {"weighted": {"bm25": 0.6, "dense": 0.4}, "rrf": {"bm25": 1.0, "dense": 1.0}}
 
 
+def check_queries(queries: Sequence[str]) -> None:
+    """Fail on a bare string or an empty/non-string query (every retriever's search_batch)."""
+    if isinstance(queries, str):
+        raise ConfigError("search_batch() takes a list of queries; use search() for one query")
+    for q in queries:
+        if not isinstance(q, str) or not q.strip():
+            raise ConfigError(f"query {q!r} is empty or not a string; pass the question text")
+
+
 class HybridIndex:
     """BM25 and dense retrieval over one list of chunks, with fusion and metadata filters.
 
@@ -212,11 +221,7 @@ class HybridIndex:
     ) -> list[list[Passage]]:
         k = self.top_k if top_k is None else self._check_top_k(top_k)
         mode = self.mode if mode is None else check_choice("mode", mode, MODES)
-        if isinstance(queries, str):
-            raise ConfigError("search_batch() takes a list of queries; use search() for one query")
-        for q in queries:
-            if not isinstance(q, str) or not q.strip():
-                raise ConfigError(f"query {q!r} is empty or not a string; pass the question text")
+        check_queries(queries)
         compile_filters(filters)  # fail on a bad filter even when the index is empty
         qvecs = None
         if mode != "bm25" and len(self._chunks):

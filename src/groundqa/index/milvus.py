@@ -62,7 +62,7 @@ import numpy as np
 from ..errors import ConfigError, EmbedderMismatchError, GroundQAError, IndexFormatError, check_choice
 from ..types import Chunk, Passage
 from . import fusion as fusion_fns
-from .hybrid import DEFAULT_FUSION, HybridIndex
+from .hybrid import DEFAULT_FUSION, HybridIndex, check_queries
 from .embed import DEFAULT_EMBEDDER, Embedder, make_embedder
 from .filters import Filters, compile_filters
 
@@ -695,11 +695,7 @@ class MilvusRetriever:
     def search_batch(self, queries: Sequence[str], *, top_k: int | None = None, mode: str | None = None, filters: Filters | None = None) -> list[list[Passage]]:
         k = self.top_k if top_k is None else self._check_top_k(top_k)
         mode = self.mode if mode is None else check_choice("mode", mode, MODES)
-        if isinstance(queries, str):
-            raise ConfigError("search_batch() takes a list of queries; use search() for one query")
-        for q in queries:
-            if not isinstance(q, str) or not q.strip():
-                raise ConfigError(f"query {q!r} is empty or not a string; pass the question text")
+        check_queries(queries)
         expr = filter_expression(filters)
         queries = list(queries)
         if not queries or expr is NEVER or not self._present():
