@@ -65,6 +65,19 @@ def test_unanswerable_examples_target_the_decline_sentence():
     assert all(it.context not in e.passages for it, e in zip(_items(), exs))
 
 
+def test_free_form_answers_keep_their_target_when_passages_are_cut(tmp_path):
+    # a yes/no answer is not a span of its passage: cutting the passage must not turn it into a
+    # decline example, and "no" must not be found inside "not" or "know"
+    from groundqa.bench.squad import load_squad
+
+    ctx = "We do not know whether the drug works; " + "the trial was small and short. " * 20
+    (tmp_path / "yn.jsonl").write_text(json.dumps({"question": "Does it work?", "answer": "no", "context": ctx, "doc_id": "d1"}) + "\n")
+    items = load_squad(tmp_path / "yn.jsonl")
+    assert items[0].answer_starts == (-1,)
+    exs = build_examples(items, PromptTemplate(), seed=0, distractors=(0, 0), unanswerable_rate=0.0, max_passage_words=16)
+    assert exs[0].answerable and exs[0].target == "no [1]" and exs[0].passages[0].endswith("...")
+
+
 def test_dev_split_is_by_document():
     train, dev, dev_docs = split_by_document(_items(), 0.25, seed=0)
     assert len(dev_docs) == 1

@@ -62,6 +62,26 @@ def test_stream_yields_the_same_text(tiny_gen):
     assert "".join(pieces).strip() == full.text
 
 
+def test_choice_logprobs_equal_a_full_forward_pass(tiny_gen):
+    import torch
+
+    q, passages = "Is Paris the capital?", ["Paris is the capital of France."]
+    choices = ["Paris", "The Moon orbits", "no"]
+    got = tiny_gen.choice_logprobs(q, passages, choices)
+    tok, model = tiny_gen.tokenizer, tiny_gen.model
+    p_ids = tok(tiny_gen.prompt(q, passages), add_special_tokens=False)["input_ids"]
+    for c, lp in zip(choices, got):
+        c_ids = tok(c, add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            logits = model(input_ids=torch.tensor([p_ids + c_ids])).logits[0].float()
+        logp = torch.log_softmax(logits, dim=-1)
+        want = sum(float(logp[len(p_ids) - 1 + j, t]) for j, t in enumerate(c_ids))
+        assert lp == pytest.approx(want, abs=1e-4)
+    assert all(x < 0 for x in got)
+    with pytest.raises(ConfigError, match="at least one choice"):
+        tiny_gen.choice_logprobs(q, passages, [])
+
+
 def test_overrides_are_checked(tiny_gen):
     with pytest.raises(ConfigError, match="unknown generation override"):
         tiny_gen.generate("q", PASSAGES, beams=3)

@@ -231,12 +231,23 @@ def _items_from_jsonl(p: Path, text: str) -> Iterator[QAItem]:
             context = gold[0] if gold else ""
         if context is None:
             raise DocumentError(f"{p}:{ln}", "needs a 'context' string or a 'contexts' list")
-        starts = tuple(context.find(a) for a in answers)
+        starts = tuple(_find_words(context, a) for a in answers)
         doc = row.get("doc_id") or row.get("title") or f"ctx-{hash_text(context)}"
         yield QAItem(
             id=str(row.get("id", ln)), question=row["question"], answers=answers, context=context,
             doc_id=str(doc), answer_starts=starts, contexts=tuple(contexts or ()),
         )
+
+
+def _find_words(text: str, answer: str) -> int:
+    """Where ``answer`` first occurs in ``text`` as whole words (-1 if nowhere): a free-form answer
+    such as "no" is not a span of "not" or "know"."""
+    import re
+
+    if not answer.strip():
+        return -1
+    m = re.search(r"(?<!\w)" + re.escape(answer) + r"(?!\w)", text)
+    return m.start() if m else -1
 
 
 def hash_text(text: str) -> str:

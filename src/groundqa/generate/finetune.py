@@ -136,7 +136,8 @@ def build_examples(items: Sequence[Any], template: PromptTemplate, *, seed: int,
             elif max_passage_words:
                 p = truncate_words(p, max_passage_words)
             shown.append(p)
-        if gold is not None and not any(a in shown[gold - 1] for a in it.answers):
+        span = bool(it.answer_starts) and it.answer_starts[0] >= 0  # the answer is a span of its passage
+        if span and gold is not None and not any(a in shown[gold - 1] for a in it.answers):
             gold = None  # the answer did not survive truncation: a decline example, honestly
         answer = it.answers[0] if (gold is not None and it.answers) else None
         out.append(Example(question=it.question, passages=tuple(shown), target=template.target(answer, gold),

@@ -228,6 +228,49 @@ class TransformersGenerator:
             ))
         return results
 
+    def choice_logprobs(self, question: str, passages: Sequence[Any], choices: Sequence[str]) -> list[float]:
+        """The log-probability of each of ``choices`` as the whole answer to ``question``.
+
+        Closed-form answers (yes/no/maybe, a label, "yes" for a judge) are read this way instead of
+        parsing generated text: the sum of the choice tokens' log-probabilities after the prompt (one
+        forward pass over the prompt, plus one per choice longer than a token). Causal models only.
+        """
+        import torch
+
+        if not choices:
+            raise ConfigError("choice_logprobs needs at least one choice")
+        self.warm_up()
+        if self._seq2seq:
+            raise ConfigError(f"choice_logprobs scores causal LMs; {self.name!r} is a seq2seq model")
+        tok = self._tok
+        special = not getattr(tok, "chat_template", None)
+        p_ids = tok(self.prompt(question, passages), add_special_tokens=special)["input_ids"]
+        p_ids = p_ids[-self.max_prompt_tokens:]
+        encoded = []
+        for c in choices:
+            c_ids = tok(c, add_special_tokens=False)["input_ids"]
+            if not c_ids:
+                raise ConfigError(f"choice {c!r} encodes to no tokens; give non-empty choices")
+            encoded.append(c_ids)
+        dev = self._model.device
+        out: list[float] = [0.0] * len(choices)
+        with torch.inference_mode():
+            # single-token choices (yes / no / a label) need only the prompt's next-token distribution
+            first = torch.log_softmax(self._model(input_ids=torch.tensor([p_ids], device=dev)).logits[0, -1].float(), dim=-1)
+            longer = []
+            for i, c_ids in enumerate(encoded):
+                if len(c_ids) == 1:
+                    out[i] = float(first[c_ids[0]])
+                else:
+                    longer.append(i)
+            for i in longer:
+                row = torch.tensor([p_ids + encoded[i]], device=dev)
+                logp = torch.log_softmax(self._model(input_ids=row).logits[0, :-1].float(), dim=-1)
+                n = len(encoded[i])
+                target = row[0, -n:]
+                out[i] = float(logp[-n:].gather(-1, target.unsqueeze(-1)).sum())
+        return out
+
     def stream(self, question: str, passages: Sequence[Any], **overrides: Any) -> Iterator[str]:
         """Yield the answer's text piece by piece as tokens arrive, stopping at a stop string."""
         import torch
