@@ -166,6 +166,37 @@ def test_lora_through_the_cli_then_bench_qa(tmp_path, tiny_dir):
     r = json.loads(report.read_text())
     assert r["n"] == 4 and 0 <= r["f1"] <= 100 and r["tokens_per_s"] > 0 and len(r["records"]) == 4
 
+    # a scaled copy moves the model part of the way back to the base: logits in between, card updated
+    import torch
+    from safetensors.torch import save_file
+
+    # two tiny steps leave lora_B near zero: give it a visible update first
+    gen = torch.Generator().manual_seed(0)
+    save_file({k: (torch.randn(v.shape, generator=gen) * 0.5).to(v.dtype) if "lora_B" in k else v for k, v in weights.items()},
+              str(out / "adapter_model.safetensors"), metadata={"format": "pt"})
+    half = tmp_path / "lora-half"
+    assert main(["adapter-scale", str(out), "--scale", "0.5", "--out", str(half), "--note", "picked on dev"]) == 0
+    card_h = json.loads((half / "groundqa_card.json").read_text())
+    assert card_h["scaled"]["scale"] == 0.5 and card_h["scaled"]["note"] == "picked on dev"
+    assert card_h["scaled"]["forgetting_after"]["perplexity"] > 1 and "Scaled after training" in (half / "README.md").read_text()
+    assert json.loads((half / "adapter_config.json").read_text())["lora_alpha"] == card["hyperparameters"]["lora_alpha"] * 0.5
+    weights_of = {name: TransformersGenerator(ref, device="cpu").model.state_dict()
+                  for name, ref in (("base", str(tiny_dir)), ("full", str(out)), ("half", str(half)))}
+    key = next(k for k in weights_of["base"] if k.endswith("q_proj.weight"))
+    d_full = weights_of["full"][key] - weights_of["base"][key]
+    d_half = weights_of["half"][key] - weights_of["base"][key]
+    assert d_full.abs().max() > 1e-3
+    assert torch.allclose(d_half, 0.5 * d_full, atol=1e-5)  # the merged update is exactly halved
+    from groundqa.generate.finetune import scale_adapter
+
+    with pytest.raises(ConfigError, match="not empty"):
+        scale_adapter(out, half, 0.5)
+    with pytest.raises(ConfigError, match=r"\(0, 1\]"):
+        scale_adapter(out, tmp_path / "x", 1.5)
+    with pytest.raises(ConfigError, match="not a LoRA adapter"):
+        scale_adapter(tiny_dir, tmp_path / "x", 0.5)
+    assert json.loads((half / "groundqa_card.json").read_text())["scaled"]["scale"] == 0.5  # left as it was
+
 
 def test_resume_from_checkpoint(tmp_path, tiny_dir, monkeypatch):
     monkeypatch.setenv("GROUNDQA_KEEP_CHECKPOINTS", "1")

@@ -54,6 +54,15 @@ def register(sub: Any, bench_sub: Any) -> None:
     ft.add_argument("--no-progress", action="store_true")
     ft.set_defaults(func=_finetune)
 
+    sc = sub.add_parser("adapter-scale", help="copy a LoRA adapter with its update scaled (less forgetting)",
+                        description="Write a copy of a LoRA adapter whose update is multiplied by --scale (0 < scale <= 1), "
+                                    "with a fresh forgetting check in its card. Pick the scale on dev data.")
+    sc.add_argument("adapter", help="a LoRA adapter folder written by `groundqa finetune --lora`")
+    sc.add_argument("--scale", type=float, required=True)
+    sc.add_argument("--out", required=True, help="new folder for the scaled copy")
+    sc.add_argument("--note", default="", help="how the scale was chosen (goes into the card)")
+    sc.set_defaults(func=_adapter_scale)
+
     qa = bench_sub.add_parser("qa", help="question answering EM/F1 on SQuAD-format data",
                               description="Answer SQuAD questions and score them with the official EM/F1.")
     qa.add_argument("--data", required=True, help="SQuAD v1.1/v2.0 JSON or JSONL")
@@ -96,6 +105,19 @@ def _finetune(args: argparse.Namespace) -> int:
     d = res.card["dev"]
     print(f"wrote {res.out}: dev F1 {d['before']['f1']} -> {d['after']['f1']}, "
           f"perplexity {res.card['forgetting']['before']['perplexity']} -> {res.card['forgetting']['after']['perplexity']}")
+    return 0
+
+
+def _adapter_scale(args: argparse.Namespace) -> int:
+    from ..generate.finetune import scale_adapter
+
+    card = scale_adapter(args.adapter, args.out, args.scale, note=args.note)
+    sc = card.get("scaled", {})
+    msg = f"wrote {args.out}: update x{sc.get('scale')}"
+    if "forgetting_after" in sc:
+        msg += (f"; perplexity on the general text {card['forgetting']['before']['perplexity']} (base) -> "
+                f"{sc['forgetting_after']['perplexity']} (was {card['forgetting']['after']['perplexity']} unscaled)")
+    print(msg)
     return 0
 
 

@@ -469,6 +469,54 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
     return FinetuneResult(out=str(out), card=card)
 
 
+def scale_adapter(src: str | os.PathLike[str], dst: str | os.PathLike[str], scale: float, *, note: str = "",
+                  check_forgetting: bool = True) -> dict[str, Any]:
+    """Write a copy of the LoRA adapter ``src`` whose update is multiplied by ``scale`` (0 < scale <= 1).
+
+    The delta of a LoRA adapter is ``(lora_alpha / r) * B @ A``; scaling ``lora_alpha`` interpolates
+    between the base model (0) and the trained adapter (1), a weight-space interpolation known to
+    trade a little task accuracy for much less forgetting. Pick ``scale`` on dev data (``note`` says
+    how it was picked). The copy's card records the scale and a fresh forgetting check.
+    """
+    src, dst = Path(src), Path(dst)
+    cfg_path = src / "adapter_config.json"
+    if not cfg_path.exists():
+        raise ConfigError(f"{src} is not a LoRA adapter folder (no adapter_config.json); pass a folder written by `groundqa finetune --lora`")
+    if not 0 < scale <= 1:
+        raise ConfigError(f"scale={scale!r} must be in (0, 1]: 1 keeps the adapter, smaller values move toward the base model")
+    if dst.resolve() == src.resolve():
+        raise ConfigError(f"--out {dst} is the adapter itself; write the scaled copy to a new folder")
+    if dst.exists() and any(dst.iterdir()):
+        raise ConfigError(f"--out {dst} exists and is not empty; choose a new folder (nothing was overwritten)")
+    cfg = json.loads(cfg_path.read_text())
+    if cfg.get("use_rslora") or cfg.get("alpha_pattern") or cfg.get("rank_pattern"):
+        raise ConfigError(f"{src} uses rsLoRA or per-module alpha/rank patterns; scale_adapter handles plain LoRA only")
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("checkpoints"))
+    trained_alpha = cfg["lora_alpha"]
+    cfg["lora_alpha"] = trained_alpha * scale
+    (tmp / "adapter_config.json").write_text(json.dumps(cfg, indent=2))
+    card_path = tmp / "groundqa_card.json"
+    card = json.loads(card_path.read_text()) if card_path.exists() else {}
+    prev = card.get("scaled", {}).get("scale", 1.0)
+    card["scaled"] = {"scale": round(prev * scale, 6), "from": str(src), "trained_lora_alpha": card.get("scaled", {}).get("trained_lora_alpha", trained_alpha),
+                      "lora_alpha": cfg["lora_alpha"], "note": note}
+    if check_forgetting and card.get("forgetting"):
+        from .loading import load_generator_model
+
+        loaded = load_generator_model(card.get("base") or cfg.get("base_model_name_or_path", ""), adapter=str(tmp))
+        card["scaled"]["forgetting_after"] = forgetting_check(loaded.model, loaded.tokenizer)
+        before = card["forgetting"]["before"]["perplexity"]
+        card["scaled"]["perplexity_change"] = round(card["scaled"]["forgetting_after"]["perplexity"] - before, 3)
+    if card:
+        card_path.write_text(json.dumps(card, indent=1))
+        (tmp / "README.md").write_text(render_card(card))
+    shutil.rmtree(dst, ignore_errors=True)
+    tmp.rename(dst)
+    return card
+
+
 def _cast_adapter(folder: Path, dtype: str) -> None:
     """Store the adapter's weights in ``dtype`` (half the size of float32; loads into any dtype)."""
     if dtype == "float32":
@@ -510,6 +558,20 @@ def render_card(card: dict[str, Any]) -> str:
         "",
         "Hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in card["hyperparameters"].items()),
         "",
+    ]
+    sc = card.get("scaled")
+    if sc:
+        fa = sc.get("forgetting_after", {})
+        lines += [
+            f"Scaled after training: the adapter's update is multiplied by {sc['scale']} (lora_alpha "
+            f"{sc['trained_lora_alpha']} -> {sc['lora_alpha']}). {sc.get('note', '')}".rstrip(),
+            "",
+        ]
+        if fa:
+            lines += [f"With the scale: perplexity on the general text {f['before']['perplexity']} -> {fa['perplexity']}, "
+                      f"general questions right {fa['general_correct']}/{fa['general_total']} "
+                      "(the table above is the unscaled adapter).", ""]
+    lines += [
         "General questions (before -> after):",
         "",
     ]
