@@ -58,7 +58,7 @@ def run_bench(args: Any) -> int:
     kw = {}
     if args.top_windows:
         kw["top_k"] = args.top_windows
-    guard = make_guard(args.verifier, args.embedder, **kw)
+    guard = make_guard(args.verifier, args.embedder, judge=getattr(args, "judge", None), judge_dtype=getattr(args, "judge_dtype", "int8"), **kw)
     if getattr(args, "load_features", None):
         z = np.load(args.load_features, allow_pickle=False)
         if list(z["ids"]) != [e.id for e in examples]:

@@ -38,7 +38,7 @@ from .claims import ClaimSpan, qa_claim, split_claims
 from .combiner import Combiner, fit_combiner
 from .evidence import Citation, EvidenceWindow, evidence_windows
 from .guard import ClaimVerdict, Guard, GuardResult
-from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, LexicalScorer, ScoreBatch, Scorer
+from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, LexicalScorer, LLMJudgeScorer, ScoreBatch, Scorer
 
 Verifier = Guard  # the name the pipeline's protocol uses
 
@@ -49,6 +49,7 @@ __all__ = [
     "ClaimVerdict",
     "Combiner",
     "CrossEncoderScorer",
+    "LLMJudgeScorer",
     "EmbeddingScorer",
     "EvidenceWindow",
     "Guard",

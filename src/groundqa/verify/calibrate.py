@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_choice
 from .claims import claim_focus, split_claims, strip_citations
 from .combiner import Combiner, fit_combiner
 from .data import GuardExample, load_guard_file
@@ -129,12 +129,21 @@ def evaluate(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]
     }
 
 
-def make_guard(verifier: str, embedder: str | None = "minilm-l6", **kw: Any) -> Any:
-    """A guard whose combiner is fitted later (placeholder calibration with the right features)."""
+def make_guard(verifier: str, embedder: str | None = "minilm-l6", *, judge: str | None = None, judge_dtype: str = "int8",
+               **kw: Any) -> Any:
+    """A guard whose combiner is fitted later (placeholder calibration with the right features).
+    ``judge``: a causal LM reference for the optional LLM-judge signal (``judge_dtype`` int8, bf16 or fp32)."""
     from .guard import Guard
+    from .scorers import LLMJudgeScorer
 
     emb = None if embedder is None or str(embedder).lower() == "none" else embedder
-    g = Guard(verifier=None if verifier.lower() == "none" else verifier, embedder=emb, calibration={"format": 1, "features": [], "mean": [], "scale": [], "coef": [], "intercept": 0.0}, **kw)
+    extra = []
+    if judge and judge.lower() != "none":
+        check_choice("judge dtype", judge_dtype, ("int8", "bf16", "fp32"))
+        extra.append(LLMJudgeScorer(judge, int8=judge_dtype == "int8",
+                                    dtype={"int8": "float32", "bf16": "bfloat16", "fp32": "float32"}[judge_dtype]))
+    g = Guard(verifier=None if verifier.lower() == "none" else verifier, embedder=emb, extra_scorers=extra,
+              calibration={"format": 1, "features": [], "mean": [], "scale": [], "coef": [], "intercept": 0.0}, **kw)
     return g
 
 
@@ -142,7 +151,7 @@ def run_calibrate(args: Any) -> int:
     if not 0.0 < args.target_precision < 1.0:
         raise ConfigError(f"--target-precision={args.target_precision!r} is not valid; pass a number in (0, 1), e.g. 0.9")
     fmt, examples = load_guard_file(args.data, args.limit)
-    guard = make_guard(args.verifier, args.embedder)
+    guard = make_guard(args.verifier, args.embedder, judge=getattr(args, "judge", None), judge_dtype=getattr(args, "judge_dtype", "int8"))
     table = featurize(guard, examples, fmt=fmt)
     info = {
         "data": str(args.data),
