@@ -14,9 +14,12 @@ RES = Path("benchmarks/results")
 CARD = Path("src/groundqa/data/adapters/smollm2-135m-squad-lora/groundqa_card.json")
 ROWS = {
     "smollm2-135m (base)": "generator_qa_smollm2-135m.json",
-    "smollm2-135m + LoRA (fast profile)": "generator_qa_fast.json",
+    "smollm2-135m + LoRA, shipped (fast profile, update x0.75)": "generator_qa_fast.json",
+    "smollm2-135m + LoRA, unscaled": "generator_qa_fast_unscaled.json",
+    "smollm2-135m full fine-tune": "generator_qa_smollm2-135m-full.json",
     "qwen2.5-coder-1.5b bf16 (quality profile)": "generator_qa_quality.json",
 }
+FULL_CARD = Path("runs/smollm2-135m-squad-full/groundqa_card.json")
 
 
 def _subset(report: dict, ids: set[str]) -> dict:
@@ -46,10 +49,10 @@ def main() -> None:
                        f"--batch-size {r['settings']['batch_size']} --threads {r['settings'].get('threads')}",
         }
     # rows on a smaller sample are also scored on the same questions for the others (samples are nested)
-    smallest = min(reports.values(), key=lambda r: r["n"], default=None)
-    if smallest is not None and any(r["n"] != smallest["n"] for r in reports.values()):
-        ids = {rec["id"] for rec in smallest["records"]}
-        out["same_questions_as_smallest_sample"] = {name: _subset(r, ids) for name, r in reports.items()}
+    # every row is also scored on the questions all rows answered (samples are nested)
+    if reports:
+        common = set.intersection(*({rec["id"] for rec in r["records"]} for r in reports.values()))
+        out["same_questions"] = {"n": len(common), "results": {name: _subset(r, common) for name, r in reports.items()}}
     if CARD.exists():
         card = json.loads(CARD.read_text())
         out["fine_tuning"] = {
@@ -64,6 +67,19 @@ def main() -> None:
                                         "after": f"{f['after']['general_correct']}/{f['after']['general_total']}"},
             "answers": [{"question": b["question"], "before": b["answer"], "after": a["answer"]}
                         for b, a in zip(f["before"]["general_answers"], f["after"]["general_answers"])],
+        }
+        sc = card.get("scaled")
+        if sc:
+            out["forgetting"]["shipped_scale"] = {"scale": sc["scale"], "perplexity_general_text": sc["forgetting_after"]["perplexity"],
+                                                  "general_questions_right": f"{sc['forgetting_after']['general_correct']}/{sc['forgetting_after']['general_total']}",
+                                                  "how_chosen": sc["note"]}
+    if FULL_CARD.exists():
+        fc = json.loads(FULL_CARD.read_text())
+        out["full_fine_tuning"] = {
+            "command": fc["command"], "training": fc["training"], "dev": {k: fc["dev"][k] for k in ("before", "after", "best_f1")},
+            "hyperparameters": fc["hyperparameters"],
+            "forgetting": {"perplexity_general_text": {"before": fc["forgetting"]["before"]["perplexity"], "after": fc["forgetting"]["after"]["perplexity"]},
+                           "general_questions_right": {"before": fc["forgetting"]["before"]["general_correct"], "after": fc["forgetting"]["after"]["general_correct"]}},
         }
     (RES / "generator_squad.json").write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out["results"], indent=1))
