@@ -39,6 +39,11 @@ def test_bench_guard_takes_a_judge(tiny_dir):
            enumerate([("Paris is the capital of France.", 1), ("Rome is the capital of France.", 0)])]
     table = featurize(g, exs, show_progress=False)
     assert "judge" in table.features and np.isfinite(table.X).all()
+    from groundqa.verify.calibrate import combiner_columns, fit_with_thresholds
+
+    assert table.features.index("judge") in combiner_columns(list(table.features))
+    comb = fit_with_thresholds(table.X, table.y, table.features, 0.9, {})
+    assert "judge" in comb.features
     with pytest.raises(ConfigError, match="judge dtype"):
         make_guard("none", None, judge=str(tiny_dir), judge_dtype="int4")
     with pytest.raises(ConfigError, match="top_k"):

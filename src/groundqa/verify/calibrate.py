@@ -92,7 +92,7 @@ def half_split(groups: Sequence[str], salt: str = "groundqa") -> np.ndarray:
 # ClaimVerdict.signals for inspection.
 COMBINER_FEATURES = (
     "seg_lex_min", "idf_union", "focus_all", "missing_numbers", "missing_names", "missing_words", "log_len",
-    "emb_best", "nli_concat", "nli_seg_min",
+    "emb_best", "nli_concat", "nli_seg_min", "judge",  # judge: only where an LLM judge is configured
 )
 DEFAULT_L2 = 3.0
 
