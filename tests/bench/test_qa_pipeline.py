@@ -18,15 +18,32 @@ ITEMS = [
 ]
 
 
-def rec(support, f1, answered=True, golds=("x",)):
-    return PipelineRecord("i", "q", golds, "p", answered, "supported", support, f1, f1)
+def rec(support, f1, answered=True, golds=("x",), generated="p"):
+    return PipelineRecord("i", "q", golds, "p" if answered else "", answered, "supported" if answered else "withheld",
+                          support, f1 if answered else 0.0, f1 if answered else 0.0, generated=generated, raw_em=f1, raw_f1=f1)
 
 
 def test_risk_coverage_hand_computed():
-    rs = [rec(0.9, 1.0), rec(0.5, 0.0), rec(0.5, 1.0), rec(0.1, 0.0, answered=False)]
+    # the curve runs past the policy's threshold: a withheld answer (support 0.1) is the last point;
+    # a generator decline (no generated text) never counts as an answer
+    rs = [rec(0.9, 1.0), rec(0.5, 0.0), rec(0.5, 1.0), rec(0.1, 0.0, answered=False), rec(1.0, 0.0, answered=False, generated="")]
     pts = risk_coverage(rs)
-    # threshold 0.9 keeps 1 of 4 (F1 100); 0.5 keeps 3 of 4 (F1 (1+0+1)/3)
-    assert pts == [{"threshold": 0.9, "coverage": 0.25, "f1": 100.0}, {"threshold": 0.5, "coverage": 0.75, "f1": pytest.approx(200 / 3)}]
+    assert pts == [
+        {"threshold": 0.9, "coverage": 0.2, "f1": 100.0, "f1_all": 20.0},
+        {"threshold": 0.5, "coverage": 0.6, "f1": pytest.approx(200 / 3), "f1_all": 40.0},
+        {"threshold": 0.1, "coverage": 0.8, "f1": 50.0, "f1_all": 40.0},
+    ]
+
+
+def test_risk_coverage_with_unanswerable_questions():
+    # v2: withholding an answer to an unanswerable question is right (F1 1 as the empty prediction)
+    rs = [rec(0.9, 1.0), rec(0.4, 0.0, answered=False, golds=()), rec(0.2, 0.0, answered=False)]
+    pts = risk_coverage(rs)
+    assert pts[0] == {"threshold": 0.9, "coverage": pytest.approx(1 / 3), "f1": 100.0, "f1_all": pytest.approx(200 / 3),
+                      "noans_declined": 100.0, "hasans_answered": 50.0}
+    assert pts[-1]["noans_declined"] == 0.0 and pts[-1]["hasans_answered"] == 100.0 and pts[-1]["f1_all"] == pytest.approx(100 / 3)
+    s = summarize(rs, version="2.0")
+    assert s["unguarded"] == {"f1": pytest.approx(33.33, abs=0.01), "answered_rate": 100.0}
 
 
 def test_reliability_bins():
@@ -42,6 +59,7 @@ def test_run_summarize_and_report(tmp_path):
     assert [r.id for r in records] == ["q1", "q2", "q3"]
     assert records[0].answered and 0 < records[0].f1 < 1 and records[0].gold_retrieved  # the fake answers a whole sentence
     assert not records[2].answered and records[2].em == 1.0  # declined an unanswerable question: right
+    assert records[0].generated and records[0].raw_f1 == records[0].f1  # returned as generated
     s = summarize(records, version="2.0")
     for key in ("em", "f1", "answered_rate", "noans_declined_rate", "hasans_answered_rate", "supported_rate", "latency_ms"):
         assert key in s

@@ -34,10 +34,18 @@ class PipelineRecord:
     timings: Mapping[str, float] = field(default_factory=dict)
     claim_probs: tuple[float, ...] = ()
     gold_retrieved: bool | None = None
+    generated: str = ""  # the generator's answer without citation marks, whatever the policy did; "" if it declined
+    raw_em: float = 0.0  # EM / F1 of ``generated`` as if it had been returned
+    raw_f1: float = 0.0
 
     @property
     def answerable(self) -> bool:
         return bool(self.golds)
+
+    @property
+    def empty_score(self) -> float:
+        """The F1 of returning nothing: 1 for an unanswerable (v2) question, else 0."""
+        return 0.0 if self.golds else 1.0
 
 
 def build_context_index(items: Iterable[QAItem], embedder: Any = "minilm-l6", *, show_progress: bool = True, **index_kw: Any) -> Any:
@@ -76,7 +84,10 @@ def run_pipeline_qa(items: Sequence[QAItem], pipeline: Any, *, batch_size: int =
         for it, a in zip(batch, answers):
             pred = strip_citations(a.text).strip() if a.answered else ""
             golds = it.answers if it.answers else ("",)
-            em, f1 = best_over(list(golds), pred, "2.0" if version.startswith("2") else "1.1")
+            v = "2.0" if version.startswith("2") else "1.1"
+            em, f1 = best_over(list(golds), pred, v)
+            gen = "" if a.verdict == "declined" else strip_citations(a.generated).strip()
+            raw_em, raw_f1 = best_over(list(golds), gen, v)  # gen "" (a decline) scores as the empty prediction
             gold_key = f"{it.doc_id}#{it.paragraph_index}"
             out.append(
                 PipelineRecord(
@@ -84,6 +95,7 @@ def run_pipeline_qa(items: Sequence[QAItem], pipeline: Any, *, batch_size: int =
                     verdict=a.verdict, support=float(a.support), em=em, f1=f1, timings=dict(a.timings),
                     claim_probs=tuple(float(c.probability) for c in a.claims),
                     gold_retrieved=any(p.doc_id == gold_key for p in a.passages) if it.answers else None,
+                    generated=gen, raw_em=raw_em, raw_f1=raw_f1,
                 )
             )
         if bar is not None:
@@ -130,6 +142,11 @@ def summarize(records: Sequence[PipelineRecord], *, version: str = "1.1") -> dic
         no = [r for r in records if not r.answerable]
         summary["noans_declined_rate"] = _pct([not r.answered for r in no])
         summary["hasans_answered_rate"] = _pct([r.answered for r in has])
+    if any(r.generated for r in records):
+        summary["unguarded"] = {  # every generated answer returned (no threshold): what the guard is weighed against
+            "f1": _pct([r.raw_f1 if r.generated else r.empty_score for r in records]),
+            "answered_rate": _pct([bool(r.generated) for r in records]),
+        }
     lat = summary["latency_ms"]
     if "generate" in lat and "verify" in lat:
         summary["guard_share_of_generation"] = round(lat["verify"]["mean"] / lat["generate"]["mean"], 3)
@@ -137,16 +154,33 @@ def summarize(records: Sequence[PipelineRecord], *, version: str = "1.1") -> dic
 
 
 def risk_coverage(records: Sequence[PipelineRecord]) -> list[dict[str, float]]:
-    """F1 of the answers kept as the support threshold rises: one point per distinct support
-    value among answered questions (coverage = share of all questions answered)."""
-    answered = sorted((r for r in records if r.answered), key=lambda r: -r.support)
+    """The whole risk-coverage curve: as the support threshold falls, every generated answer whose
+    support reaches it is returned (the rest withheld). One point per distinct support value:
+    ``coverage`` (share of all questions answered), ``f1`` (F1 of the answered ones), ``f1_all``
+    (F1 over all questions, a withheld answer scoring as the empty prediction), and on data with
+    unanswerable questions ``noans_declined`` / ``hasans_answered`` (percent). Generator declines
+    never count as answers."""
     n = len(records)
+    if not n:
+        return []
+    cands = sorted((r for r in records if r.generated), key=lambda r: -r.support)
+    n_no = sum(not r.answerable for r in records)
+    n_has = n - n_no
+    base = sum(r.empty_score for r in records)  # everything withheld
     points = []
-    f1_sum = 0.0
-    for i, r in enumerate(answered, start=1):
-        f1_sum += r.f1
-        if i == len(answered) or answered[i].support != r.support:
-            points.append({"threshold": r.support, "coverage": i / n, "f1": 100.0 * f1_sum / i})
+    f1_sum = all_sum = 0.0
+    no_answered = has_answered = 0
+    for i, r in enumerate(cands, start=1):
+        f1_sum += r.raw_f1
+        all_sum += r.raw_f1 - r.empty_score
+        no_answered += not r.answerable
+        has_answered += r.answerable
+        if i == len(cands) or cands[i].support != r.support:
+            pt = {"threshold": r.support, "coverage": i / n, "f1": 100.0 * f1_sum / i, "f1_all": 100.0 * (base + all_sum) / n}
+            if n_no:
+                pt["noans_declined"] = 100.0 * (1 - no_answered / n_no)
+                pt["hasans_answered"] = 100.0 * has_answered / n_has if n_has else 0.0
+            points.append(pt)
     return points
 
 
@@ -175,17 +209,19 @@ def write_report(records: Sequence[PipelineRecord], summary: Mapping[str, Any], 
     rc = risk_coverage(records)
     fig, ax = plt.subplots(figsize=(5, 4))
     if rc:
-        ax.plot([p["coverage"] for p in rc], [p["f1"] for p in rc], marker=".", lw=1)
+        ax.plot([p["coverage"] for p in rc], [p["f1"] for p in rc], marker=".", lw=1, label="F1 of answered")
+        ax.plot([p["coverage"] for p in rc], [p["f1_all"] for p in rc], lw=1, ls="--", label="F1 of all questions")
+        ax.legend()
     ax.set_xlabel("coverage (share of questions answered)")
-    ax.set_ylabel("F1 of answered questions")
+    ax.set_ylabel("F1")
     ax.set_xlim(0, 1)
     ax.set_title("risk-coverage (threshold on answer support)")
     fig.tight_layout()
     fig.savefig(out / "risk_coverage.png", dpi=120)
     plt.close(fig)
 
-    ans = [r for r in records if r.answered and r.answerable]
-    rel = reliability([r.support for r in ans], [r.f1 >= 0.5 for r in ans])
+    ans = [r for r in records if r.generated and r.answerable]  # every generated answer, returned or not
+    rel = reliability([r.support for r in ans], [r.raw_f1 >= 0.5 for r in ans])
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1)
     if rel:
@@ -216,15 +252,21 @@ def write_report(records: Sequence[PipelineRecord], summary: Mapping[str, Any], 
     lines += ["| metric | value |", "|---|---|"]
     for k, v in summary.items():
         if k != "latency_ms":
-            lines.append(f"| {k} | {v} |")
+            lines.append(f"| {k} | {json.dumps(v) if isinstance(v, dict) else v} |")
     lines += ["", "| stage | p50 ms | p95 ms | mean ms |", "|---|---|---|---|"]
     for s, v in summary.get("latency_ms", {}).items():
         lines.append(f"| {s} | {v['p50']} | {v['p95']} | {v['mean']} |")
     lines += ["", "![risk-coverage](risk_coverage.png) ![reliability](reliability.png) ![latency](latency.png)", ""]
-    lines += ["## Risk-coverage points", "", "| support >= | coverage | F1 |", "|---|---|---|"]
-    step = max(1, len(rc) // 15)
+    v2 = bool(rc) and "noans_declined" in rc[0]
+    lines += ["## Risk-coverage points", "", "every generated answer with support >= the threshold is returned", "",
+              "| support >= | coverage | F1 of answered | F1 of all |" + (" unanswerable declined | answerable answered |" if v2 else ""),
+              "|---|---|---|---|" + ("---|---|" if v2 else "")]
+    step = max(1, len(rc) // 20)
     for p in rc[::step] + ([rc[-1]] if rc and (len(rc) - 1) % step else []):
-        lines.append(f"| {p['threshold']:.3f} | {p['coverage']:.3f} | {p['f1']:.1f} |")
+        row = f"| {p['threshold']:.3f} | {p['coverage']:.3f} | {p['f1']:.1f} | {p['f1_all']:.1f} |"
+        if v2:
+            row += f" {p['noans_declined']:.1f} | {p['hasans_answered']:.1f} |"
+        lines.append(row)
     (out / "report.md").write_text("\n".join(lines) + "\n")
     (out / "records.jsonl").write_text("".join(json.dumps(asdict(r)) + "\n" for r in records))
     return out / "report.md"
