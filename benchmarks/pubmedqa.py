@@ -96,6 +96,13 @@ def collect() -> None:
         r = json.loads(p.read_text())
         out["results"][r["generator"]] = {k: r[k] for k in ("n", "accuracy", "macro_f1", "predicted", "seconds_per_question")}
         out["majority_baseline"] = r["majority_baseline"]
+    card = Path("runs/smollm2-135m-pubmedqa-lora/groundqa_card.json")
+    if card.exists():
+        c = json.loads(card.read_text())
+        out["fine_tuning"] = {"command": c["command"], "training": c["training"], "train_examples": c["data"]["train_examples"],
+                              "dev_documents": len(c["data"]["dev_documents"]), "dev": {k: c["dev"][k] for k in ("before", "after")},
+                              "perplexity_general_text": {"before": c["forgetting"]["before"]["perplexity"],
+                                                          "after": c["forgetting"]["after"]["perplexity"]}}
     (RES / "pubmedqa.json").write_text(json.dumps(out, indent=2) + "\n")
     print(f"{'generator':<50} {'n':>4} {'accuracy':>9} {'macro-F1':>9} {'s/q':>6}")
     for g, r in out["results"].items():
