@@ -28,3 +28,7 @@ fi
 if [[ $step == all || $step == val ]]; then
   python benchmarks/guard_eval_pairs.py --verifier default --pairs ~/.cache/groundqa/vrun1/val_pairs.jsonl --json $R/guard_verifier_val.json
 fi
+if [[ $step == judge ]]; then  # the optional LLM-judge signal (about 25 minutes on WiCE; not part of `all`)
+  groundqa bench guard --data $D/wice_claims/claims_binary_dev.jsonl --judge qwen2.5-coder-1.5b --judge-dtype bf16 \
+    --json $R/guard_wice_judge.json --save-features runs/guard_wice_judge.npz
+fi
