@@ -144,7 +144,7 @@ def summarize(records: Sequence[PipelineRecord], *, version: str = "1.1") -> dic
         summary["hasans_answered_rate"] = _pct([r.answered for r in has])
     if any(r.generated for r in records):
         summary["unguarded"] = {  # every generated answer returned (no threshold): what the guard is weighed against
-            "f1": _pct([r.raw_f1 if r.generated else r.empty_score for r in records]),
+            "f1": _pct([r.raw_f1 for r in records]),  # a generator decline scores as the empty prediction
             "answered_rate": _pct([bool(r.generated) for r in records]),
         }
     lat = summary["latency_ms"]

@@ -486,7 +486,7 @@ def scale_adapter(src: str | os.PathLike[str], dst: str | os.PathLike[str], scal
         raise ConfigError(f"scale={scale!r} must be in (0, 1]: 1 keeps the adapter, smaller values move toward the base model")
     if dst.resolve() == src.resolve():
         raise ConfigError(f"--out {dst} is the adapter itself; write the scaled copy to a new folder")
-    if dst.exists() and any(dst.iterdir()):
+    if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise ConfigError(f"--out {dst} exists and is not empty; choose a new folder (nothing was overwritten)")
     cfg = json.loads(cfg_path.read_text())
     if cfg.get("use_rslora") or cfg.get("alpha_pattern") or cfg.get("rank_pattern"):
@@ -500,7 +500,7 @@ def scale_adapter(src: str | os.PathLike[str], dst: str | os.PathLike[str], scal
     card_path = tmp / "groundqa_card.json"
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
     prev = card.get("scaled", {}).get("scale", 1.0)
-    card["scaled"] = {"scale": round(prev * scale, 6), "from": str(src), "trained_lora_alpha": card.get("scaled", {}).get("trained_lora_alpha", trained_alpha),
+    card["scaled"] = {"scale": round(prev * scale, 6), "from": src.name, "trained_lora_alpha": card.get("scaled", {}).get("trained_lora_alpha", trained_alpha),
                       "lora_alpha": cfg["lora_alpha"], "note": note}
     if check_forgetting and card.get("forgetting"):
         from .loading import load_generator_model
