@@ -28,7 +28,9 @@ fi
 if [[ $step == all || $step == val ]]; then
   python benchmarks/guard_eval_pairs.py --verifier default --pairs ~/.cache/groundqa/vrun1/val_pairs.jsonl --json $R/guard_verifier_val.json
 fi
-if [[ $step == judge ]]; then  # the optional LLM-judge signal (about 25 minutes on WiCE; not part of `all`)
+if [[ $step == judge ]]; then  # the optional LLM-judge signal (about 25 minutes on WiCE, 20 on 600 HaluEval answers; not part of `all`)
   groundqa bench guard --data $D/wice_claims/claims_binary_dev.jsonl --judge qwen2.5-coder-1.5b --judge-dtype bf16 \
     --json $R/guard_wice_judge.json --save-features runs/guard_wice_judge.npz
+  groundqa bench guard --data $D/halueval_qa500/claims.jsonl --limit 600 --judge qwen2.5-coder-1.5b --judge-dtype bf16 \
+    --json $R/guard_halueval600_judge.json --save-features runs/guard_halueval600_judge.npz
 fi
