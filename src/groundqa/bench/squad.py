@@ -227,7 +227,7 @@ def _items_from_jsonl(p: Path, text: str) -> Iterator[QAItem]:
         contexts = row.get("contexts")
         context = row.get("context")
         if context is None and contexts:
-            gold = [c for c in contexts if any(a and a in c for a in answers)]
+            gold = [c for c in contexts if any(_find_words(c, a) >= 0 for a in answers)]
             context = gold[0] if gold else ""
         if context is None:
             raise DocumentError(f"{p}:{ln}", "needs a 'context' string or a 'contexts' list")

@@ -364,7 +364,8 @@ class LLMJudgeScorer:
     shows the best ``top_k`` windows numbered, then the claim, then :data:`JUDGE_INSTRUCTION`, and
     the feature ``judge`` is ``log P(yes) - log P(no)`` for the first word of the reply (lower or
     capitalised), read with :meth:`TransformersGenerator.choice_logprobs`: no text is generated.
-    ``int8`` (dynamic, CPU) is the default: it keeps the 1.5B model near 2 s per claim on two cores.
+    ``int8`` (dynamic, CPU) is the default because it is the faster CPU path; the benchmark numbers
+    (benchmarks/README.md) were measured with bf16, about 4 s per claim on a busy 2-core CPU.
     """
 
     name = "llm_judge"
