@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ConfigError, check_choice
-from .claims import claim_focus, split_claims, strip_citations
+from .claims import claim_inputs, split_claims, strip_citations
 from .combiner import Combiner, fit_combiner
 from .data import GuardExample, load_guard_file
 from .evidence import windows_from_texts
@@ -40,11 +40,11 @@ class FeatureTable:
     ids: list[str]
 
 
-def example_claims(ex: GuardExample) -> list[tuple[str, str]]:
-    """(text, focus) claims of a benchmark example."""
+def example_claims(ex: GuardExample) -> list[tuple[str, ...]]:
+    """(text, focus, asserted) claims of a benchmark example (see ``claims.claim_inputs``)."""
     if ex.question is not None:
         spans = split_claims(ex.claim, ex.question)
-        return [(c.text, claim_focus(c, ex.claim)) for c in spans] or [(ex.claim, ex.claim)]
+        return [claim_inputs(c, ex.claim) for c in spans] or [(ex.claim, ex.claim)]
     text, _ = strip_citations(ex.claim)
     return [(text, text)]
 

@@ -47,10 +47,35 @@ def strip_citations(text: str) -> tuple[str, tuple[int, ...]]:
     return clean, tuple(dict.fromkeys(cited))
 
 
+_YES_NO = re.compile(r"(?i)(?:yes|no)[.!]?")
+
+
+def is_yes_no(answer: str) -> bool:
+    """True for a bare "yes" or "no" (a closed question's whole answer)."""
+    return bool(_YES_NO.fullmatch(answer.strip()))
+
+
 def claim_focus(claim: ClaimSpan, answer: str) -> str:
     """The words a claim asserts, for the exact checks: for a short answer read with its question,
-    the answer alone (citation marks removed, so "1884 [1]" does not assert the number 1)."""
-    return strip_citations(answer[claim.start : claim.end])[0] if claim.with_question else claim.text
+    the answer alone (citation marks removed, so "1884 [1]" does not assert the number 1). A bare
+    "yes" or "no" asserts the question's proposition (or its negation), so its words are the
+    question's: "Are Wenling and Xinzheng both in China? yes" must find Wenling, Xinzheng and China
+    in the evidence, not the word "yes"."""
+    if not claim.with_question:
+        return claim.text
+    focus = strip_citations(answer[claim.start : claim.end])[0]
+    if is_yes_no(focus) and claim.text.endswith(focus.strip()):
+        question = claim.text[: len(claim.text) - len(focus.strip())].strip()
+        return question or focus
+    return focus
+
+
+def claim_inputs(claim: ClaimSpan, answer: str) -> tuple[str, str, str]:
+    """(text, focus, asserted) of a claim: what a model reads, the words the exact checks look
+    for (``claim_focus``), and the words as the answer wrote them (whose length is a signal: a
+    bare "yes" is one word long even though its focus is the whole question)."""
+    asserted = strip_citations(answer[claim.start : claim.end])[0] if claim.with_question else claim.text
+    return claim.text, claim_focus(claim, answer), asserted
 
 
 def is_short_answer(answer: str) -> bool:

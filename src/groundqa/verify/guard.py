@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..types import Passage
-from .claims import ClaimSpan, claim_focus, claim_segments, split_claims
+from .claims import ClaimSpan, claim_inputs, claim_segments, split_claims
 from .combiner import Combiner
 from .evidence import Citation, EvidenceWindow, evidence_windows, lexical_rank
 from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, LexicalScorer, Scorer
@@ -189,14 +189,16 @@ class Guard:
         raise ConfigError(f"threshold={t!r} is not valid; pass a probability in [0, 1], 'balanced' or 'precision'")
 
     # ---- scoring -------------------------------------------------------------------------------
-    def contexts(self, claims: Sequence[tuple[str, str]], windows: Sequence[EvidenceWindow]) -> list[ClaimContext]:
-        """Claim contexts for (text, focus) pairs over shared ``windows``."""
+    def contexts(self, claims: Sequence[tuple[str, ...]], windows: Sequence[EvidenceWindow]) -> list[ClaimContext]:
+        """Claim contexts for (text, focus) or (text, focus, asserted) tuples over shared ``windows``
+        (``claims.claim_inputs`` makes them)."""
         wt = tuple(windows)
         out = []
-        for t, f in claims:
+        for c in claims:
+            t, f = c[0], c[1]
             segs = claim_segments(t) if t == f else [t]
             seg_ctx = tuple((sg, tuple(lexical_rank(sg, wt, 3))) for sg in segs) if len(segs) > 1 else ()
-            out.append(ClaimContext(t, f, wt, tuple(lexical_rank(t, wt, self.top_k)), seg_ctx))
+            out.append(ClaimContext(t, f, wt, tuple(lexical_rank(t, wt, self.top_k)), seg_ctx, c[2] if len(c) > 2 else None))
         return out
 
     def signals(self, items: Sequence[ClaimContext]) -> tuple[np.ndarray, list[int | None], list[tuple[str, ...]]]:
@@ -242,7 +244,7 @@ class Guard:
             spans = split_claims(answer, question)
             wins = evidence_windows(passages, self.max_sentences)
             plan.append((spans, wins, passages))
-            all_ctx.extend(self.contexts([(c.text, claim_focus(c, answer)) for c in spans], wins))
+            all_ctx.extend(self.contexts([claim_inputs(c, answer) for c in spans], wins))
         X, best, reasons = self.signals(all_ctx) if all_ctx else (np.zeros((0, len(self.features))), [], [])
         probs = self.probabilities(X) if all_ctx else np.zeros(0)
         thr = self.threshold

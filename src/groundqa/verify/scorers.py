@@ -46,6 +46,7 @@ class ClaimContext:
     windows: tuple[EvidenceWindow, ...]
     top: tuple[int, ...]
     segments: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (segment text, its top windows) of a multi-part claim
+    asserted: str | None = None  # the answer's own words, for the length signal (None: the focus)
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class LexicalScorer:
                 why.append(f"the best evidence covers only {lex_union:.0%} of the claim's content words")
             if neg:
                 why.append("negation differs between the claim and its best evidence")
-            rows.append([lex_best, lex_union, lex_all, focus_all, bg, min(3, len(miss_num)), len(miss_names) / max(1, len(fu.names)), neg, math.log1p(fu.n_tokens), missing_words, idf_union, seg_lex])
+            rows.append([lex_best, lex_union, lex_all, focus_all, bg, min(3, len(miss_num)), len(miss_names) / max(1, len(fu.names)), neg, math.log1p(fu.n_tokens if it.asserted is None else units(it.asserted).n_tokens), missing_words, idf_union, seg_lex])
             best.append(it.top[b] if b is not None else None)
             reasons.append(tuple(why))
         return ScoreBatch(np.asarray(rows, dtype=np.float64).reshape(len(items), len(self.features)), best, reasons)

@@ -126,7 +126,8 @@ def train_cross_encoder(config: TrainConfig, pairs: Sequence[Pair], *, resume: b
     resolved = resolve_model(config.base)
     tok = AutoTokenizer.from_pretrained(str(resolved.tokenizer_path or resolved.path))
     model = AutoModelForSequenceClassification.from_pretrained(
-        str(resolved.path), num_labels=2, id2label=ID2LABEL, label2id={v: k for k, v in ID2LABEL.items()}
+        str(resolved.path), num_labels=2, id2label=ID2LABEL, label2id={v: k for k, v in ID2LABEL.items()},
+        dtype=torch.float32,  # a shipped float16 model can be the base: train in float32 on the CPU
     )
     t0 = time.time()
     feats = tokenize_pairs(tok, pairs, config.max_length)
