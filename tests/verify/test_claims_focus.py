@@ -59,3 +59,13 @@ def test_a_yes_is_one_word_long_for_the_length_signal():
     assert text == q + " yes" and focus == q and asserted == "yes"
     (claim,) = split_claims("1884 [1]", q)
     assert claim_inputs(claim, "1884 [1]")[1:] == ("1884", "1884")
+
+
+def test_segments_lend_the_subject_only_to_a_clause_without_one():
+    from groundqa.verify.claims import claim_segments
+
+    segs = claim_segments("The redback spider has a widespread distribution in Australia, and inadvertent introductions have led to colonies in Japan.")
+    assert segs == ["The redback spider has a widespread distribution in Australia", "inadvertent introductions have led to colonies in Japan."]
+    segs = claim_segments("The offer was also extended to Criss Oliva, and also declined as he did not want to leave Savatage.")
+    assert segs[1] == "The offer also declined as he did not want to leave Savatage."
+    assert claim_segments("Paris is the capital of France.") == ["Paris is the capital of France."]

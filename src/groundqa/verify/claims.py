@@ -140,17 +140,45 @@ def claim_segments(text: str, min_words: int = 4, max_segments: int = 4) -> list
     for i, m in enumerate(merged):
         if i and m[:1].islower():
             m = re.sub(r"^(?:who|which|whom|and)\s+", "", m)
-            m = f"{subject} {m}"
+            # "..., and was released in 2001" lacks a subject: lend it the claim's. A clause with its
+            # own subject ("inadvertent introductions have led to ...") or a fragment ("with
+            # Parliament sitting there from 1865") is checked as it is.
+            words = m.split()
+            lead = next((w for w in words if w.lower().strip(",") not in _ADVERBS), "")
+            if lead and _verb_like(lead):
+                m = f"{subject} {m}"
         out.append(m)
     return out
+
+
+_AUX = frozenset(
+    """is are was were be been has have had will would can could shall should may might must does do did
+    became becomes become won wins began begins went goes made makes took takes gave gives
+    holds held houses led leads brought sold left remained remains""".split()
+)
+
+
+_ADVERBS = frozenset("also later then now still today currently subsequently eventually initially finally soon once again since".split())
+
+
+def _verb_like(word: str) -> bool:
+    """A cheap guess that a segment starts with its verb (no tagger offline): an auxiliary or a
+    common irregular verb, or a past tense ("declined", "painted")."""
+    w = word.lower().strip(",;:")
+    return w in _AUX or (len(w) > 4 and w.endswith("ed"))
 
 
 _DETERMINERS = {"the", "this", "that", "a", "an", "his", "her", "its", "their", "these", "those"}
 
 
 def _subject(segment: str) -> str:
-    """The leading name of a segment ("Irene Hervey", "The couple"): its capitalised first words."""
+    """The subject of a segment, guessed as its words before the first verb-like word ("The
+    redback spider" of "The redback spider has a widespread ..."), at most five words; failing
+    that, its capitalised first words ("Irene Hervey")."""
     toks = segment.split()
+    for k, t in enumerate(toks[:6]):
+        if k and _verb_like(t):
+            return " ".join(x.strip(",;:") for x in toks[:k])
     out: list[str] = []
     for t in toks[:4]:
         if t[:1].isupper() or (out and out[-1].lower() in _DETERMINERS):
