@@ -34,3 +34,18 @@ if [[ $step == judge ]]; then  # the optional LLM-judge signal (about 25 minutes
   groundqa bench guard --data $D/halueval_qa500/claims.jsonl --limit 600 --judge qwen2.5-coder-1.5b --judge-dtype bf16 \
     --json $R/guard_halueval600_judge.json --save-features runs/guard_halueval600_judge.npz
 fi
+if [[ $step == stage2 ]]; then  # more training of the shipped model (about 75 minutes on one thread), compared with it; not shipped (see benchmarks/README.md)
+  groundqa train-verifier --output runs/vrun2 --base src/groundqa/data/verifier/model --snli $D/nli/snli_esnli \
+    --squad $D/squad_v1.1_dev/dev-v1.1.json --max-steps 2000 --batch-size 32 --lr 3e-5 --seed 1 --save-steps 100
+  python -c "from groundqa.verify.train import export_fp16; export_fp16('runs/vrun2/final', 'runs/vexp/final', name='groundqa-verifier-minilm-l6-v2')"
+  for v in default runs/vexp/final; do
+    n=$(basename $v)
+    groundqa bench guard --data $D/wice_claims/claims_binary_dev.jsonl --verifier $v --json runs/vexp/wice_$n.json
+    groundqa bench guard --data $D/halueval_qa500/claims.jsonl --verifier $v --json runs/vexp/halu_$n.json
+    python benchmarks/guard_eval_pairs.py --verifier $v --pairs runs/vrun2/val_pairs.jsonl --json runs/vexp/val_$n.json
+    for r in covidfact scifact; do
+      python benchmarks/guard_eval_pairs.py --verifier $v --rte $D/nli/covidfact/rte_${r}_dev.tsv --json runs/vexp/rte_${r}_$n.json
+    done
+  done
+  python benchmarks/guard_compare_verifiers.py --dir runs/vexp --a default --b final --json $R/guard_verifier_stage2.json
+fi
