@@ -118,7 +118,8 @@ _SEG_SPLIT = re.compile(
 def claim_segments(text: str, min_words: int = 4, max_segments: int = 4) -> list[str]:
     """Cut a long claim into a few clause-like segments (at semicolons, parentheses, dashes and
     ``, which`` / ``, and`` style joints), merging short pieces into their neighbours. A segment
-    that starts in lower case is prefixed with the claim's first words, so it names its subject.
+    that starts with its verb ("and was released in 2001") is prefixed with the claim's subject, so
+    it names what it is about; other segments are kept as written.
     A claim is supported only if every segment is: the guard checks each against its own best
     evidence (multi-fact claims are rarely covered by one window). Returns ``[text]`` when there is
     nothing to cut."""
