@@ -61,21 +61,20 @@ def claim_focus(claim: ClaimSpan, answer: str) -> str:
     "yes" or "no" asserts the question's proposition (or its negation), so its words are the
     question's: "Are Wenling and Xinzheng both in China? yes" must find Wenling, Xinzheng and China
     in the evidence, not the word "yes"."""
-    if not claim.with_question:
-        return claim.text
-    focus = strip_citations(answer[claim.start : claim.end])[0]
-    if is_yes_no(focus) and claim.text.endswith(focus.strip()):
-        question = claim.text[: len(claim.text) - len(focus.strip())].strip()
-        return question or focus
-    return focus
+    return claim_inputs(claim, answer)[1]
 
 
 def claim_inputs(claim: ClaimSpan, answer: str) -> tuple[str, str, str]:
     """(text, focus, asserted) of a claim: what a model reads, the words the exact checks look
     for (``claim_focus``), and the words as the answer wrote them (whose length is a signal: a
     bare "yes" is one word long even though its focus is the whole question)."""
-    asserted = strip_citations(answer[claim.start : claim.end])[0] if claim.with_question else claim.text
-    return claim.text, claim_focus(claim, answer), asserted
+    if not claim.with_question:
+        return claim.text, claim.text, claim.text
+    asserted = strip_citations(answer[claim.start : claim.end])[0]
+    focus = asserted
+    if is_yes_no(asserted) and claim.text.endswith(asserted.strip()):
+        focus = claim.text[: len(claim.text) - len(asserted.strip())].strip() or asserted
+    return claim.text, focus, asserted
 
 
 def is_short_answer(answer: str) -> bool:
