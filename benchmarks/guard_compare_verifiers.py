@@ -18,6 +18,10 @@ def _read(p: Path) -> dict:
     return json.loads(p.read_text()) if p.exists() else {}
 
 
+def _f(x: object) -> str:
+    return f"{x:.3f}" if isinstance(x, float) else "-"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True, help="folder with wice_NAME.json, halu_NAME.json, val_NAME.json, rte_SET_NAME.json")
@@ -46,10 +50,9 @@ def main() -> None:
     print(f"{'model':<10}{'WiCE BA':>9}{'2-fold':>8}{'AUROC':>7}{'Halu BA':>9}{'2-fold':>8}{'val':>7}{'COVID':>7}{'SciFact':>8}")
     for name, r in out["models"].items():
         w, h = r.get("wice", {}), r.get("halu", {})
-        f = lambda x: f"{x:.3f}" if isinstance(x, float) else "-"  # noqa: E731
-        print(f"{name:<10}{f(w.get('balanced_accuracy')):>9}{f((w.get('two_fold_mean') or {}).get('balanced_accuracy')):>8}{f(w.get('auroc')):>7}"
-              f"{f(h.get('balanced_accuracy')):>9}{f((h.get('two_fold_mean') or {}).get('balanced_accuracy')):>8}"
-              f"{f(r.get('val_pairs', {}).get('auroc')):>7}{f(r.get('covidfact_dev', {}).get('auroc')):>7}{f(r.get('scifact_dev', {}).get('auroc')):>8}")
+        print(f"{name:<10}{_f(w.get('balanced_accuracy')):>9}{_f((w.get('two_fold_mean') or {}).get('balanced_accuracy')):>8}{_f(w.get('auroc')):>7}"
+              f"{_f(h.get('balanced_accuracy')):>9}{_f((h.get('two_fold_mean') or {}).get('balanced_accuracy')):>8}"
+              f"{_f(r.get('val_pairs', {}).get('auroc')):>7}{_f(r.get('covidfact_dev', {}).get('auroc')):>7}{_f(r.get('scifact_dev', {}).get('auroc')):>8}")
 
 
 if __name__ == "__main__":

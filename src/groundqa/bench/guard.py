@@ -25,9 +25,6 @@ from ..verify.data import load_guard_file
 from ..verify.lexical import tokens, word_overlap
 from ..verify.metrics import auroc, balanced_accuracy, best_balanced_threshold, pr_curve_unsupported, reliability
 
-# the embedding shortcut reads the guard's own column; the others are computed from the raw example
-BASELINES = {"claim_length": None, "word_overlap": None, "embedding_cosine": "emb_best"}
-
 
 def shortcut_columns(examples: Any) -> dict[str, np.ndarray]:
     """The plain shortcuts, read from each example's answer/claim text and its whole evidence (not
@@ -40,20 +37,15 @@ def shortcut_columns(examples: Any) -> dict[str, np.ndarray]:
     }
 
 
-def baseline_scores(table: Any, fit: np.ndarray, test: np.ndarray, examples: Any = None) -> dict[str, dict[str, float]]:
-    """AUROC and balanced accuracy of each single-feature shortcut on the test rows; its direction
-    and threshold are chosen on the fitting rows."""
-    raw = shortcut_columns(examples) if examples is not None else {}
+def baseline_scores(table: Any, fit: np.ndarray, test: np.ndarray, examples: Any) -> dict[str, dict[str, float]]:
+    """AUROC and balanced accuracy of each single-signal shortcut on the test rows (the raw-text
+    ones of ``shortcut_columns``, and the embedding cosine the guard computed); its direction and
+    threshold are chosen on the fitting rows."""
+    columns = shortcut_columns(examples)
+    if "emb_best" in table.features:
+        columns["embedding_cosine"] = table.X[:, table.features.index("emb_best")]
     out = {}
-    for name, feat in BASELINES.items():
-        if feat is None:
-            if name not in raw:
-                continue
-            s = raw[name]
-        elif feat in table.features:
-            s = table.X[:, table.features.index(feat)]
-        else:
-            continue
+    for name, s in columns.items():
         sign = 1.0 if auroc(table.y[fit], s[fit]) >= 0.5 else -1.0
         s = sign * s
         t = best_balanced_threshold(table.y[fit], s[fit])
