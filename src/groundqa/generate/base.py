@@ -14,6 +14,14 @@ class Generation:
     the 1-based passage numbers it cites; ``declined`` whether it is the decline sentence.
     ``tokens`` counts generated tokens; ``prompt_tokens`` the prompt's; ``seconds`` is this answer's
     share of its batch's time and ``batch_seconds`` the whole batch's wall time.
+
+    ``raw_text`` is what the model wrote where span grounding changed it (else equal to ``text``);
+    ``grounding`` where the answer lies in the passages (a :class:`~groundqa.generate.grounding.Snap`:
+    passage number and character offsets in that passage's text), None when not grounded;
+    ``confidence`` the generator's own signals for the guard: ``lp_mean`` and ``lp_min`` (mean and
+    lowest log-probability of the answer's tokens), ``margin_min`` (the smallest gap between the
+    chosen token's log-probability and the runner-up's), ``span_score`` (token F1 of the answer with
+    its passage span; 1.0 exact, 0.0 where none was found).
     """
 
     text: str
@@ -26,6 +34,9 @@ class Generation:
     finish_reason: str = "stop"  # "stop" (eos or stop string) or "length"
     model: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    raw_text: str = ""
+    grounding: Any = None
+    confidence: dict[str, float] = field(default_factory=dict)
 
     @property
     def answer(self) -> str:
@@ -37,6 +48,7 @@ class Generation:
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["citations"] = list(self.citations)
+        d["grounding"] = self.grounding.to_dict() if self.grounding is not None else None
         return d
 
 

@@ -42,14 +42,17 @@ class TransformersGenerator:
 
     ``model`` is any reference :func:`groundqa.models.resolve_model` accepts (a short name such as
     ``smollm2-135m``, a folder, a hub id), a folder written by ``groundqa finetune`` (full or LoRA),
-    or a profile name (``fast``, ``quality``). Loading happens in :meth:`warm_up` or on first use.
+    or a profile name (``default``, ``fast``, ``quality``). Loading happens in :meth:`warm_up` or on first use.
     Greedy decoding by default; ``int8`` applies dynamic int8 quantisation on CPU; on CUDA the
-    weights are bf16 unless ``dtype`` says otherwise.
+    weights are bf16 unless ``dtype`` says otherwise. ``ground="snap"`` (the default) replaces a
+    short answer by the passage span it stands for (:mod:`groundqa.generate.grounding`), so the
+    answer is a substring of a passage and ``Generation.grounding`` holds its offsets; every
+    ``Generation`` carries the answer tokens' log-probabilities as ``confidence`` for the guard.
     """
 
     def __init__(
         self,
-        model: str | os.PathLike[str] = "fast",
+        model: str | os.PathLike[str] = "default",
         *,
         adapter: str | os.PathLike[str] | None = None,
         template: PromptTemplate | None = None,
@@ -62,6 +65,7 @@ class TransformersGenerator:
         temperature: float = 1.0,
         top_p: float = 1.0,
         max_prompt_tokens: int = 2048,
+        ground: str = "snap",
     ) -> None:
         self._ref = str(model)  # a profile name is resolved in warm_up (importing costs nothing)
         self._adapter = str(adapter) if adapter is not None else None
@@ -77,6 +81,9 @@ class TransformersGenerator:
         self.device, self.int8 = device, int8
         self.do_sample, self.temperature, self.top_p = do_sample, temperature, top_p
         self.max_prompt_tokens = max_prompt_tokens
+        if ground not in ("snap", "off"):
+            raise ConfigError(f"ground={ground!r} is not valid; use 'snap' (answers become passage spans) or 'off'")
+        self.ground = ground
         self.name = str(model)
         self._model: Any = None
         self._tok: Any = None
@@ -130,7 +137,7 @@ class TransformersGenerator:
 
     def identity(self) -> dict[str, Any]:
         return {"model": self._ref, "adapter": self._adapter, "dtype": self._dtype, "int8": self.int8,
-                "max_new_tokens": self.max_new_tokens, "greedy": not self.do_sample}
+                "max_new_tokens": self.max_new_tokens, "greedy": not self.do_sample, "ground": self.ground}
 
     # ------------------------------------------------------------------ prompts
 
@@ -202,7 +209,21 @@ class TransformersGenerator:
         crit = _StopOnStrings(self._tok, plen, stop, self._eos_ids())
         t0 = time.perf_counter()
         with torch.inference_mode():
-            seqs = self._model.generate(**enc, **kw, stopping_criteria=StoppingCriteriaList([crit]))
+            out = self._model.generate(**enc, **kw, stopping_criteria=StoppingCriteriaList([crit]),
+                                       output_logits=True, return_dict_in_generate=True)
+            seqs = out.sequences
+            # per step: the chosen token's log-probability and its margin over the runner-up
+            gen_ids = seqs[:, plen:]
+            step_lp, step_margin = [], []
+            for t, logits in enumerate(out.logits or ()):
+                if t >= gen_ids.shape[1]:
+                    break
+                logp = torch.log_softmax(logits.float(), dim=-1)
+                top2 = logp.topk(2, dim=-1).values
+                step_lp.append(logp.gather(-1, gen_ids[:, t : t + 1]).squeeze(-1))
+                step_margin.append(top2[:, 0] - top2[:, 1])
+            lp_rows = torch.stack(step_lp, dim=1).tolist() if step_lp else [[] for _ in questions]
+            margin_rows = torch.stack(step_margin, dim=1).tolist() if step_margin else [[] for _ in questions]
         dt = time.perf_counter() - t0
         gen = seqs[:, plen:]
         eos, pad = self._eos_ids(), self._tok.pad_token_id
@@ -215,18 +236,51 @@ class TransformersGenerator:
                     break
                 ids.append(t)
             hit_eos = len(ids) < len(row) and row[len(ids)] in eos
-            if pad not in eos:
-                ids = [t for t in ids if t != pad]
+            kept = [k for k, t in enumerate(ids) if pad in eos or t != pad]
+            ids = [ids[k] for k in kept]
             text = self._tok.decode(ids, skip_special_tokens=True)
             text, hit_stop = cut_at_stop(text, stop)
             text = text.strip()
+            declined = is_decline(text, self.template.decline)
+            n_answer = self._answer_tokens(ids, text)
+            lps = [lp_rows[i][k] for k in kept[:n_answer] if k < len(lp_rows[i])]
+            margins = [margin_rows[i][k] for k in kept[:n_answer] if k < len(margin_rows[i])]
+            confidence = {"lp_mean": sum(lps) / len(lps) if lps else 0.0, "lp_min": min(lps, default=0.0),
+                          "margin_min": min(margins, default=0.0)}
+            raw, snap = text, None
+            if not declined and self.ground == "snap":
+                text, snap = self._ground(text, passages[i])
+                confidence["span_score"] = snap.score
             results.append(Generation(
-                text=text, citations=parse_citations(text, len(passages[i])), declined=is_decline(text, self.template.decline),
+                text=text, citations=parse_citations(text, len(passages[i])), declined=declined,
                 tokens=len(ids), prompt_tokens=int(n_prompt[i]), seconds=dt / len(questions), batch_seconds=dt,
                 finish_reason="stop" if (hit_eos or hit_stop) else "length", model=self.name,
-                timings={"generate_s": dt},
+                timings={"generate_s": dt}, raw_text=raw, grounding=snap, confidence={k: round(v, 5) for k, v in confidence.items()},
             ))
         return results
+
+    def _answer_tokens(self, ids: list[int], text: str) -> int:
+        """How many of ``ids`` make the answer itself: those before its first citation mark."""
+        cut = text.find("[")
+        if cut <= 0:
+            return len(ids)
+        want = text[:cut].strip()
+        for k in range(1, len(ids) + 1):
+            if len(self._tok.decode(ids[:k], skip_special_tokens=True).strip()) >= len(want):
+                return k
+        return len(ids)
+
+    @staticmethod
+    def _ground(text: str, passages: Sequence[Any]) -> tuple[str, Any]:
+        """``text`` with its answer replaced by the passage span it stands for, and the Snap."""
+        from .grounding import snap_answer
+        from .prompts import strip_citations
+
+        cited = parse_citations(text, len(passages))
+        snap = snap_answer(strip_citations(text), passage_texts(passages), cited)
+        if not snap.snapped:
+            return text, snap
+        return f"{snap.text} [{snap.passage}]", snap
 
     def choice_logprobs(self, question: str, passages: Sequence[Any], choices: Sequence[str]) -> list[float]:
         """The log-probability of each of ``choices`` as the whole answer to ``question``.

@@ -1,0 +1,126 @@
+"""Span grounding: a short answer is replaced by the passage text it stands for.
+
+A small generator copies a span from a passage but not always letter for letter ("Hiroshima
+Prefect" for "Hiroshima Prefecture", "the Broncos" for "Denver Broncos"), or invents words that are
+in no passage. :func:`snap_answer` finds the passage span that matches the answer best (exactly,
+ignoring case, whitespace and punctuation at the edges, where it can; else the word window with the
+highest token F1, the SQuAD measure) and returns its exact text and character offsets, so the
+answer shown is a substring of a passage and its citation points at the characters it rests on.
+Answers that match no span well enough (long free-form answers, yes/no) are left as generated and
+marked unsnapped. Pure functions, no torch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Sequence
+
+_WORD = re.compile(r"\w+(?:[.,'’-]\w+)*", re.UNICODE)
+_EDGE = " \t\n\"'“”‘’.,;:!?()[]{}"
+
+
+@dataclass(frozen=True)
+class Snap:
+    """Where an answer lies in the passages.
+
+    ``text`` is the passage's own text for the answer (``passages[passage - 1][start:end]``, or
+    the generated answer when ``snapped`` is False); ``passage`` the 1-based passage number (0 when
+    unsnapped); ``score`` the token F1 between the generated answer and the span (1.0 for an exact
+    match); ``exact`` whether the generated answer occurs verbatim (case aside).
+    """
+
+    text: str
+    passage: int
+    start: int
+    end: int
+    score: float
+    exact: bool
+    snapped: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def _norm_words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text) if w.lower() not in {"a", "an", "the"}]
+
+
+def _f1(a: Sequence[str], b: Sequence[str]) -> float:
+    if not a or not b:
+        return 0.0
+    common = sum((Counter(a) & Counter(b)).values())
+    if common == 0:
+        return 0.0
+    p, r = common / len(b), common / len(a)
+    return 2 * p * r / (p + r)
+
+
+def _complete(answer_words: list[str], passage_words: list[str]) -> list[str]:
+    """Answer words cut short by the generator ("prefect") completed to the passage word they
+    begin ("prefecture"), where that word is unique; words of 4+ letters only."""
+    vocab = set(passage_words)
+    out = []
+    for w in answer_words:
+        if w not in vocab and len(w) >= 4:
+            longer = {v for v in vocab if v.startswith(w)}
+            if len(longer) == 1:
+                w = longer.pop()
+        out.append(w)
+    return out
+
+
+def _find_exact(answer: str, text: str) -> tuple[int, int] | None:
+    """The first place ``answer`` occurs in ``text`` ignoring case and runs of whitespace, at word
+    edges (so "in" is not found inside "within")."""
+    words = answer.split()
+    if not words:
+        return None
+    pattern = r"(?<!\w)" + r"\s+".join(re.escape(w) for w in words) + r"(?!\w)"
+    m = re.search(pattern, text, flags=re.IGNORECASE)
+    return (m.start(), m.end()) if m else None
+
+
+def snap_answer(answer: str, passages: Sequence[str], cited: Sequence[int] = (), *, min_score: float = 0.5,
+                max_extra_words: int = 3) -> Snap:
+    """The passage span that ``answer`` stands for (see the module docstring).
+
+    ``cited`` (1-based passage numbers the generator cited) are searched first, so an answer that
+    occurs in several passages keeps the citation the generator gave. A fuzzy match must reach
+    token F1 ``min_score``; candidate windows are at most ``max_extra_words`` longer than the
+    answer. Answers longer than 30 words are not snapped (they are sentences, not spans).
+    """
+    core = answer.strip().strip(_EDGE).strip()
+    unsnapped = Snap(answer, 0, 0, 0, 0.0, False, False)
+    if not core or not passages:
+        return unsnapped
+    order = [n for n in cited if 1 <= n <= len(passages)]
+    order += [n for n in range(1, len(passages) + 1) if n not in order]
+    for n in order:
+        hit = _find_exact(core, passages[n - 1])
+        if hit is not None:
+            s, e = hit
+            return Snap(passages[n - 1][s:e], n, s, e, 1.0, True, True)
+    a_words = _norm_words(core)
+    if not a_words or len(core.split()) > 30:
+        return unsnapped
+    best: tuple[float, int, int, int] = (0.0, 0, 0, 0)  # score, passage, start, end
+    for n in order:
+        text = passages[n - 1]
+        toks = list(_WORD.finditer(text))
+        low = [t.group(0).lower() for t in toks]
+        words = _complete(a_words, low)
+        wanted = set(words)
+        for i, w in enumerate(low):
+            if w not in wanted:  # a best window starts on a word of the answer
+                continue
+            for j in range(i, min(len(toks), i + len(a_words) + max_extra_words)):
+                span_words = [x for x in low[i : j + 1] if x not in {"a", "an", "the"}]
+                f = _f1(words, span_words)
+                if f > best[0] + 1e-9:
+                    best = (f, n, toks[i].start(), toks[j].end())
+    score, n, s, e = best
+    if score < min_score:
+        return Snap(answer, 0, 0, 0, round(score, 4), False, False)
+    return Snap(passages[n - 1][s:e], n, s, e, round(score, 4), False, True)

@@ -1,0 +1,71 @@
+"""Span grounding: answers become passage spans with exact offsets; the generator's confidence."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from groundqa.generate.grounding import snap_answer
+
+PASSAGES = [
+    "The Broncos defeated the Panthers 24-10. The game was played in Santa Clara, California.",
+    "Hiroshima Prefecture lies in the Chugoku region of Honshu. Its capital is Hiroshima.",
+]
+
+
+def test_exact_match_keeps_the_passage_text_and_offsets():
+    s = snap_answer("santa clara,  california", PASSAGES)
+    assert s.snapped and s.exact and s.passage == 1 and s.score == 1.0
+    assert PASSAGES[0][s.start : s.end] == s.text == "Santa Clara, California"
+
+
+def test_a_cut_word_snaps_to_the_whole_passage_words():
+    s = snap_answer("Hiroshima Prefect", PASSAGES)  # the issue's invented span
+    assert s.snapped and not s.exact and s.passage == 2
+    assert s.text == PASSAGES[1][s.start : s.end]
+    assert s.text == "Hiroshima Prefecture"
+
+
+def test_partial_answer_snaps_to_the_best_window():
+    s = snap_answer("the Denver Broncos", PASSAGES)
+    assert s.snapped and s.text == "Broncos" and s.passage == 1
+    assert 0.5 <= s.score < 1.0
+
+
+def test_cited_passage_is_searched_first():
+    two = ["Paris is large.", "Paris is old."]
+    assert snap_answer("Paris", two, cited=(2,)).passage == 2
+    assert snap_answer("Paris", two).passage == 1
+
+
+def test_word_edges_are_respected_and_weak_matches_stay_unsnapped():
+    s = snap_answer("in", ["within a week"])
+    assert not s.snapped
+    s = snap_answer("a completely invented answer about rockets", PASSAGES)
+    assert not s.snapped and s.passage == 0 and s.text == "a completely invented answer about rockets"
+    assert not snap_answer("", PASSAGES).snapped
+    assert not snap_answer("Broncos", []).snapped
+
+
+def test_generator_snaps_and_reports_confidence(tiny_gen):
+    g = tiny_gen.generate("Who won?", ["The Broncos won the game."])
+    assert set(g.confidence) >= {"lp_mean", "lp_min", "margin_min"}
+    assert all(math.isfinite(v) for v in g.confidence.values())
+    assert g.confidence["lp_min"] <= g.confidence["lp_mean"] <= 0.0
+    assert g.confidence["margin_min"] >= 0.0
+    if not g.declined:
+        assert "span_score" in g.confidence
+        if g.grounding is not None and g.grounding.snapped:
+            assert g.text.startswith(g.grounding.text)
+            assert g.raw_text  # what the model wrote is kept
+
+
+def test_ground_off_keeps_the_raw_text(tiny_dir):
+    from groundqa.generate.hf import TransformersGenerator
+
+    g = TransformersGenerator(str(tiny_dir), ground="off", max_new_tokens=6, device="cpu")
+    out = g.generate("Who won?", ["The Broncos won the game."])
+    assert out.grounding is None and out.text == out.raw_text
+    with pytest.raises(Exception, match="ground"):
+        TransformersGenerator(str(tiny_dir), ground="maybe")
