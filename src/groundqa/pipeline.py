@@ -41,7 +41,9 @@ class Answer:
     ``text`` is what the policy lets through (with citation marks); ``generated`` the generator's
     text; ``claims`` the guard's verdict on each claim (text, probability, verdict, reasons, the
     evidence passage and character span); ``support`` the weakest claim's probability;
-    ``timings`` milliseconds per stage; ``models`` the id of each stage's model.
+    ``timings`` milliseconds per stage; ``models`` the id of each stage's model; ``grounding``
+    where a span-grounded answer lies (document id, chunk id, source, passage rank and the
+    answer's exact character offsets in the document, with its text), None when not grounded.
     """
 
     question: str
@@ -55,6 +57,7 @@ class Answer:
     policy: str
     timings: Mapping[str, float] = field(default_factory=dict)
     models: Mapping[str, str] = field(default_factory=dict)
+    grounding: Mapping[str, Any] | None = None
 
     @property
     def answered(self) -> bool:
@@ -75,6 +78,7 @@ class Answer:
             "policy": self.policy,
             "timings_ms": dict(self.timings),
             "models": dict(self.models),
+            "grounding": dict(self.grounding) if self.grounding else None,
         }
 
 
@@ -151,7 +155,8 @@ class Pipeline:
         t_generate = _ms(t1) / max(1, len(todo))
         checkable = [i for i in todo if not gens[i].declined]
         t2 = time.perf_counter()
-        judged = dict(zip(checkable, self.guard.verify_batch([(questions[i], gens[i].text, hits[i]) for i in checkable]))) if checkable else {}
+        judged = dict(zip(checkable, self._verify([(questions[i], gens[i].text, hits[i]) for i in checkable],
+                                                  [getattr(gens[i], "confidence", None) for i in checkable]))) if checkable else {}
         t_verify = _ms(t2) / max(1, len(checkable))
         models = self.models()
         answers = []
@@ -166,7 +171,8 @@ class Pipeline:
             claims = tuple(result.claims) if result is not None else ()
             decision = apply_policy(policy, gen.text, [(c.start, c.end, c.supported) for c in claims], declined=gen.declined)
             support = float(result.probability) if result is not None else 1.0
-            answers.append(Answer(q, decision.text, decision.verdict, decision.reason, gen.text, claims, support, tuple(hits[i]), policy, timings, models))
+            answers.append(Answer(q, decision.text, decision.verdict, decision.reason, gen.text, claims, support, tuple(hits[i]), policy, timings, models,
+                                  _grounding(gen, hits[i]) if decision.verdict not in ("withheld", "declined") else None))
         return answers
 
     def stream(self, question: str, *, top_k: int | None = None, filters: Mapping[str, Any] | None = None, policy: str | None = None) -> Iterator[StreamEvent]:
@@ -222,6 +228,12 @@ class Pipeline:
         yield StreamEvent("done", answer=Answer(question, decision.text, decision.verdict, decision.reason, text, tuple(claims), support, tuple(hits), policy, timings, models))
 
     # -- helpers ----------------------------------------------------------------------------------
+    def _verify(self, items: list[tuple[str, str, Sequence[Passage]]], generation: list[Any]) -> list[Any]:
+        """The guard's verdicts; the generator's confidence goes along where the guard takes it."""
+        if getattr(self.guard, "accepts_generation", False) and any(g for g in generation):
+            return self.guard.verify_batch(items, generation=generation)
+        return self.guard.verify_batch(items)
+
     def _judge_sentence(self, question: str, text: str, s: int, e: int, hits: Sequence[Passage], claims: list, timings: dict, policy: str) -> tuple[StreamEvent | None, bool]:
         t = time.perf_counter()
         result = self.guard.verify_batch([(question, text[s:e], hits)])[0]
@@ -246,6 +258,19 @@ class Pipeline:
         if not isinstance(q, str) or not q.strip():
             raise ConfigError(f"question={q!r} is empty or not a string; pass the question text")
         return q.strip()
+
+
+def _grounding(gen: Any, passages: Sequence[Passage]) -> dict[str, Any] | None:
+    """Document offsets of a span-grounded answer (``Generation.grounding``), or None."""
+    snap = getattr(gen, "grounding", None)
+    if snap is None or not snap.snapped or not 1 <= snap.passage <= len(passages):
+        return None
+    p = passages[snap.passage - 1]
+    chunk = getattr(p, "chunk", None)
+    if chunk is None:  # plain-text passages: offsets within the passage
+        return {"passage_rank": snap.passage, "start": snap.start, "end": snap.end, "text": snap.text, "exact": snap.exact}
+    return {"doc_id": chunk.doc_id, "chunk_id": chunk.id, "source": chunk.source, "passage_rank": snap.passage,
+            "start": chunk.start + snap.start, "end": chunk.start + snap.end, "text": snap.text, "exact": snap.exact}
 
 
 def _shift(claim: Any, offset: int) -> Any:

@@ -118,7 +118,10 @@ def test_cross_encoder_plumbing(tiny_cross_encoder):
     assert p.shape == (3,) and np.all((p > 0) & (p < 1)) and p[0] == pytest.approx(p[2], abs=1e-6)
     g = make_guard(str(tiny_cross_encoder), HashEmbedder())
     table = featurize(g, _examples(), show_progress=False)
-    assert table.X.shape == (24, len(g.features)) and "nli_best" in g.features and np.isfinite(table.X).all()
+    from groundqa.verify.calibrate import GENERATION_FEATURES
+
+    n_claim_features = len([f for f in g.features if f not in GENERATION_FEATURES])  # no generator here
+    assert table.X.shape == (24, n_claim_features) and "nli_best" in g.features and np.isfinite(table.X).all()
     with pytest.raises(Exception, match="neither 'default'"):
         CrossEncoderScorer("no/such/folder/x").warm_up()
 
@@ -151,3 +154,34 @@ def test_quantized_cross_encoder_runs(tiny_cross_encoder):
     ce = CrossEncoderScorer(str(tiny_cross_encoder), quantize=True)
     p = ce.predict([("a claim", "some evidence")])
     assert p.shape == (1,) and 0 < p[0] < 1
+
+
+def test_generation_signals_move_the_probability_and_are_neutral_when_absent():
+    """A combiner fitted with the generator's confidence: a confident answer scores higher than a
+    doubtful one with the same words; without signals the columns take the calibration mean."""
+    from groundqa.verify.calibrate import COMBINER_FEATURES, GENERATION_FEATURES
+
+    g = make_guard("none", HashEmbedder())
+    ex = _examples()
+    table = featurize(g, ex, show_progress=False)
+    rng = np.random.default_rng(0)
+    gen = np.where(table.y[:, None] == 1, rng.normal(-0.2, 0.1, (len(ex), 4)), rng.normal(-2.5, 0.3, (len(ex), 4)))
+    assert not set(GENERATION_FEATURES) & set(table.features)  # claim benchmarks have no generator
+    X = np.hstack([table.X, gen])
+    feats = table.features + GENERATION_FEATURES
+    comb = fit_with_thresholds(X, table.y, feats, 0.9, {"data": "test"}, wanted=COMBINER_FEATURES + GENERATION_FEATURES)
+    assert set(GENERATION_FEATURES) <= set(comb.features)
+    guard = Guard(None, embedder=HashEmbedder(), calibration=comb.to_dict())
+    item = ("When did it open?", "1889", _passages())
+    sure = {"lp_mean": -0.1, "lp_min": -0.2, "margin_min": -0.1, "span_score": 1.0}
+    doubt = {"lp_mean": -3.0, "lp_min": -4.0, "margin_min": -3.0, "span_score": 0.0}
+    hi, lo = guard.verify_batch([item, item], generation=[sure, doubt])
+    assert hi.probability > lo.probability
+    assert hi.claims[0].signals["gen_lp_mean"] == -0.1
+    if not lo.claims[0].supported:  # reasons are given for unsupported claims
+        assert any("not a span" in r for r in lo.claims[0].reasons)
+    plain = guard.verify(*item)
+    assert "gen_lp_mean" not in plain.claims[0].signals  # absent, not NaN (the JSON stays valid)
+    json.dumps(plain.to_dict(), allow_nan=False)
+    with pytest.raises(ConfigError, match="one per item"):
+        guard.verify_batch([item], generation=[sure, doubt])

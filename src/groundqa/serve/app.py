@@ -597,8 +597,13 @@ def citations(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
             if 1 <= k <= len(passages) and k not in seen:
                 seen.append(k)
     out = []
+    span = answer.get("grounding") or {}
     for k in seen:
         p = passages[k - 1]
+        if span.get("passage_rank") == k and span.get("chunk_id") == p["id"]:  # a span-grounded answer: its exact characters
+            out.append({"doc_id": p["doc_id"], "chunk_id": p["id"], "source": p.get("source", ""), "start": span["start"],
+                        "end": span["end"], "text": span["text"], "passage_rank": k})
+            continue
         out.append({"doc_id": p["doc_id"], "chunk_id": p["id"], "source": p.get("source", ""), "start": p["start"], "end": p["end"], "text": p["text"], "passage_rank": k})
     return out
 

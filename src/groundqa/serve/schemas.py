@@ -90,6 +90,7 @@ class AskResponse(_Response):
     policy: str
     timings_ms: dict[str, float]
     models: dict[str, str]
+    grounding: Optional[dict[str, Any]] = Field(default=None, description="where a span-grounded answer lies: doc_id, chunk_id, passage_rank, its exact start/end in the document and text")
     audit_id: Optional[int] = Field(default=None, description="the answer's id in the audit log")
 
 

@@ -50,9 +50,11 @@ def example_claims(ex: GuardExample) -> list[tuple[str, ...]]:
 
 
 def featurize(guard: Any, examples: Sequence[GuardExample], *, fmt: str = "plain", batch: int = 64, show_progress: bool = True) -> FeatureTable:
-    """Feature rows (one per example) from ``guard``'s signals."""
+    """Feature rows (one per example) from ``guard``'s signals. Claim benchmarks have no generator,
+    so the generation-confidence columns are left out of the table."""
     guard.warm_up()
-    feats = guard.features
+    keep = [i for i, f in enumerate(guard.features) if f not in GENERATION_FEATURES]
+    feats = tuple(guard.features[i] for i in keep)
     worse = np.array([f in WORSE_IF_HIGHER for f in feats])
     rows: list[np.ndarray] = []
     n_claims = 0
@@ -72,6 +74,7 @@ def featurize(guard: Any, examples: Sequence[GuardExample], *, fmt: str = "plain
             ctx.extend(guard.contexts(cl, wins))
             owner.extend([j] * len(cl))
         X, _, _ = guard.signals(ctx)
+        X = X[:, keep]
         n_claims += len(ctx)
         owner_a = np.array(owner)
         for j in range(len(chunk)):
@@ -94,6 +97,9 @@ COMBINER_FEATURES = (
     "seg_lex_min", "idf_union", "focus_all", "missing_numbers", "missing_names", "missing_words", "log_len",
     "emb_best", "nli_concat", "nli_seg_min", "judge",  # judge: only where an LLM judge is configured
 )
+# The generator's confidence (GenerationScorer): only calibrations fitted on a generator's own
+# answers use them (benchmarks/calibrate_pipeline.py); claim benchmarks have no generator.
+GENERATION_FEATURES = ("gen_lp_mean", "gen_lp_min", "gen_margin_min", "gen_span_score")
 DEFAULT_L2 = 3.0
 
 
@@ -108,8 +114,11 @@ def predict(comb: Combiner, X: np.ndarray, features: Sequence[str]) -> np.ndarra
     return comb.predict_proba(X[:, [list(features).index(f) for f in comb.features]])
 
 
-def fit_with_thresholds(X: np.ndarray, y: np.ndarray, features: Sequence[str], target_precision: float, info: dict[str, Any], l2: float = DEFAULT_L2) -> Combiner:
-    cols = combiner_columns(list(features))
+def fit_with_thresholds(X: np.ndarray, y: np.ndarray, features: Sequence[str], target_precision: float, info: dict[str, Any],
+                        l2: float = DEFAULT_L2, wanted: Sequence[str] | None = None) -> Combiner:
+    """Fit the combiner on the ``wanted`` columns (default ``COMBINER_FEATURES``) and pick its
+    balanced and target-precision thresholds on the same rows."""
+    cols = combiner_columns(list(features), wanted)
     comb = fit_combiner(X[:, cols], y, [features[i] for i in cols], l2=l2, info=info)
     p = comb.predict_proba(X[:, cols])
     t_bal = best_balanced_threshold(y, p)

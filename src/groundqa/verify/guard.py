@@ -20,7 +20,7 @@ from ..types import Passage
 from .claims import ClaimSpan, claim_inputs, claim_segments, split_claims
 from .combiner import Combiner
 from .evidence import Citation, EvidenceWindow, evidence_windows, lexical_rank
-from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, LexicalScorer, Scorer
+from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, GenerationScorer, LexicalScorer, Scorer
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "verifier"
 Verdict = Literal["supported", "unsupported"]
@@ -105,7 +105,13 @@ class Guard:
         top_k: evidence windows per claim after lexical pre-ranking.
         exact_checks: a number or date of the claim found in no evidence makes it unsupported
             (probability capped below the threshold), with that reason.
+
+    ``verify_batch(items, generation=[...])`` takes the generator's confidence for each answer
+    (``Generation.confidence``: answer-token log-probabilities, margin, span match) as more signals;
+    the pipeline passes them. Without them those signals take the calibration's mean (no effect).
     """
+
+    accepts_generation = True
 
     def __init__(
         self,
@@ -132,6 +138,7 @@ class Guard:
             self.scorers.append(verifier)
             self.verifier_name = getattr(verifier, "name", type(verifier).__name__)
         self.scorers.extend(extra_scorers)
+        self.scorers.append(GenerationScorer())
         self.top_k = max(top_k, 4)
         self.max_sentences = max_sentences
         self.exact_checks = exact_checks
@@ -189,16 +196,18 @@ class Guard:
         raise ConfigError(f"threshold={t!r} is not valid; pass a probability in [0, 1], 'balanced' or 'precision'")
 
     # ---- scoring -------------------------------------------------------------------------------
-    def contexts(self, claims: Sequence[tuple[str, ...]], windows: Sequence[EvidenceWindow]) -> list[ClaimContext]:
+    def contexts(self, claims: Sequence[tuple[str, ...]], windows: Sequence[EvidenceWindow],
+                 generation: Mapping[str, float] | None = None) -> list[ClaimContext]:
         """Claim contexts for (text, focus) or (text, focus, asserted) tuples over shared ``windows``
-        (``claims.claim_inputs`` makes them)."""
+        (``claims.claim_inputs`` makes them); ``generation``: the answer's generation signals."""
         wt = tuple(windows)
         out = []
         for c in claims:
             t, f = c[0], c[1]
             segs = claim_segments(t) if t == f else [t]
             seg_ctx = tuple((sg, tuple(lexical_rank(sg, wt, 3))) for sg in segs) if len(segs) > 1 else ()
-            out.append(ClaimContext(t, f, wt, tuple(lexical_rank(t, wt, self.top_k)), seg_ctx, c[2] if len(c) > 2 else None))
+            out.append(ClaimContext(t, f, wt, tuple(lexical_rank(t, wt, self.top_k)), seg_ctx, c[2] if len(c) > 2 else None,
+                                    generation))
         return out
 
     def signals(self, items: Sequence[ClaimContext]) -> tuple[np.ndarray, list[int | None], list[tuple[str, ...]]]:
@@ -221,7 +230,10 @@ class Guard:
         self.warm_up()
         assert self.combiner is not None
         idx = [self.features.index(f) for f in self.combiner.features]
-        p = self.combiner.predict_proba(X[:, idx])
+        Xc = np.array(X[:, idx], dtype=np.float64)
+        if Xc.size and np.isnan(Xc).any():  # signals not given (generation confidence without a generator)
+            Xc = np.where(np.isnan(Xc), np.asarray(self.combiner.mean)[None, :], Xc)
+        p = self.combiner.predict_proba(Xc)
         if self.exact_checks and "missing_numbers" in self.features:
             miss = X[:, self.features.index("missing_numbers")] > 0
             p = np.where(miss, np.minimum(p, self.threshold * 0.5), p)
@@ -232,19 +244,23 @@ class Guard:
         """Judge every claim of ``answer`` against ``passages`` (the ones the generator was given)."""
         return self.verify_batch([(question, answer, passages)])[0]
 
-    def verify_batch(self, items: Sequence[tuple[str | None, str, Sequence[Passage]]]) -> list[GuardResult]:
-        """``verify`` for many answers, with one pass of each model over all their claims."""
+    def verify_batch(self, items: Sequence[tuple[str | None, str, Sequence[Passage]]],
+                     generation: Sequence[Mapping[str, float] | None] | None = None) -> list[GuardResult]:
+        """``verify`` for many answers, with one pass of each model over all their claims.
+        ``generation``: one mapping of generation signals per item (see the class docstring)."""
         self.warm_up()
+        if generation is not None and len(generation) != len(items):
+            raise ConfigError(f"verify_batch got {len(items)} items but {len(generation)} generation signal maps; pass one per item")
         t0 = time.perf_counter()
         all_ctx: list[ClaimContext] = []
         plan: list[tuple[list[ClaimSpan], list[EvidenceWindow], Sequence[Passage]]] = []
-        for question, answer, passages in items:
+        for n, (question, answer, passages) in enumerate(items):
             if not isinstance(answer, str):
                 raise ConfigError(f"answer={answer!r} is not valid; pass the answer text as a str")
             spans = split_claims(answer, question)
             wins = evidence_windows(passages, self.max_sentences)
             plan.append((spans, wins, passages))
-            all_ctx.extend(self.contexts([claim_inputs(c, answer) for c in spans], wins))
+            all_ctx.extend(self.contexts([claim_inputs(c, answer) for c in spans], wins, generation[n] if generation else None))
         X, best, reasons = self.signals(all_ctx) if all_ctx else (np.zeros((0, len(self.features))), [], [])
         probs = self.probabilities(X) if all_ctx else np.zeros(0)
         thr = self.threshold
@@ -261,7 +277,7 @@ class Guard:
                     w = wins[b]
                     cit = Citation(w.doc_id, w.chunk_id, w.source, w.start, w.end, w.text, passages[w.passage].rank if w.passage >= 0 else None)
                 verdict: Verdict = "supported" if p >= thr else "unsupported"
-                sig = {f: float(v) for f, v in zip(self.features, X[k])}
+                sig = {f: float(v) for f, v in zip(self.features, X[k]) if not np.isnan(v)}
                 cvs.append(ClaimVerdict(c.text, c.start, c.end, p, verdict, reasons[k] if verdict == "unsupported" else (), cit, sig))
                 k += 1
             if not cvs:

@@ -47,6 +47,7 @@ class ClaimContext:
     top: tuple[int, ...]
     segments: tuple[tuple[str, tuple[int, ...]], ...] = ()  # (segment text, its top windows) of a multi-part claim
     asserted: str | None = None  # the answer's own words, for the length signal (None: the focus)
+    generation: Any = None  # the generator's confidence for the answer (Generation.confidence), if given
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,33 @@ class Scorer(Protocol):
     def warm_up(self) -> None: ...
 
     def score(self, items: Sequence[ClaimContext]) -> ScoreBatch: ...
+
+
+class GenerationScorer:
+    """The generator's own confidence in the answer, passed along by the pipeline: mean and lowest
+    log-probability of the answer tokens, the smallest top-1/top-2 margin, and how well the answer
+    matched a passage span (``Generation.confidence``). Where no generation signals come with a
+    claim (the guard called on its own) the columns are NaN, and the guard replaces them with the
+    calibration's mean, so they move no probability."""
+
+    name = "generation"
+    features = ("gen_lp_mean", "gen_lp_min", "gen_margin_min", "gen_span_score")
+    _keys = ("lp_mean", "lp_min", "margin_min", "span_score")
+
+    def warm_up(self) -> None:
+        return None
+
+    def score(self, items: Sequence[ClaimContext]) -> ScoreBatch:
+        rows, reasons = [], []
+        for it in items:
+            g = it.generation or {}
+            row = [float(g[k]) if isinstance(g.get(k), (int, float)) else float("nan") for k in self._keys]
+            rows.append(row)
+            r: tuple[str, ...] = ()
+            if g and isinstance(g.get("span_score"), (int, float)) and float(g["span_score"]) < 0.5:
+                r = ("the answer is not a span of any passage",)
+            reasons.append(r)
+        return ScoreBatch(np.array(rows, dtype=np.float64).reshape(len(items), len(self.features)), [None] * len(items), reasons)
 
 
 def _logit(p: float, eps: float = 1e-4) -> float:
