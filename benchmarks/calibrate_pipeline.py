@@ -34,6 +34,9 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=160)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--target-precision", type=float, default=0.9)
+    ap.add_argument("--titles", default=None, help="comma list: only questions of these articles (the adapter's dev articles, never trained on)")
+    ap.add_argument("--generator", default="default", help="the generator whose answers are labelled (its own calibration)")
+    ap.add_argument("--no-generation-signals", action="store_true", help="fit without the generator's confidence signals")
     ap.add_argument("--out", required=True)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -43,22 +46,28 @@ def main() -> int:
     from groundqa.generate.hf import TransformersGenerator
     from groundqa.generate.prompts import strip_citations
     from groundqa.pipeline import Pipeline
-    from groundqa.verify.calibrate import evaluate, fit_with_thresholds, half_split, predict
+    from groundqa.verify.calibrate import COMBINER_FEATURES, GENERATION_FEATURES, evaluate, fit_with_thresholds, half_split, predict
     from groundqa.verify.guard import Guard
 
     items = load_squad(args.data)
     excluded = set(sorted({it.doc_id for it in items})[-12:]) | set(sorted({it.doc_id for it in load_squad(args.v11)})[-12:])
     pool = [it for it in items if it.doc_id not in excluded]
+    asked = pool
+    if args.titles:
+        titles = {t.strip() for t in args.titles.split(",") if t.strip()}
+        if titles & excluded:
+            raise SystemExit(f"--titles names held-out articles {sorted(titles & excluded)}; calibrate on other articles")
+        asked = [it for it in pool if it.doc_id in titles]
     rng = random.Random(args.seed)
-    has = [it for it in pool if it.answers]
-    no = [it for it in pool if not it.answers]
+    has = [it for it in asked if it.answers]
+    no = [it for it in asked if not it.answers]
     rng.shuffle(has)
     rng.shuffle(no)
     chosen = has[: args.limit // 2] + no[: args.limit - args.limit // 2]
     t0 = time.perf_counter()
     index = build_context_index(pool)
     guard = Guard("default", embedder=index.embedder)
-    pipe = Pipeline(index, TransformersGenerator("fast"), guard, policy="return", top_k=4)
+    pipe = Pipeline(index, TransformersGenerator(args.generator), guard, policy="return", top_k=4)
     pipe.warm_up()
     feats = list(guard.features)
     rows, labels, groups = [], [], []
@@ -69,11 +78,12 @@ def main() -> int:
                 continue
             _, f1 = best_over(list(it.answers), strip_citations(a.generated), "1.1") if it.answers else (0.0, 0.0)
             for c in a.claims:
-                rows.append([c.signals[f] for f in feats])
+                rows.append([c.signals.get(f, float("nan")) for f in feats])
                 labels.append(int(bool(it.answers) and f1 >= 0.5))
                 groups.append(it.id)
         print(f"{min(i + 8, len(chosen))}/{len(chosen)} questions, {len(rows)} claims", file=sys.stderr, flush=True)
     X, y = np.array(rows), np.array(labels)
+    wanted = COMBINER_FEATURES + (() if args.no_generation_signals else GENERATION_FEATURES)
     fold = half_split(groups)
     info = {"data": Path(args.data).name, "claims": int(len(y)), "supported": int(y.sum()), "questions": len(chosen),
             "labels": "answer F1 >= 0.5 with a gold answer of an answerable question", "excluded_titles": sorted(excluded),
@@ -81,10 +91,10 @@ def main() -> int:
     # honest check first: fit on one half (by question), score the other, both ways
     checks = []
     for a_mask in (fold, ~fold):
-        comb = fit_with_thresholds(X[a_mask], y[a_mask], feats, args.target_precision, dict(info))
+        comb = fit_with_thresholds(X[a_mask], y[a_mask], feats, args.target_precision, dict(info), wanted=wanted)
         p = predict(comb, X[~a_mask], feats)
         checks.append(evaluate(y[~a_mask], p, comb.threshold))
-    final = fit_with_thresholds(X, y, feats, args.target_precision, {**info, "two_fold_check": checks})
+    final = fit_with_thresholds(X, y, feats, args.target_precision, {**info, "two_fold_check": checks}, wanted=wanted)
     final.save(args.out)
     summary = {"claims": int(len(y)), "supported_share": float(y.mean()), "two_fold": checks, "threshold": final.threshold,
                "thresholds": final.thresholds, "seconds": round(time.perf_counter() - t0, 1), "config": info}

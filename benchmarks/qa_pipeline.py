@@ -31,7 +31,7 @@ def main() -> int:
     ap.add_argument("--heldout", action="store_true", help="questions of the last 12 articles (sorted titles) only")
     ap.add_argument("--limit", type=int, default=None, help="a seeded sample of N questions")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--generator", default="fast")
+    ap.add_argument("--generator", default="default")
     ap.add_argument("--verifier", default="default")
     ap.add_argument("--policy", default="abstain")
     ap.add_argument("--top-k", type=int, default=4)

@@ -7,7 +7,7 @@ top_k = 4
 mode = "hybrid"             # hybrid | bm25 | dense
 
 [generator]
-model = "fast"              # a profile (fast, quality), a short name, a folder or a hub id
+model = "default"           # a profile (default, fast, quality), a short name, a folder or a hub id
 max_new_tokens = 64
 
 [guard]
@@ -77,7 +77,7 @@ def build_pipeline(config: str | Path | Mapping[str, Any], *, retriever: Any = N
     r = dict(data.get("retriever", {}))
     retriever = retriever if retriever is not None else open_retriever(r)
     g = dict(data.get("generator", {}))
-    generator = TransformersGenerator(g.pop("model", "fast"), **g)
+    generator = TransformersGenerator(g.pop("model", "default"), **g)
     v = dict(data.get("guard", {}))
     guard = Guard(v.pop("verifier", "default"), embedder=getattr(retriever, "embedder", "minilm-l6"), **v)
     p = dict(data.get("pipeline", {}))

@@ -321,6 +321,9 @@ class QARecord:
     gold_cited: bool | None
     tokens: int
     seconds: float
+    raw: str = ""  # the model's own text where span grounding changed it
+    f1_raw: float | None = None  # F1 of the model's own text (before span grounding)
+    in_passage: bool | None = None  # the answer (citations aside) occurs verbatim in a shown passage
 
 
 @dataclass(frozen=True)
@@ -342,6 +345,8 @@ class QAReport:
     latency_ms: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     records: tuple[QARecord, ...] = ()
+    f1_raw: float | None = None  # F1 of the model's own answers, before span grounding
+    in_passage_rate: float | None = None  # share of answers that are verbatim passage text
 
     def to_dict(self, with_records: bool = False) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "records" and v is not None}
@@ -397,10 +402,14 @@ def run_gold_qa(
             else:
                 em, f = best_over(it.answers, pred, "2.0")
             gold_n = shown[start + j][1]
+            raw = getattr(g, "raw_text", "") or g.text
+            raw_pred = "" if g.declined else strip_citations(raw)
+            f_raw = best_over(it.answers, raw_pred, version)[1] if it.answers or version == "2.0" else 0.0
+            in_passage = None if (g.declined or not pred) else any(pred in p for p in shown[start + j][0])
             records.append(QARecord(
                 id=it.id, question=it.question, prediction=g.text, answers=it.answers, em=em, f1=f,
                 declined=g.declined, gold_cited=(gold_n in g.citations) if gold_n is not None else None,
-                tokens=g.tokens, seconds=g.seconds,
+                tokens=g.tokens, seconds=g.seconds, raw=raw if raw != g.text else "", f1_raw=f_raw, in_passage=in_passage,
             ))
             total_tokens += g.tokens
             latencies.append(g.seconds * 1000)
@@ -424,4 +433,6 @@ def run_gold_qa(
         latency_ms={"generate_p50": round(q(0.5), 1), "generate_p95": round(q(0.95), 1)},
         settings={"distractors": distractors, "seed": seed, "batch_size": batch_size, "version": version},
         records=tuple(records),
+        f1_raw=round(pct([r.f1_raw or 0.0 for r in records]), 2),
+        in_passage_rate=round(pct([bool(r.in_passage) for r in records if r.in_passage is not None]), 2),
     )

@@ -73,7 +73,7 @@ def register(sub: Any, bench_sub: Any) -> None:
     qa.add_argument("--policy", default="abstain", choices=["return", "flag", "strip", "abstain"], help="with --context retrieved (default: abstain)")
     qa.add_argument("--top-k", type=int, default=4, help="with --context retrieved: passages per question (default: 4)")
     qa.add_argument("--report", default=None, help="with --context retrieved: write Markdown + PNG plots (risk-coverage, reliability, latency) here")
-    qa.add_argument("--generator", default="fast", help="profile (fast, quality), short name, folder, or hub id")
+    qa.add_argument("--generator", default="default", help="profile (default, fast, quality), short name, folder, or hub id")
     qa.add_argument("--adapter", default=None, help="a LoRA adapter folder to apply on top of --generator")
     qa.add_argument("--distractors", type=int, default=2, help="other paragraphs of the same article shown with the gold one")
     qa.add_argument("--limit", type=int, default=None, help="a seeded sample of N questions")
@@ -83,6 +83,8 @@ def register(sub: Any, bench_sub: Any) -> None:
     qa.add_argument("--max-new-tokens", type=int, default=32)
     qa.add_argument("--int8", action="store_true", help="dynamic int8 quantisation (CPU)")
     qa.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    qa.add_argument("--ground", default="snap", choices=["snap", "off"], help="snap short answers to passage spans (default) or keep them as generated")
+    qa.add_argument("--instruction", default=None, help="replace the prompt's instruction (may use {decline}); for measuring an untuned model fairly")
     qa.add_argument("--threads", type=int, default=None)
     qa.add_argument("--json", dest="json_out", default=None, help="write the report (with per-question records) here")
     qa.set_defaults(func=_bench_qa)
@@ -141,6 +143,19 @@ def select_articles(items: list[Any], spec: str | None) -> list[Any]:
     return [it for it in items if it.doc_id in keep]
 
 
+def _bench_generator(args: argparse.Namespace) -> Any:
+    from ..generate.hf import TransformersGenerator
+    from ..generate.prompts import PromptTemplate
+
+    template = None
+    if args.instruction:
+        if "{decline}" not in args.instruction:
+            raise ConfigError("--instruction must contain {decline} (where the decline sentence goes), so unanswerable questions can be declined")
+        template = PromptTemplate(instruction=args.instruction)
+    return TransformersGenerator(args.generator, adapter=args.adapter, batch_size=args.batch_size, template=template,
+                                 max_new_tokens=args.max_new_tokens, int8=args.int8, dtype=args.dtype, ground=args.ground)
+
+
 def _bench_qa_retrieved(args: argparse.Namespace, all_items: list, sample: list) -> int:
     """The whole pipeline over an index of every context in the file (issue 5's benchmark)."""
     from ..bench.qa import build_context_index, run_pipeline_qa, summarize, write_report
@@ -152,15 +167,14 @@ def _bench_qa_retrieved(args: argparse.Namespace, all_items: list, sample: list)
         raise ConfigError(f"--top-k {args.top_k} is not valid; it must be a positive integer")
     version = "2.0" if any(not it.answers for it in all_items) else "1.1"
     index = build_context_index(all_items)
-    gen = TransformersGenerator(args.generator, adapter=args.adapter, batch_size=args.batch_size,
-                                max_new_tokens=args.max_new_tokens, int8=args.int8, dtype=args.dtype)
+    gen = _bench_generator(args)
     pipe = Pipeline(index, gen, Guard(args.verifier, embedder=index.embedder), policy=args.policy, top_k=args.top_k)
     pipe.warm_up()
     records = run_pipeline_qa(sample, pipe, batch_size=args.batch_size, version=version)
     summary = summarize(records, version=version)
     config = {"data": args.data, "context": "retrieved", "version": version, "questions": len(sample), "articles": args.articles,
               "limit": args.limit, "seed": args.seed, "paragraphs_indexed": len(index.doc_ids()), "chunks": len(index),
-              "generator": args.generator, "adapter": args.adapter, "verifier": args.verifier, "policy": args.policy, "top_k": args.top_k}
+              "generator": args.generator, "adapter": args.adapter, "ground": args.ground, "instruction": args.instruction, "verifier": args.verifier, "policy": args.policy, "top_k": args.top_k}
     out = {"dataset": Path(args.data).name, "results": summary, "config": config}
     print(json.dumps(out, indent=1))
     if args.json_out:
@@ -187,14 +201,14 @@ def _bench_qa(args: argparse.Namespace) -> int:
     if args.context == "retrieved":
         return _bench_qa_retrieved(args, all_items, sample)
     pool = context_pool(items)
-    gen = TransformersGenerator(args.generator, adapter=args.adapter, batch_size=args.batch_size,
-                                max_new_tokens=args.max_new_tokens, int8=args.int8, dtype=args.dtype)
+    gen = _bench_generator(args)
     gen.warm_up()
     name = args.generator + (f"+{Path(args.adapter).name}" if args.adapter else "")
     report = run_gold_qa(sample, gen, dataset=Path(args.data).name, pool=pool, distractors=args.distractors,
                          seed=args.seed, batch_size=args.batch_size, show_progress=True, generator_name=name)
     d = report.to_dict()
     d["settings"].update({"limit": args.limit, "articles": args.articles, "int8": args.int8, "dtype": args.dtype,
+                          "ground": args.ground, "instruction": args.instruction,
                           "threads": args.threads, "max_new_tokens": args.max_new_tokens, "load_seconds": round(gen.load_seconds, 1)})
     print(json.dumps({k: v for k, v in d.items()}, indent=1))
     if args.json_out:

@@ -20,7 +20,7 @@ from ..policy import POLICIES
 def register(sub: Any, bench_sub: Any) -> None:
     p = sub.add_parser("demo", help="index the bundled sample corpus and answer its questions, verified")
     p.add_argument("--embedder", default="minilm-l6", help="embedder reference (default: minilm-l6)")
-    p.add_argument("--generator", default="fast", help="generator profile or model (default: fast)")
+    p.add_argument("--generator", default="default", help="generator profile (default, fast, quality) or model (default: default)")
     p.add_argument("--verifier", default="default", help="verifier model for the guard (default: the shipped one)")
     p.add_argument("--policy", default="abstain", choices=POLICIES, help="what to do with unsupported claims (default: abstain, withhold the answer)")
     p.add_argument("--top-k", type=int, default=4, help="passages per question (default: 4)")
@@ -32,7 +32,7 @@ def register(sub: Any, bench_sub: Any) -> None:
     a = sub.add_parser("ask", help="answer a question from an index, every claim checked")
     a.add_argument("--index", required=True, help="index folder (from `groundqa index build`)")
     a.add_argument("question", help="the question")
-    a.add_argument("--generator", default="fast", help="generator profile or model (default: fast)")
+    a.add_argument("--generator", default="default", help="generator profile (default, fast, quality) or model (default: default)")
     a.add_argument("--verifier", default="default", help="verifier model for the guard (default: the shipped one)")
     a.add_argument("--config", default=None, help="a TOML pipeline config (overrides the options above)")
     a.add_argument("--policy", default=None, choices=POLICIES, help="return, flag (default), strip or abstain")
@@ -101,6 +101,10 @@ def render_answer(answer: Any, *, color: bool = False) -> str:
     lines = [f"{bold}Q: {answer.question}{reset}", f"A: {answer.text}"]
     why = f" ({answer.reason})" if answer.reason else ""
     lines.append(f"   verdict: {answer.verdict}{why}; support {answer.support:.2f}")
+    g = getattr(answer, "grounding", None)
+    if g:
+        where = f"{g['doc_id']} [{g['start']}:{g['end']}]" if "doc_id" in g else f"passage {g['passage_rank']} [{g['start']}:{g['end']}]"
+        lines.append(f"   {dim}span: \"{_short(g['text'], 60)}\" at {where}{' (exact)' if g.get('exact') else ' (snapped)'}{reset}")
     for c in answer.claims:
         mark, col = ("supported", green) if c.supported else ("UNSUPPORTED", red)
         cite = ""
@@ -114,6 +118,15 @@ def render_answer(answer: Any, *, color: bool = False) -> str:
     t = answer.timings
     lines.append(f"   {dim}retrieve {t.get('retrieve', 0):.0f} ms, generate {t.get('generate', 0):.0f} ms, verify {t.get('verify', 0):.0f} ms{reset}")
     return "\n".join(lines)
+
+
+def answer_is_right(text: str, golds: Any) -> bool:
+    """True when a gold answer, SQuAD-normalised, occurs in the answer text (citation marks aside)."""
+    from ..bench.squad import normalize_answer
+    from ..generate.prompts import strip_citations
+
+    got = f" {normalize_answer(strip_citations(text))} "
+    return any(f" {normalize_answer(g)} " in got for g in golds if normalize_answer(g))
 
 
 def _short(text: str, n: int) -> str:
@@ -165,10 +178,20 @@ def _demo(args: argparse.Namespace) -> int:
             print(f"\n({n}/{len(questions)})\n" + render_answer(a, color=_use_color()) + "\n" + gold, flush=True)
     elapsed = time.perf_counter() - t0
     if args.json:
-        print(json.dumps({"answers": [dict(a.to_dict(), gold_answers=list(q.answers), answerable=q.answerable) for q, a in answers], "seconds": round(elapsed, 1)}, indent=2, ensure_ascii=False))
+        rows = [dict(a.to_dict(), gold_answers=list(q.answers), answerable=q.answerable,
+                     right=bool(q.answerable and a.answered and answer_is_right(a.text, q.answers))) for q, a in answers]
+        summary = {"answerable": sum(q.answerable for q, _ in answers), "answered": sum(a.answered for q, a in answers if q.answerable),
+                   "right": sum(r["right"] for r in rows), "unanswerable": sum(not q.answerable for q, _ in answers),
+                   "declined": sum(not a.answered for q, a in answers if not q.answerable)}
+        print(json.dumps({"answers": rows, "summary": summary, "seconds": round(elapsed, 1)}, indent=2, ensure_ascii=False))
         return 0
     answered = sum(a.answered for q, a in answers if q.answerable)
+    right = sum(a.answered and answer_is_right(a.text, q.answers) for q, a in answers if q.answerable)
     declined = sum(not a.answered for q, a in answers if not q.answerable)
     n_ans = sum(q.answerable for q in questions)
-    print(f"\nanswered {answered}/{n_ans} answerable questions; declined {declined}/{len(questions) - n_ans} unanswerable ones; {elapsed:.0f}s in all")
+    t = [a.timings for _, a in answers]
+    per = {k: sum(x.get(k, 0.0) for x in t) / max(1, len(t)) for k in ("retrieve", "generate", "verify")}
+    print(f"\nanswered {answered}/{n_ans} answerable questions, {right} correctly (a gold answer in the answer); "
+          f"declined {declined}/{len(questions) - n_ans} unanswerable ones; {elapsed:.0f}s in all "
+          f"(per question: retrieve {per['retrieve']:.0f} ms, generate {per['generate']:.0f} ms, verify {per['verify']:.0f} ms)")
     return 0

@@ -3,7 +3,7 @@
 Importing this package loads no torch or transformers; models load in ``warm_up()`` or on first use.
 
     from groundqa.generate import TransformersGenerator
-    gen = TransformersGenerator("fast")          # SmolLM2-135M + the shipped LoRA adapter
+    gen = TransformersGenerator()               # Qwen2.5-Coder-0.5B + the shipped LoRA adapter
     gen.generate("Who won?", ["[passage text]", ...]).text   # 'Denver Broncos [1]'
 """
 
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-def make_generator(ref: "str | Generator" = "fast", **kwargs: object) -> Generator:
+def make_generator(ref: "str | Generator" = "default", **kwargs: object) -> Generator:
     """A generator from a profile, short name, folder or hub id; a Generator object passes through."""
     if not isinstance(ref, str):
         return ref

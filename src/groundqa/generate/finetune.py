@@ -125,7 +125,9 @@ def build_examples(items: Sequence[Any], template: PromptTemplate, *, seed: int,
     for it in items:
         k = rng.randint(distractors[0], distractors[1])
         drop = it.answerable and rng.random() < unanswerable_rate
-        passages, gold = passages_for(it, pool, k, rng, drop_gold=drop or not it.answerable)
+        # an unanswerable question (SQuAD v2) keeps the paragraph it was written against: its decline
+        # is learnt where the topic is present but the answer is not, as retrieval will show it
+        passages, gold = passages_for(it, pool, k, rng, drop_gold=drop)
         if not it.answerable:
             gold = None
         shown = []
