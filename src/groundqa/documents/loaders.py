@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence
 
 from ..errors import ConfigError, check_positive
 from ..types import Document
@@ -84,7 +84,7 @@ class Skipped:
 
     source: str
     reason: str
-    kind: str = ""
+    kind: Literal["", "duplicate", "id_conflict"] = ""
 
     def to_dict(self) -> dict[str, str]:
         return {"source": self.source, "reason": self.reason}
@@ -342,6 +342,8 @@ class _RecordReader:
         self.max_bytes = max_bytes
         self.result = result
         self.seen = seen
+        self.id_fix = (f"fix the repeated {id_field!r} values, or choose another id field with id_field= / --id-field "
+                       "(records without it are numbered FILE#ROW)")
 
     def add(self, record: Any, *, where: str, default_id: str, source: str, base_meta: Mapping[str, Any]) -> None:
         skip = self.result.skipped.append
@@ -372,8 +374,7 @@ class _RecordReader:
             meta.update({k: v for k, v in record.items() if k not in skip_keys and _is_scalar(v)})
         else:
             meta.update({k: record[k] for k in self.metadata_fields if k in record})
-        fix = (f"fix the repeated {self.id_field!r} values, or choose another id field with id_field= / --id-field "
-               "(records without it are numbered FILE#ROW)") if raw_id is not None else "give the record an id"
+        fix = self.id_fix if raw_id is not None else "give the record an id"
         _add_unique(self.result, self.seen, Document(id=doc_id, text=text, source=source, metadata=meta), where, fix)
 
 
