@@ -101,3 +101,13 @@ def test_bad_rows_are_reported_with_file_and_line(tmp_path):
     root = write_beir(tmp_path / "z", corpus=[{"_id": "d1", "text": "a"}], queries=[{"_id": "1", "text": "q"}], qrels_lines=["1\td1\thigh"])
     with pytest.raises(ConfigError, match=r"test.tsv:2: score 'high' is not a number"):
         load_beir(root)
+
+
+def test_a_reused_corpus_id_is_an_error_unless_the_document_repeats(tmp_path):
+    """Issue 16: a later line with the same _id used to replace the earlier document in silence."""
+    q, rel = [{"_id": "1", "text": "q"}], ["1\td1\t1"]
+    root = write_beir(tmp_path / "a", corpus=[{"_id": "d1", "text": "a"}, {"_id": "d1", "text": "a"}], queries=q, qrels_lines=rel)
+    assert list(load_beir(root).corpus) == ["d1"]
+    root = write_beir(tmp_path / "b", corpus=[{"_id": "d1", "text": "a"}, {"_id": "d2", "text": "b"}, {"_id": "d1", "text": "other"}], queries=q, qrels_lines=rel)
+    with pytest.raises(ConfigError, match=r"corpus.jsonl: 1 line\(s\) reuse the _id of an earlier document with a different title or text \(e.g. 'd1'\)"):
+        load_beir(root)

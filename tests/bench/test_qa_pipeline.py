@@ -68,3 +68,48 @@ def test_run_summarize_and_report(tmp_path):
     assert report.read_text().startswith("# groundqa QA benchmark")
     for png in ("risk_coverage.png", "reliability.png", "latency.png"):
         assert (tmp_path / "rep" / png).stat().st_size > 1000
+
+
+# ---------------------------------------------------------------- document ids (issue 16)
+
+PUBMED_UNTITLED = __import__("pathlib").Path(__file__).parent / "fixtures" / "pubmedqa_untitled_sample.json"
+
+
+def test_untitled_articles_are_all_indexed_and_retrieved():
+    """Six PubMedQA papers as untitled one-paragraph articles: six documents in the index (before
+    issue 16: one, '#0'), and each question's own paper found by retrieval."""
+    from groundqa.bench.squad import load_squad
+
+    items = load_squad(PUBMED_UNTITLED)
+    assert len(items) == 6
+    index = build_context_index(items, HashEmbedder(), show_progress=False)
+    assert len(index.doc_ids()) == 6
+
+    from groundqa.bench.qa import paragraph_id
+
+    assert sorted(index.doc_ids()) == sorted(paragraph_id(it) for it in items)
+    pipe = Pipeline(index, ExtractiveGenerator(), KeywordGuard(), top_k=4)
+    records = run_pipeline_qa(items, pipe, batch_size=3, show_progress=False)
+    assert sum(r.gold_retrieved for r in records) >= 5  # BM25 + hash vectors on the question's own words
+
+
+def test_two_texts_under_one_id_fail_loudly():
+    from groundqa.bench.qa import context_documents
+    from groundqa.errors import ConfigError
+
+    clash = [QAItem("a", "?", (), "First paper.", ""), QAItem("b", "?", (), "Second paper.", ""), QAItem("c", "?", (), "Third.", "")]
+    with pytest.raises(ConfigError, match=r"2 paragraph text\(s\) share a document id with a different text \(1 id\(s\), e.g. '#0'\)"):
+        build_context_index(clash, HashEmbedder(), show_progress=False)
+    # several questions on one paragraph are one document, not a clash
+    same = [QAItem("a", "?", (), "First paper.", "P"), QAItem("b", "??", (), "First paper.", "P")]
+    assert [d.id for d in context_documents(same)] == ["P#0"]
+
+
+def test_one_text_under_two_ids_is_indexed_twice_with_a_warning(caplog):
+    from groundqa.bench.qa import context_documents
+
+    items = [QAItem("a", "?", (), "Shared text.", "A"), QAItem("b", "?", (), "Shared text.", "B"), QAItem("c", "?", (), "Own.", "C")]
+    with caplog.at_level("WARNING", logger="groundqa.bench.qa"):
+        docs = context_documents(items)
+    assert [d.id for d in docs] == ["A#0", "B#0", "C#0"]
+    assert "1 paragraph text(s) appear under more than one document id (1 extra copies indexed, e.g. A#0, B#0)" in caplog.text

@@ -147,3 +147,56 @@ def test_samples_are_nested_and_seeded():
     big, small = sample_items(items, 20, seed=3), sample_items(items, 5, seed=3)
     assert small == big[:5] and len({it.id for it in big}) == 20
     assert sample_items(items, 20, seed=4) != big
+
+
+# ---------------------------------------------------------------- document ids (issue 16)
+
+
+def _untitled(contexts):
+    return {"version": "1.1", "data": [{"paragraphs": [{"context": c, "qas": [{"id": f"q{i}", "question": "What?", "answers": [{"text": c.split()[0], "answer_start": 0}]}]}]}
+                                        for i, c in enumerate(contexts)]}
+
+
+def test_untitled_articles_get_distinct_stable_ids(tmp_path):
+    """Before issue 16 every untitled article's paragraph was '#0': one text indexed, the rest dropped."""
+    f = tmp_path / "untitled.json"
+    ctxs = ["Alpha paper text.", "Beta paper text.", "Gamma paper text."]
+    f.write_text(json.dumps(_untitled(ctxs)))
+    items = load_squad(f)
+    keys = {(it.doc_id, it.paragraph_index) for it in items}
+    assert len(keys) == 3 and all(d.startswith("untitled-") for d, _ in keys)
+    # the id is a hash of the article's text: the same in a reordered file
+    f.write_text(json.dumps(_untitled(ctxs[::-1])))
+    assert {(it.context, it.doc_id) for it in load_squad(f)} == {(it.context, it.doc_id) for it in items}
+    # a blank title is no title
+    data = _untitled(ctxs)
+    for a in data["data"]:
+        a["title"] = "  "
+    f.write_text(json.dumps(data))
+    assert len({it.doc_id for it in load_squad(f)}) == 3
+    assert set(context_pool(items)) == {it.doc_id for it in items}  # distractors come from other papers
+    assert len(split_articles(data, 2)[0]["data"]) == 2  # sorting no longer needs a title
+
+
+def test_articles_sharing_a_title_number_their_paragraphs_on(tmp_path):
+    data = {"data": [
+        {"title": "T", "paragraphs": [{"context": "One.", "qas": [{"id": "a", "question": "?", "answers": []}]},
+                                      {"context": "Two.", "qas": [{"id": "b", "question": "?", "answers": []}]}]},
+        {"title": "T", "paragraphs": [{"context": "Three.", "qas": [{"id": "c", "question": "?", "answers": []}]},
+                                      {"context": "One.", "qas": [{"id": "d", "question": "?", "answers": []}]}]},
+    ]}
+    f = tmp_path / "t.json"
+    f.write_text(json.dumps(data))
+    got = {it.id: (it.doc_id, it.paragraph_index) for it in load_squad(f)}
+    assert got == {"a": ("T", 0), "b": ("T", 1), "c": ("T", 2), "d": ("T", 0)}  # the repeated text keeps its number
+
+
+def test_jsonl_rows_of_one_title_get_one_number_per_context(tmp_path):
+    p = tmp_path / "rows.jsonl"
+    rows = [{"question": "?", "answer": "", "context": c, "title": "Paper"} for c in ("First.", "Second.", "First.")]
+    rows.append({"question": "?", "answer": "", "context": "No title here."})
+    rows.append({"question": "?", "answer": "", "context": "Nor here."})
+    p.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    items = load_squad(p)
+    assert [(it.doc_id, it.paragraph_index) for it in items[:3]] == [("Paper", 0), ("Paper", 1), ("Paper", 0)]
+    assert items[3].doc_id.startswith("ctx-") and items[3].doc_id != items[4].doc_id

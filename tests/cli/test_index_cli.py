@@ -246,3 +246,15 @@ def test_progress_bars_on_a_terminal_only(capsys, monkeypatch, tmp_path, corpus)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     code, _, err = run(capsys, "index", "build", corpus, "--out", tmp_path / "b", "--embedder", "hash", "--no-progress")
     assert code == 0 and "chunking" not in err
+
+
+def test_build_warns_with_counts_when_ids_collide(capsys, tmp_path):
+    """Issue 16: texts left out because their id is taken are counted on stderr, not only listed."""
+    rows = [{"id": "p", "text": f"Paper {i} text about topic {i}."} for i in range(4)] + [{"id": "q", "text": "Q."}, {"id": "q", "text": "Q."}]
+    write(tmp_path / "in" / "papers.jsonl", "\n".join(json.dumps(r) for r in rows))
+    code, out, err = run(capsys, "index", "build", tmp_path / "in", "--out", tmp_path / "idx", "--embedder", "hash", "--json")
+    assert code == 0
+    assert "warning: 3 document(s) NOT indexed: their id is already used by a different text" in err
+    assert "note: 1 exact duplicate(s) (same id, same text) kept once" in err
+    summary = json.loads(out)
+    assert summary["documents"] == 2 and len(summary["skipped"]) == 4

@@ -278,3 +278,47 @@ def test_sample_corpus_uses_only_training_articles():
     ]  # fmt: skip
     titles = {d.metadata["title"] for d in load_documents(sample_corpus_dir()).documents}
     assert titles.isdisjoint(held_out) and len(titles) >= 8
+
+
+# -- ids never replace a text in silence (issue 16) -------------------------------------------------
+
+
+def test_exact_duplicates_are_kept_once_and_different_texts_reported(tmp_path):
+    rows = [
+        {"id": "a", "text": "Alpha."},
+        {"id": "a", "text": "Alpha."},  # exact repeat: nothing lost
+        {"id": "a", "text": "Another text under a."},  # a different text: reported, not ingested
+        {"text": "No id."},
+        {"id": "rows.jsonl#4", "text": "Claims the id of the row above."},
+    ]
+    write(tmp_path / "rows.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
+    r = load_documents(tmp_path / "rows.jsonl")
+    assert [d.id for d in r.documents] == ["a", "rows.jsonl#4"]
+    assert [s.source.rsplit("/", 1)[-1] for s in r.duplicates] == ["rows.jsonl#2"]
+    assert "with the same text: kept once" in r.duplicates[0].reason
+    assert [s.source.rsplit("/", 1)[-1] for s in r.id_conflicts] == ["rows.jsonl#3", "rows.jsonl#5"]
+    assert "duplicate document id 'a' (first seen in" in r.id_conflicts[0].reason
+    assert "with a different text: not ingested" in r.id_conflicts[0].reason
+    assert "fix the repeated 'id' values, or choose another id field" in r.id_conflicts[0].reason
+    assert r.id_conflicts[0].to_dict() == {"source": r.id_conflicts[0].source, "reason": r.id_conflicts[0].reason}
+
+
+def test_two_csv_files_numbering_their_rows_alike_conflict_loudly(tmp_path):
+    """A common shape: each file's 'id' column counts 1, 2, 3; the second file's rows are all reported."""
+    write(tmp_path / "a.csv", "id,text\n1,First of a.\n2,Second of a.\n")
+    write(tmp_path / "b.csv", "id,text\n1,First of b.\n2,Second of b.\n")
+    r = load_documents(tmp_path)
+    assert [d.text for d in r.documents] == ["First of a.", "Second of a."]
+    assert len(r.id_conflicts) == 2 and not r.duplicates
+    # the fix the message names: an id field the rows do not have numbers them per file
+    r2 = load_documents(tmp_path, id_field="row_id")
+    assert sorted(d.id for d in r2.documents) == ["a.csv#1", "a.csv#2", "b.csv#1", "b.csv#2"] and not r2.skipped
+
+
+def test_same_relative_path_in_two_folders(tmp_path):
+    write(tmp_path / "x" / "same.txt", "Same text.")
+    write(tmp_path / "y" / "same.txt", "Same text.")
+    write(tmp_path / "z" / "same.txt", "Other text.")
+    r = load_documents([tmp_path / "x", tmp_path / "y", tmp_path / "z"])
+    assert len(r.documents) == 1 and len(r.duplicates) == 1 and len(r.id_conflicts) == 1
+    assert "another input has a file at the same relative path" in r.id_conflicts[0].reason

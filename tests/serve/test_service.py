@@ -115,6 +115,24 @@ def test_documents_are_idempotent_by_content(client: httpx.Client) -> None:
     assert "faq/hours" not in {p["doc_id"] for p in ans["passages"]}
 
 
+def test_one_request_with_two_texts_under_one_id_is_refused_whole(client: httpx.Client) -> None:
+    """Issue 16: the later text would replace the earlier one inside the request; 422, nothing stored."""
+    h = auth(INGEST_KEY)
+    docs = [{"id": "kb/x", "text": "First text of x."}, {"id": "kb/y", "text": "Y."}, {"id": "kb/x", "text": "Second text of x."}]
+    r = client.post("/v1/documents", json={"documents": docs}, headers=h)
+    assert r.status_code == 422, r.text
+    msg = r.json()["message"]
+    assert "1 document(s) reuse the id of an earlier document in the same request with a different text" in msg
+    assert "'kb/x' at positions 0 and 2" in msg and "nothing was stored" in msg
+    assert client.get("/v1/documents/kb/x", headers=auth(ASK_KEY)).status_code == 404
+    assert client.get("/v1/documents/kb/y", headers=auth(ASK_KEY)).status_code == 404
+    # an exact repeat is one document; across requests other text under the same id is an update
+    r = client.post("/v1/documents", json={"documents": [docs[0], dict(docs[0])]}, headers=h)
+    assert r.status_code == 201 and [d["status"] for d in r.json()["documents"]] == ["created", "unchanged"]
+    r = client.post("/v1/documents", json={"documents": [docs[2]]}, headers=h)
+    assert r.status_code == 201 and r.json()["documents"][0]["status"] == "updated"
+
+
 def test_upload_files(client: httpx.Client) -> None:
     files = [
         ("files", ("refunds.md", b"# Refunds\n\nRefunds are paid to the original card within ten days.\n", "text/markdown")),

@@ -152,9 +152,16 @@ def load_beir(path: str | Path, *, split: str = "test", name: str | None = None)
         if not f.is_file():
             raise ConfigError(f"data={str(path)!r} has no {f.relative_to(root)}; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/{split}.tsv")
     corpus: dict[str, BeirDocument] = {}
+    clashes: list[str] = []
     for row in _read_jsonl(files["corpus"], ("_id", "text")):
         did = str(row["_id"])
-        corpus[did] = BeirDocument(id=did, title=str(row.get("title") or ""), text=str(row["text"]))
+        doc = BeirDocument(id=did, title=str(row.get("title") or ""), text=str(row["text"]))
+        first = corpus.setdefault(did, doc)
+        if first != doc:  # an exact repeat is one document; another text would replace it unseen
+            clashes.append(did)
+    if clashes:
+        raise ConfigError(f"{files['corpus']}: {len(clashes)} line(s) reuse the _id of an earlier document with a different title or text "
+                          f"(e.g. {clashes[0]!r}); the qrels cannot say which one is judged: give every document its own _id")
     raw_qrels = load_qrels(files["qrels"])
     queries: dict[str, str] = {}
     qrels: dict[str, dict[str, int]] = {}

@@ -10,6 +10,7 @@ for an unanswerable v2 question, wrong for an answerable one.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,7 +18,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..errors import ConfigError
 from .squad import QAItem, best_over
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,22 +52,64 @@ class PipelineRecord:
         return 0.0 if self.golds else 1.0
 
 
+def paragraph_id(item: QAItem) -> str:
+    """The id of ``item``'s paragraph in a context index: ``<doc_id>#<paragraph index>``."""
+    return f"{item.doc_id}#{item.paragraph_index}"
+
+
+def context_documents(items: Iterable[QAItem]) -> list[Any]:
+    """One ``Document`` per distinct paragraph of ``items``, with id ``paragraph_id(item)``.
+
+    Questions on the same paragraph share its document. Two *different* texts under one id would
+    leave one of them out of the index without a word (every question on it then answered from
+    the other text), so that raises ``ConfigError`` with the count and an example; items from
+    ``load_squad`` never collide. The same text under several ids is kept once per id (retrieval
+    may then return the copies side by side) and logged as a warning with the count.
+    """
+    from ..types import Document
+    from .squad import hash_text
+
+    docs: dict[str, Document] = {}
+    ids_of_text: dict[str, set[str]] = {}
+    clashes: dict[str, set[str]] = {}  # id -> hashes of every text beyond the first sent under it
+    for it in items:
+        key = paragraph_id(it)
+        d = docs.get(key)
+        if d is None:
+            docs[key] = Document(id=key, text=it.context, source=it.doc_id, metadata={"title": it.doc_id})
+            ids_of_text.setdefault(it.context, set()).add(key)
+        elif d.text != it.context:
+            clashes.setdefault(key, set()).add(hash_text(it.context))
+    if clashes:
+        lost = sum(len(h) for h in clashes.values())
+        key = next(iter(clashes))
+        raise ConfigError(
+            f"{lost} paragraph text(s) share a document id with a different text ({len(clashes)} id(s), e.g. {key!r}); "
+            "indexing them would drop all but the first text under each id. Give every distinct paragraph its own "
+            "doc_id/paragraph_index (load_squad numbers the paragraphs of each title and names untitled articles by a "
+            "content hash)"
+        )
+    copies = {t: ids for t, ids in ids_of_text.items() if len(ids) > 1}
+    if copies:
+        extra = sum(len(ids) - 1 for ids in copies.values())
+        example = sorted(next(iter(copies.values())))[:3]
+        log.warning("%d paragraph text(s) appear under more than one document id (%d extra copies indexed, e.g. %s); "
+                    "retrieval may return the copies side by side", len(copies), extra, ", ".join(example))
+    return list(docs.values())
+
+
 def build_context_index(items: Iterable[QAItem], embedder: Any = "minilm-l6", *, show_progress: bool = True, **index_kw: Any) -> Any:
     """A hybrid index over every distinct context in ``items``, chunked for the embedder.
 
-    Document ids are ``<title>#<paragraph index>`` so a retrieved chunk can be traced to its paragraph."""
+    Document ids are ``<doc_id>#<paragraph index>`` (``paragraph_id``) so a retrieved chunk can
+    be traced to its paragraph; see ``context_documents`` for what happens when ids collide."""
     from ..documents import Chunker
     from ..index.hybrid import HybridIndex
-    from ..types import Document
 
-    docs: dict[str, Document] = {}
-    for it in items:
-        key = f"{it.doc_id}#{it.paragraph_index}"
-        if key not in docs:
-            docs[key] = Document(id=key, text=it.context, source=it.doc_id, metadata={"title": it.doc_id})
+    docs = context_documents(items)  # before the model loads: a collision fails at once
     index = HybridIndex(embedder, **index_kw)
     index.warm_up()
-    chunks = [c for cs in Chunker(index.embedder).chunk_many(list(docs.values())) for c in cs]
+    chunks = [c for cs in Chunker(index.embedder).chunk_many(docs) for c in cs]
     index.add(chunks, show_progress=show_progress)
     return index
 
@@ -88,7 +134,7 @@ def run_pipeline_qa(items: Sequence[QAItem], pipeline: Any, *, batch_size: int =
             em, f1 = best_over(list(golds), pred, v)
             gen = "" if a.verdict == "declined" else strip_citations(a.generated).strip()
             raw_em, raw_f1 = best_over(list(golds), gen, v)  # gen "" (a decline) scores as the empty prediction
-            gold_key = f"{it.doc_id}#{it.paragraph_index}"
+            gold_key = paragraph_id(it)
             out.append(
                 PipelineRecord(
                     id=it.id, question=it.question, golds=it.answers, prediction=pred, answered=a.answered,
@@ -276,4 +322,4 @@ def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-__all__ = ["PipelineRecord", "build_context_index", "latency_summary", "reliability", "risk_coverage", "run_pipeline_qa", "summarize", "write_report"]
+__all__ = ["PipelineRecord", "build_context_index", "context_documents", "latency_summary", "paragraph_id", "reliability", "risk_coverage", "run_pipeline_qa", "summarize", "write_report"]

@@ -177,7 +177,19 @@ class QAItem:
 
 
 def load_squad(path: str | Path) -> list[QAItem]:
-    """Read SQuAD v1.1/v2.0 JSON, or JSONL of {question, answer(s), context|contexts[, id, doc_id|title]}."""
+    """Read SQuAD v1.1/v2.0 JSON, or JSONL of {question, answer(s), context|contexts[, id, doc_id|title]}.
+
+    Every distinct paragraph gets its own ``(doc_id, paragraph_index)``, so ``<doc_id>#<index>``
+    names one text and never two:
+
+    - ``doc_id`` is the article's ``title`` (JSONL: ``doc_id`` or ``title``). An article without a
+      title gets ``untitled-<hash of its paragraphs>`` (a JSONL row without either:
+      ``ctx-<hash of its context>``), so untitled articles stay apart and the id does not change
+      when the file is reordered.
+    - ``paragraph_index`` numbers the distinct contexts of a ``doc_id`` in file order. Articles that
+      share a title are one document whose paragraphs are numbered on, not restarted at 0; a
+      context repeated under the same ``doc_id`` keeps its first number.
+    """
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"--data {str(p)!r} does not exist; pass a SQuAD JSON or a JSONL file")
@@ -194,20 +206,44 @@ def load_squad(path: str | Path) -> list[QAItem]:
     return list(_items_from_jsonl(p, text))
 
 
+def article_doc_id(article: Mapping[str, Any]) -> str:
+    """A SQuAD article's document id: its title, or ``untitled-<hash>`` of its paragraphs' text
+    when the title is missing or blank (never "" for every untitled article)."""
+    title = article.get("title")
+    title = "" if title is None else str(title).strip()
+    if title:
+        return title
+    return "untitled-" + hash_text("\n\n".join(str(p.get("context", "")) for p in article.get("paragraphs") or ()))
+
+
+class _ParagraphNumbers:
+    """Numbers the distinct contexts of each document in order of appearance."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, dict[str, int]] = {}
+
+    def __call__(self, doc_id: str, context: str) -> int:
+        numbers = self._seen.setdefault(doc_id, {})
+        return numbers.setdefault(context, len(numbers))
+
+
 def _items_from_squad(data: Mapping[str, Any]) -> Iterator[QAItem]:
+    number = _ParagraphNumbers()
     for article in data["data"]:
-        title = article.get("title", "")
-        for pi, para in enumerate(article["paragraphs"]):
+        doc_id = article_doc_id(article)
+        for para in article["paragraphs"]:
+            pi = number(doc_id, para["context"])
             for qa in para["qas"]:
                 answers = [] if qa.get("is_impossible") else qa.get("answers", [])
                 yield QAItem(
                     id=str(qa["id"]), question=qa["question"], answers=tuple(a["text"] for a in answers),
-                    context=para["context"], doc_id=title, answer_starts=tuple(int(a.get("answer_start", -1)) for a in answers),
+                    context=para["context"], doc_id=doc_id, answer_starts=tuple(int(a.get("answer_start", -1)) for a in answers),
                     paragraph_index=pi,
                 )
 
 
 def _items_from_jsonl(p: Path, text: str) -> Iterator[QAItem]:
+    number = _ParagraphNumbers()
     for ln, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -232,10 +268,10 @@ def _items_from_jsonl(p: Path, text: str) -> Iterator[QAItem]:
         if context is None:
             raise DocumentError(f"{p}:{ln}", "needs a 'context' string or a 'contexts' list")
         starts = tuple(_find_words(context, a) for a in answers)
-        doc = row.get("doc_id") or row.get("title") or f"ctx-{hash_text(context)}"
+        doc = str(row.get("doc_id") or row.get("title") or "").strip() or f"ctx-{hash_text(context)}"
         yield QAItem(
             id=str(row.get("id", ln)), question=row["question"], answers=answers, context=context,
-            doc_id=str(doc), answer_starts=starts, contexts=tuple(contexts or ()),
+            doc_id=doc, answer_starts=starts, contexts=tuple(contexts or ()), paragraph_index=number(doc, context),
         )
 
 
@@ -259,7 +295,7 @@ def hash_text(text: str) -> str:
 def split_articles(data: Mapping[str, Any], n_train: int = 36) -> tuple[dict[str, Any], dict[str, Any]]:
     """The fine-tuning issue's split of SQuAD v1.1 dev: articles sorted by title, the first
     ``n_train`` for training and dev, the rest held out."""
-    arts = sorted(data["data"], key=lambda a: a["title"])
+    arts = sorted(data["data"], key=article_doc_id)
     return ({"version": data.get("version", ""), "data": arts[:n_train]},
             {"version": data.get("version", ""), "data": arts[n_train:]})
 

@@ -173,7 +173,7 @@ def _bench_qa_retrieved(args: argparse.Namespace, all_items: list, sample: list)
     records = run_pipeline_qa(sample, pipe, batch_size=args.batch_size, version=version)
     summary = summarize(records, version=version)
     config = {"data": args.data, "context": "retrieved", "version": version, "questions": len(sample), "articles": args.articles,
-              "limit": args.limit, "seed": args.seed, "paragraphs_indexed": len(index.doc_ids()), "chunks": len(index),
+              "limit": args.limit, "seed": args.seed, "documents": len({it.doc_id for it in all_items}), "paragraphs_indexed": len(index.doc_ids()), "chunks": len(index),
               "generator": args.generator, "adapter": args.adapter, "ground": args.ground, "instruction": args.instruction, "verifier": args.verifier, "policy": args.policy, "top_k": args.top_k}
     out = {"dataset": Path(args.data).name, "results": summary, "config": config}
     print(json.dumps(out, indent=1))

@@ -163,6 +163,12 @@ def _load_inputs(args: argparse.Namespace) -> Any:
     )
     for s in result.skipped:
         print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
+    conflicts, dups = result.id_conflicts, result.duplicates
+    if conflicts:
+        print(f"warning: {len(conflicts)} document(s) NOT indexed: their id is already used by a different text "
+              f"(first: {conflicts[0].source}); give every record a unique id (see the reasons above)", file=sys.stderr)
+    if dups:
+        print(f"note: {len(dups)} exact duplicate(s) (same id, same text) kept once", file=sys.stderr)
     if not result.documents:
         what = f"all {len(result.skipped)} inputs were skipped (reasons above)" if result.skipped else "the paths hold no files"
         raise DocumentError(", ".join(map(str, args.paths)), f"nothing to index: {what}")

@@ -19,7 +19,9 @@ name for a single file); for a jsonl/csv record, its ``id_field`` value or ``<fi
 
 Nothing here raises for a bad file: binary, undecodable, empty, too-large files, unknown
 extensions, records without the text field, invalid JSON lines and duplicate ids are each
-reported in ``IngestResult.skipped`` with the reason, and everything else is ingested. Bad
+reported in ``IngestResult.skipped`` with the reason, and everything else is ingested. An id
+never silently replaces a text: a repeat with the same text is kept once (``duplicates``), one
+with a different text is left out and reported (``id_conflicts``). Bad
 *arguments* (a path that does not exist, a glob that matches nothing) raise ``ConfigError``.
 """
 
@@ -29,6 +31,7 @@ import codecs
 import csv
 import fnmatch
 import glob
+import hashlib
 import io
 import json
 import os
@@ -36,7 +39,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence
 
 from ..errors import ConfigError, check_positive
 from ..types import Document
@@ -67,13 +70,21 @@ SUPPORTED_EXTENSIONS: Mapping[str, str] = {
 _SNIFF_BYTES = 8192
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
+#: document id -> (where it was first seen, sha256 of its text)
+_Seen = dict[str, tuple[str, str]]
+
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file or record that was not ingested, and why (``source`` is a path or ``path#row``)."""
+    """A file or record that was not ingested, and why (``source`` is a path or ``path#row``).
+
+    ``kind`` marks the two id cases: ``"duplicate"`` (the id and the text of an earlier document:
+    nothing is lost) and ``"id_conflict"`` (the id of an earlier document with a *different* text:
+    this text is not ingested); "" for every other reason."""
 
     source: str
     reason: str
+    kind: Literal["", "duplicate", "id_conflict"] = ""
 
     def to_dict(self) -> dict[str, str]:
         return {"source": self.source, "reason": self.reason}
@@ -88,6 +99,16 @@ class IngestResult:
 
     def __len__(self) -> int:
         return len(self.documents)
+
+    @property
+    def id_conflicts(self) -> list[Skipped]:
+        """Records or files left out because an earlier one holds their id with a different text."""
+        return [s for s in self.skipped if s.kind == "id_conflict"]
+
+    @property
+    def duplicates(self) -> list[Skipped]:
+        """Exact repeats (same id, same text) of an earlier document, kept once."""
+        return [s for s in self.skipped if s.kind == "duplicate"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,7 +334,7 @@ class _RecordReader:
         metadata_fields: Sequence[str] | None,
         max_bytes: int,
         result: IngestResult,
-        seen: dict[str, str],
+        seen: _Seen,
     ) -> None:
         self.text_field = text_field
         self.id_field = id_field
@@ -321,6 +342,8 @@ class _RecordReader:
         self.max_bytes = max_bytes
         self.result = result
         self.seen = seen
+        self.id_fix = (f"fix the repeated {id_field!r} values, or choose another id field with id_field= / --id-field "
+                       "(records without it are numbered FILE#ROW)")
 
     def add(self, record: Any, *, where: str, default_id: str, source: str, base_meta: Mapping[str, Any]) -> None:
         skip = self.result.skipped.append
@@ -351,15 +374,22 @@ class _RecordReader:
             meta.update({k: v for k, v in record.items() if k not in skip_keys and _is_scalar(v)})
         else:
             meta.update({k: record[k] for k in self.metadata_fields if k in record})
-        _add_unique(self.result, self.seen, Document(id=doc_id, text=text, source=source, metadata=meta), where)
+        fix = self.id_fix if raw_id is not None else "give the record an id"
+        _add_unique(self.result, self.seen, Document(id=doc_id, text=text, source=source, metadata=meta), where, fix)
 
 
-def _add_unique(result: IngestResult, seen: dict[str, str], doc: Document, where: str) -> None:
+def _add_unique(result: IngestResult, seen: _Seen, doc: Document, where: str, fix: str) -> None:
+    """Add ``doc`` unless its id is taken: an exact repeat is kept once, a different text under a
+    taken id is left out and reported as an ``id_conflict`` (never silently replaced)."""
+    digest = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
     first = seen.get(doc.id)
     if first is not None:
-        result.skipped.append(Skipped(where, f"duplicate document id {doc.id!r} (first seen in {first}); ids must be unique"))
+        if first[1] == digest:
+            result.skipped.append(Skipped(where, f"duplicate document id {doc.id!r} (first seen in {first[0]}) with the same text: kept once", "duplicate"))
+        else:
+            result.skipped.append(Skipped(where, f"duplicate document id {doc.id!r} (first seen in {first[0]}) with a different text: not ingested; ids must be unique: {fix}", "id_conflict"))
         return
-    seen[doc.id] = where
+    seen[doc.id] = (where, digest)
     result.documents.append(doc)
 
 
@@ -435,7 +465,7 @@ def load_documents(
         raise ConfigError(f"pattern={pattern!r} is not valid; pass a glob like '*.md' or 'guides/**/*.txt'")
 
     result = IngestResult()
-    seen: dict[str, str] = {}
+    seen: _Seen = {}
     reader = _RecordReader(text_field=text_field, id_field=id_field, metadata_fields=metadata_fields, max_bytes=max_bytes, result=result, seen=seen)
     done: set[Path] = set()
     for path, doc_id in _discover(paths, pattern):
@@ -447,7 +477,7 @@ def load_documents(
     return result
 
 
-def _load_file(path: Path, doc_id: str, result: IngestResult, seen: dict[str, str], reader: _RecordReader, max_bytes: int) -> None:
+def _load_file(path: Path, doc_id: str, result: IngestResult, seen: _Seen, reader: _RecordReader, max_bytes: int) -> None:
     source = path.as_posix()
     skip = result.skipped.append
     kind = SUPPORTED_EXTENSIONS.get(path.suffix.lower())
@@ -492,7 +522,8 @@ def _load_file(path: Path, doc_id: str, result: IngestResult, seen: dict[str, st
             m = re.search(r"^#\s+(.+?)\s*#*\s*$", text, flags=re.M)
             if m:
                 meta["title"] = m.group(1)
-        _add_unique(result, seen, Document(id=doc_id, text=text, source=source, metadata=meta), source)
+        fix = "another input has a file at the same relative path (a file's id is its path relative to the folder given); rename one or load them separately"
+        _add_unique(result, seen, Document(id=doc_id, text=text, source=source, metadata=meta), source, fix)
         return
 
     records = 0

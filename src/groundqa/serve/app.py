@@ -51,7 +51,7 @@ from .schemas import (
     StreamSentence,
 )
 from .settings import ServeSettings
-from .store import DocumentStore, content_hash
+from .store import DocumentStore, check_batch_ids, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -361,6 +361,7 @@ def create_app(
             raise ApiError(413, f"{len(docs)} documents in one request is over the limit of {settings.max_documents_per_request} (max_documents_per_request); split the batch")
         if not docs:
             raise ApiError(422, "no document could be read from the uploaded files", skipped, code="bad_document")
+        check_batch_ids(docs)  # two texts under one id: refused whole, never the first lost in silence
         outcomes = await run(app.state.store.ingest, docs, limiter=app.state.write_limiter, timeout=False)
         body = {"documents": [{"id": o.id, "status": o.status, "chunks": o.chunks} for o in outcomes], "skipped": skipped}
         changed = any(o.status != "unchanged" for o in outcomes)

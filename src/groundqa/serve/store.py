@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DocumentError
 from ..types import Document
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,31 @@ Status = Literal["created", "unchanged", "updated"]
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_batch_ids(docs: Sequence[Document]) -> None:
+    """Raise ``DocumentError`` when two documents of one request share an id but not their text.
+
+    ``POST /v1/documents`` calls it before anything is written. Across requests the same id with
+    other text is an update; inside one request the later text would replace the earlier one
+    before anyone saw it (usually ids made from something that repeats, such as a title), so the
+    request is refused whole. The same id with the same text is an exact repeat, stored once
+    (its status: ``unchanged``). ``DocumentStore.ingest`` itself keeps the last version of an id."""
+    first: dict[str, tuple[int, str]] = {}
+    clashes: list[tuple[str, int, int]] = []
+    for i, d in enumerate(docs):
+        digest = content_hash(d.text)
+        prev = first.setdefault(d.id, (i, digest))
+        if prev[1] != digest:
+            clashes.append((d.id, prev[0], i))
+    if clashes:
+        doc_id, a, b = clashes[0]
+        raise DocumentError(
+            "documents",
+            f"{len(clashes)} document(s) reuse the id of an earlier document in the same request with a different text "
+            f"(e.g. {doc_id!r} at positions {a} and {b}); nothing was stored. Give each document its own id, or leave "
+            "id out to use the content hash",
+        )
 
 
 @dataclass(frozen=True)
