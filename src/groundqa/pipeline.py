@@ -91,7 +91,11 @@ class StreamEvent:
 
 
 class Pipeline:
-    """retrieve -> generate -> verify -> decide. Defaults here, overrides per call."""
+    """retrieve -> generate -> verify -> decide. Defaults here, overrides per call.
+
+    ``policy`` defaults to ``abstain``: an answer with any claim the guard does not support is
+    withheld. ``flag``/``return`` hand unsupported answers back (marked), for review tools.
+    """
 
     def __init__(
         self,
@@ -99,7 +103,7 @@ class Pipeline:
         generator: Any,
         guard: Any,
         *,
-        policy: str = "flag",
+        policy: str = "abstain",
         top_k: int = 4,
         mode: str | None = None,
         min_relevance: float | None = None,

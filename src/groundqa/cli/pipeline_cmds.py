@@ -35,7 +35,7 @@ def register(sub: Any, bench_sub: Any) -> None:
     a.add_argument("--generator", default="fast", help="generator profile or model (default: fast)")
     a.add_argument("--verifier", default="default", help="verifier model for the guard (default: the shipped one)")
     a.add_argument("--config", default=None, help="a TOML pipeline config (overrides the options above)")
-    a.add_argument("--policy", default=None, choices=POLICIES, help="return, flag (default), strip or abstain")
+    a.add_argument("--policy", default=None, choices=POLICIES, help="what to do with unsupported claims: abstain (default: withhold the answer), strip, flag or return")
     a.add_argument("--top-k", type=int, default=4)
     a.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE", help="metadata filter (repeatable)")
     a.add_argument("--json", action="store_true", help="print the answer as JSON")
@@ -47,7 +47,7 @@ def _pipeline(index: Any, generator: str, verifier: str, policy: str | None, top
     from ..pipeline import Pipeline
     from ..verify.guard import Guard
 
-    return Pipeline(index, TransformersGenerator(generator), Guard(verifier, embedder=index.embedder), policy=policy or "flag", top_k=top_k)
+    return Pipeline(index, TransformersGenerator(generator), Guard(verifier, embedder=index.embedder), policy=policy or "abstain", top_k=top_k)
 
 
 def _check_top_k(k: int) -> None:
