@@ -89,3 +89,19 @@ def test_bad_input(index):
         Pipeline(index, ExtractiveGenerator(), KeywordGuard(), top_k=0)
     with pytest.raises(ConfigError, match="unknown config section"):
         Pipeline.from_config({"retreiver": {}})
+
+
+def test_abstain_is_the_default_policy_everywhere(index):
+    """An unsupported answer is withheld unless a caller asks for flag/return (issue 17, item 1):
+    the Pipeline, a TOML config without [pipeline] policy (what `groundqa serve` builds) and
+    `groundqa ask` without --policy all withhold it."""
+    from groundqa.cli import build_parser
+    from groundqa.cli.pipeline_cmds import _pipeline
+    from groundqa.config import build_pipeline
+
+    gen = ExtractiveGenerator(extra="Priestley later moved to Mars in 1999.")
+    a = Pipeline(index, gen, KeywordGuard()).ask("Who discovered oxygen?")
+    assert a.policy == "abstain" and a.verdict == "withheld" and not a.answered and "Mars" not in a.text
+    assert build_pipeline({}, retriever=index).policy == "abstain"
+    args = build_parser().parse_args(["ask", "--index", "x", "q?"])
+    assert _pipeline(index, args.generator, args.verifier, args.policy, args.top_k).policy == "abstain"

@@ -16,7 +16,7 @@ calibration = "default"     # or a file written by `groundqa calibrate`
 threshold = "balanced"      # or "precision", or a probability
 
 [pipeline]
-policy = "flag"             # return | flag | strip | abstain
+policy = "abstain"          # return | flag | strip | abstain (default: abstain, withhold)
 min_relevance = 0.25        # optional: withhold when the best passage's cosine is lower
 ```
 """

@@ -16,6 +16,7 @@ from typing import Any, Iterator, Literal, Mapping, Sequence
 
 from .errors import ConfigError, check_choice
 from .policy import POLICIES, WITHHELD_TEXT, AnswerVerdict, apply_policy, relevance_gate
+from .markdown import clean_answer
 from .text import sentence_spans
 
 _LEADING_CITES = re.compile(r"(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
@@ -39,8 +40,11 @@ class Answer:
     """A verified answer.
 
     ``text`` is what the policy lets through (with citation marks); ``generated`` the generator's
-    text; ``claims`` the guard's verdict on each claim (text, probability, verdict, reasons, the
-    evidence passage and character span); ``support`` the weakest claim's probability;
+    text with the Markdown it copied from the passages removed (``markdown.clean_answer``): what
+    the guard checked, and what claim spans index into; ``claims`` the guard's verdict on each
+    claim (text, probability, verdict, reasons, the evidence passage and character span);
+    ``support`` the weakest claim's probability and ``threshold`` the guard's threshold (a claim
+    is supported iff its probability is at least that; None when nothing was checked);
     ``timings`` milliseconds per stage; ``models`` the id of each stage's model; ``grounding``
     where a span-grounded answer lies (document id, chunk id, source, passage rank and the
     answer's exact character offsets in the document, with its text), None when not grounded.
@@ -57,6 +61,7 @@ class Answer:
     policy: str
     timings: Mapping[str, float] = field(default_factory=dict)
     models: Mapping[str, str] = field(default_factory=dict)
+    threshold: float | None = None
     grounding: Mapping[str, Any] | None = None
 
     @property
@@ -73,12 +78,13 @@ class Answer:
             "answered": self.answered,
             "generated": self.generated,
             "support": self.support,
+            "threshold": self.threshold,
+            "grounding": dict(self.grounding) if self.grounding else None,
             "claims": [c.to_dict() for c in self.claims],
             "passages": [p.to_dict() for p in self.passages],
             "policy": self.policy,
             "timings_ms": dict(self.timings),
             "models": dict(self.models),
-            "grounding": dict(self.grounding) if self.grounding else None,
         }
 
 
@@ -95,7 +101,11 @@ class StreamEvent:
 
 
 class Pipeline:
-    """retrieve -> generate -> verify -> decide. Defaults here, overrides per call."""
+    """retrieve -> generate -> verify -> decide. Defaults here, overrides per call.
+
+    ``policy`` defaults to ``abstain``: an answer with any claim the guard does not support is
+    withheld. ``flag``/``return`` hand unsupported answers back (marked), for review tools.
+    """
 
     def __init__(
         self,
@@ -103,7 +113,7 @@ class Pipeline:
         generator: Any,
         guard: Any,
         *,
-        policy: str = "flag",
+        policy: str = "abstain",
         top_k: int = 4,
         mode: str | None = None,
         min_relevance: float | None = None,
@@ -144,6 +154,13 @@ class Pipeline:
     def ask_batch(self, questions: Sequence[str], *, top_k: int | None = None, filters: Mapping[str, Any] | None = None, policy: str | None = None) -> list[Answer]:
         """Answer many questions, batched through each stage."""
         policy = self.policy if policy is None else check_choice("policy", policy, POLICIES)
+        return self.ask_policies(questions, (policy,), top_k=top_k, filters=filters)[policy]
+
+    def ask_policies(self, questions: Sequence[str], policies: Sequence[str] = POLICIES, *, top_k: int | None = None, filters: Mapping[str, Any] | None = None) -> dict[str, list[Answer]]:
+        """Answer many questions once (one retrieval, one generation, one guard pass each) and
+        apply every policy in ``policies`` to the same results: ``{policy: [Answer, ...]}``.
+        For comparing policies on the same answers (``benchmarks/docs_qa.py``)."""
+        policies = [check_choice("policy", p, POLICIES) for p in policies]
         questions = [self._check_question(q) for q in questions]
         t0 = time.perf_counter()
         hits = self.retriever.search_batch(questions, top_k=top_k or self.top_k, mode=self.mode, filters=filters)
@@ -153,27 +170,31 @@ class Pipeline:
         t1 = time.perf_counter()
         gens = dict(zip(todo, self.generator.generate_batch([questions[i] for i in todo], [hits[i] for i in todo]))) if todo else {}
         t_generate = _ms(t1) / max(1, len(todo))
+        # the answer as shown: Markdown copied from the passages removed, spacing restored
+        texts = {i: g.text if g.declined else clean_answer(g.text, [p.text for p in hits[i]]) for i, g in gens.items()}
         checkable = [i for i in todo if not gens[i].declined]
         t2 = time.perf_counter()
-        judged = dict(zip(checkable, self._verify([(questions[i], gens[i].text, hits[i]) for i in checkable],
+        judged = dict(zip(checkable, self._verify([(questions[i], texts[i], hits[i]) for i in checkable],
                                                   [getattr(gens[i], "confidence", None) for i in checkable]))) if checkable else {}
         t_verify = _ms(t2) / max(1, len(checkable))
         models = self.models()
-        answers = []
+        out: dict[str, list[Answer]] = {p: [] for p in policies}
         for i, q in enumerate(questions):
             timings = {"retrieve": t_retrieve, "generate": t_generate if i in gens else 0.0, "verify": t_verify if i in judged else 0.0}
             timings["total"] = sum(timings.values())
-            if gate[i] is not None:
-                answers.append(Answer(q, WITHHELD_TEXT, "withheld", gate[i], "", (), 0.0, tuple(hits[i]), policy, timings, models))
-                continue
-            gen = gens[i]
-            result = judged.get(i)
-            claims = tuple(result.claims) if result is not None else ()
-            decision = apply_policy(policy, gen.text, [(c.start, c.end, c.supported) for c in claims], declined=gen.declined)
-            support = float(result.probability) if result is not None else 1.0
-            answers.append(Answer(q, decision.text, decision.verdict, decision.reason, gen.text, claims, support, tuple(hits[i]), policy, timings, models,
-                                  _grounding(gen, hits[i]) if decision.verdict not in ("withheld", "declined") else None))
-        return answers
+            for policy in policies:
+                if gate[i] is not None:
+                    out[policy].append(Answer(q, WITHHELD_TEXT, "withheld", gate[i], "", (), 0.0, tuple(hits[i]), policy, timings, models))
+                    continue
+                gen, text = gens[i], texts[i]
+                result = judged.get(i)
+                claims = tuple(result.claims) if result is not None else ()
+                decision = apply_policy(policy, text, [(c.start, c.end, c.supported) for c in claims], declined=gen.declined)
+                support = float(result.probability) if result is not None else 1.0
+                threshold = float(result.threshold) if result is not None else None
+                span = _grounding(gen, hits[i]) if decision.verdict not in ("withheld", "declined") else None
+                out[policy].append(Answer(q, decision.text, decision.verdict, decision.reason, text, claims, support, tuple(hits[i]), policy, timings, models, threshold, span))
+        return out
 
     def stream(self, question: str, *, top_k: int | None = None, filters: Mapping[str, Any] | None = None, policy: str | None = None) -> Iterator[StreamEvent]:
         """Yield each sentence once the guard has judged it, then a ``done`` event with the Answer."""
@@ -224,8 +245,10 @@ class Pipeline:
                         yield event
         decision = apply_policy(policy, text, [(c.start, c.end, c.supported) for c in claims])
         support = min((c.probability for c in claims), default=1.0)
+        threshold = getattr(self.guard, "threshold", None) if claims else None
         timings["total"] = sum(v for k, v in timings.items() if k != "total")
-        yield StreamEvent("done", answer=Answer(question, decision.text, decision.verdict, decision.reason, text, tuple(claims), support, tuple(hits), policy, timings, models))
+        yield StreamEvent("done", answer=Answer(question, decision.text, decision.verdict, decision.reason, text, tuple(claims), support, tuple(hits), policy, timings, models,
+                                                float(threshold) if isinstance(threshold, (int, float)) else None))
 
     # -- helpers ----------------------------------------------------------------------------------
     def _verify(self, items: list[tuple[str, str, Sequence[Passage]]], generation: list[Any]) -> list[Any]:

@@ -170,7 +170,7 @@ def test_runtime_and_input_errors(capsys, tmp_path, corpus):
     code, _, err = run(capsys, "index", "build", corpus, "--out", tmp_path / "notindex", "--embedder", "hash")
     assert code == 2 and "not an empty folder or an index" in err
     code, _, err = run(capsys, "search", "--index", tmp_path / "notindex", "hello")
-    assert code == 1 and "not a groundqa index" in err
+    assert code == 2 and "not a groundqa index" in err and "groundqa index build" in err
     code, _, err = run(capsys, "search", "--index", tmp_path / "nowhere", "hello")
     assert code == 2 and "is not a directory" in err
     code, _, err = run(capsys, "index", "build", corpus, "--out", tmp_path / "i", "--embedder", "hash", "--pattern", "*.md", "--max-tokens", "1")

@@ -170,9 +170,30 @@ def _load_inputs(args: argparse.Namespace) -> Any:
     if dups:
         print(f"note: {len(dups)} exact duplicate(s) (same id, same text) kept once", file=sys.stderr)
     if not result.documents:
-        what = f"all {len(result.skipped)} inputs were skipped (reasons above)" if result.skipped else "the paths hold no files"
+        what = f"all {len(result.skipped)} inputs were skipped (reasons above){skipped_hint(result.skipped)}" if result.skipped else "the paths hold no files"
         raise DocumentError(", ".join(map(str, args.paths)), f"nothing to index: {what}")
     return result
+
+
+def skipped_hint(skipped: Iterable[Any]) -> str:
+    """What to do when every input was skipped: the unsupported extensions met, counted, and the
+    supported ones; or the most common reason."""
+    from collections import Counter
+
+    from ..documents import SUPPORTED_EXTENSIONS
+
+    skipped = list(skipped)
+    exts = Counter(Path(s.source).suffix.lower() or "(none)" for s in skipped if s.reason.startswith("unknown extension"))
+    if exts:
+        seen = ", ".join(f"{e} x{n}" for e, n in exts.most_common(6))
+        return (
+            f"; {sum(exts.values())} have an extension groundqa does not read ({seen}). Supported: "
+            f"{' '.join(SUPPORTED_EXTENSIONS)}; convert the files (e.g. Sphinx docs to text with "
+            "`sphinx-build -b text`) or point at the folder that holds the .md/.rst/.html sources"
+        )
+    reasons = Counter(s.reason.split(";")[0].split(":")[0] for s in skipped)
+    top, n = reasons.most_common(1)[0]
+    return f"; the most common reason: {top} ({n} of {len(skipped)})"
 
 
 def _open_index(path: str) -> Any:
@@ -184,7 +205,29 @@ def _open_index(path: str) -> Any:
     folder = Path(path)
     if not folder.is_dir():
         raise ConfigError(f"index {path!r} is not a directory; build one with `groundqa index build PATH --out {path}`")
+    check_index_dir(folder)
     return HybridIndex.load(folder)
+
+
+def check_index_dir(folder: Path) -> None:
+    """A bad ``--index`` argument is a usage error (exit 2): a folder that is not an index (no
+    manifest.json), most often the documents themselves, gets the command that builds an index
+    from it, next to it rather than inside it."""
+    from ..documents import SUPPORTED_EXTENSIONS
+
+    if not folder.is_dir() or (folder / "manifest.json").exists():
+        return
+    docs = 0
+    for i, f in enumerate(folder.rglob("*")):
+        if i > 5000:
+            break
+        docs += f.suffix.lower() in SUPPORTED_EXTENSIONS and f.is_file()
+    out = folder.resolve().parent / f"{folder.resolve().name}-index"
+    what = f"it holds {docs} document file(s): to ask about them, " if docs else "to make one, "
+    raise ConfigError(
+        f"--index {str(folder)!r} is not a groundqa index (no manifest.json); {what}build an index with "
+        f"`groundqa index build {folder} --out {out}` and pass --index {out}"
+    )
 
 
 def _read_chunking(folder: Path, index: Any = None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from ..policy import POLICIES
@@ -29,13 +30,19 @@ def register(sub: Any, bench_sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a report")
     p.set_defaults(func=_demo)
 
-    a = sub.add_parser("ask", help="answer a question from an index, every claim checked")
+    a = sub.add_parser(
+        "ask",
+        help="answer a question (or a file of them) from an index, every claim checked",
+        description="Answer questions from an index. Each run loads the models (tens of seconds on a CPU): "
+        "ask many at once with --questions FILE, or keep them loaded with `groundqa serve`.",
+    )
     a.add_argument("--index", required=True, help="index folder (from `groundqa index build`)")
-    a.add_argument("question", help="the question")
+    a.add_argument("question", nargs="?", default=None, help="the question (or use --questions FILE)")
+    a.add_argument("--questions", default=None, metavar="FILE", help="ask every question in FILE: .txt (one per line, # comments), .json (a list of strings or of {\"question\": ...}) or .jsonl")
     a.add_argument("--generator", default="default", help="generator profile (default, fast, quality) or model (default: default)")
     a.add_argument("--verifier", default="default", help="verifier model for the guard (default: the shipped one)")
     a.add_argument("--config", default=None, help="a TOML pipeline config (overrides the options above)")
-    a.add_argument("--policy", default=None, choices=POLICIES, help="return, flag (default), strip or abstain")
+    a.add_argument("--policy", default=None, choices=POLICIES, help="what to do with unsupported claims: abstain (default: withhold the answer), strip, flag or return")
     a.add_argument("--top-k", type=int, default=4)
     a.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE", help="metadata filter (repeatable)")
     a.add_argument("--json", action="store_true", help="print the answer as JSON")
@@ -47,7 +54,7 @@ def _pipeline(index: Any, generator: str, verifier: str, policy: str | None, top
     from ..pipeline import Pipeline
     from ..verify.guard import Guard
 
-    return Pipeline(index, TransformersGenerator(generator), Guard(verifier, embedder=index.embedder), policy=policy or "flag", top_k=top_k)
+    return Pipeline(index, TransformersGenerator(generator), Guard(verifier, embedder=index.embedder), policy=policy or "abstain", top_k=top_k)
 
 
 def _check_top_k(k: int) -> None:
@@ -57,23 +64,94 @@ def _check_top_k(k: int) -> None:
         raise ConfigError(f"--top-k {k} is not valid; it must be a positive integer")
 
 
+def read_questions(path: str | Path) -> list[str]:
+    """Questions from a file: ``.txt`` one per line (blank lines and ``#`` comments skipped),
+    ``.json`` a list of strings or of objects with a ``question`` field, ``.jsonl`` one such
+    object (or string) per line."""
+    from ..errors import ConfigError
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"--questions {str(path)!r} is not a file; pass a .txt (one question per line), .json or .jsonl file")
+    raw = p.read_text(encoding="utf-8")
+    items: list[Any]
+    try:
+        if p.suffix.lower() == ".json":
+            data = json.loads(raw)
+            items = data.get("questions", data) if isinstance(data, dict) else data
+        elif p.suffix.lower() in (".jsonl", ".ndjson"):
+            items = [json.loads(line) for line in raw.splitlines() if line.strip()]
+        else:
+            items = [line.strip() for line in raw.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--questions {str(path)!r} is not valid JSON ({exc}); use one question per line in a .txt file instead") from exc
+    if not isinstance(items, list):
+        raise ConfigError(f"--questions {str(path)!r}: expected a list of questions, got {type(items).__name__}")
+    out = []
+    for n, item in enumerate(items, start=1):
+        q = item.get("question") if isinstance(item, dict) else item
+        if not isinstance(q, str) or not q.strip():
+            raise ConfigError(f"--questions {str(path)!r}: item {n} has no question text ({item!r}); give each item a non-empty \"question\"")
+        out.append(q.strip())
+    if not out:
+        raise ConfigError(f"--questions {str(path)!r} holds no questions")
+    return out
+
+
 def _ask(args: argparse.Namespace) -> int:
-    from ..index.backends import open_retriever  # an index directory or a Milvus URI
+    from ..errors import ConfigError
+    from ..index.backends import is_milvus_uri, open_retriever  # an index directory or a Milvus URI
+    from .index_cmds import check_index_dir
 
     _check_top_k(args.top_k)
+    if (args.question is None) == (args.questions is None):
+        raise ConfigError("pass one question, or --questions FILE for many (not both, not neither)")
+    questions = [args.question] if args.questions is None else read_questions(args.questions)
+    if not is_milvus_uri(args.index):
+        check_index_dir(Path(args.index))
     filters = _parse_filters(args.filter)
+    t0 = time.perf_counter()
+    retriever = open_retriever(args.index)
+    t_index = time.perf_counter() - t0
     if args.config:
         from ..config import build_pipeline
 
-        pipe = build_pipeline(args.config, retriever=open_retriever(args.index))
+        pipe = build_pipeline(args.config, retriever=retriever)
     else:
-        pipe = _pipeline(open_retriever(args.index), args.generator, args.verifier, args.policy, args.top_k)
-    answer = pipe.ask(args.question, filters=filters, policy=args.policy)
+        pipe = _pipeline(retriever, args.generator, args.verifier, args.policy, args.top_k)
+    t1 = time.perf_counter()
+    pipe.warm_up()
+    t_models = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    answers = []
+    batch = max(1, int(getattr(pipe.generator, "batch_size", 8) or 8))
+    for s in range(0, len(questions), batch):
+        answers.extend(pipe.ask_batch(questions[s : s + batch], filters=filters, policy=args.policy))
+    t_ask = time.perf_counter() - t2
     if args.json:
-        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        data = [a.to_dict() for a in answers]
+        print(json.dumps(data[0] if args.questions is None else data, indent=2, ensure_ascii=False))
     else:
-        print(render_answer(answer, color=_use_color()))
+        print("\n\n".join(render_answer(a, color=_use_color()) for a in answers))
+    print(time_report(t_index, t_models, t_ask, answers, args.index), file=sys.stderr)
     return 0
+
+
+def time_report(t_index: float, t_models: float, t_ask: float, answers: list[Any], index: str) -> str:
+    """Where the time of an `ask` run went, and how to spend less of it."""
+    n = len(answers)
+    stage = {k: sum(a.timings.get(k, 0.0) for a in answers) / max(1, n) for k in ("retrieve", "generate", "verify")}
+    per = ", ".join(f"{k} {v:.0f} ms" for k, v in stage.items())
+    lines = [
+        f"time: opening the index {t_index:.1f} s, loading the models {t_models:.1f} s, answering {n} question(s) {t_ask:.1f} s "
+        f"(per question: {per})"
+    ]
+    if t_models > t_ask:
+        lines.append(
+            f"      most of it was loading the models, which every `groundqa ask` does again: ask many questions at once "
+            f"with --questions FILE, or keep the models loaded with `groundqa serve --index {index}` and POST to /v1/ask"
+        )
+    return "\n".join(lines)
 
 
 def _parse_filters(items: list[str]) -> dict[str, Any] | None:
@@ -100,7 +178,9 @@ def render_answer(answer: Any, *, color: bool = False) -> str:
     green, red, dim, bold, reset = ("\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m") if color else ("",) * 5
     lines = [f"{bold}Q: {answer.question}{reset}", f"A: {answer.text}"]
     why = f" ({answer.reason})" if answer.reason else ""
-    lines.append(f"   verdict: {answer.verdict}{why}; support {answer.support:.2f}")
+    thr = getattr(answer, "threshold", None)
+    support = f"; support {answer.support:.2f}" + (f" (threshold {thr:.2f})" if thr is not None else "") if answer.claims else ""
+    lines.append(f"   verdict: {answer.verdict}{why}{support}")
     g = getattr(answer, "grounding", None)
     if g:
         where = f"{g['doc_id']} [{g['start']}:{g['end']}]" if "doc_id" in g else f"passage {g['passage_rank']} [{g['start']}:{g['end']}]"
@@ -112,7 +192,7 @@ def render_answer(answer: Any, *, color: bool = False) -> str:
             ct = c.citation
             cite = f"  <- {ct.doc_id} [{ct.start}:{ct.end}] \"{_short(ct.text, 70)}\""
         reasons = f" ({'; '.join(c.reasons)})" if c.reasons else ""
-        lines.append(f"   {col}[{mark} {c.probability:.2f}]{reset} {c.text}{reasons}{dim}{cite}{reset}")
+        lines.append(f"   {col}[{mark} {c.probability:.2f}]{reset} {claim_shown(c, answer.generated)}{reasons}{dim}{cite}{reset}")
     for i, p in enumerate(answer.passages, start=1):
         lines.append(f"   {dim}[{i}] {p.doc_id} {p.chunk.start}-{p.chunk.end} score {p.score:.4f}: {_short(p.text, 90)}{reset}")
     t = answer.timings
@@ -127,6 +207,18 @@ def answer_is_right(text: str, golds: Any) -> bool:
 
     got = f" {normalize_answer(strip_citations(text))} "
     return any(f" {normalize_answer(g)} " in got for g in golds if normalize_answer(g))
+
+
+def claim_shown(claim: Any, generated: str) -> str:
+    """A claim as the answer says it: a short answer is checked together with its question
+    ("What is the default? 100"), but shown as the answer's own words ("100")."""
+    from ..verify.claims import strip_citations
+
+    if getattr(claim, "text", "") and 0 <= claim.start < claim.end <= len(generated):
+        own = strip_citations(generated[claim.start : claim.end])[0]
+        if own and not claim.text.startswith(own):
+            return own
+    return claim.text
 
 
 def _short(text: str, n: int) -> str:

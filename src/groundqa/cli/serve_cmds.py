@@ -93,6 +93,12 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings=settings, config=args.config)
     if not settings.api_keys:
         print("groundqa serve: no API keys configured: every request is allowed (loopback only)", file=sys.stderr)
+    audit = settings.resolved_audit_path()
+    print(
+        f"groundqa serve: every question, answer and the guard's verdicts are recorded in the audit log {audit} "
+        f"(review them with `groundqa review list --audit {audit}`; move it with audit_path in the [serve] table)",
+        file=sys.stderr,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 

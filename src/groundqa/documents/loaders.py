@@ -4,7 +4,10 @@ Supported inputs, chosen by file extension:
 
 ========================  =====================================================================
 ``.txt`` ``.text``        the text as is
-``.md`` ``.markdown``     the text as is (the first ``# heading`` becomes ``metadata["title"]``)
+``.md`` ``.markdown``     the text as is (the first ``# heading`` outside code blocks becomes
+                          ``metadata["title"]``)
+``.rst``                  reStructuredText (Sphinx docs) as the text a reader sees, through
+                          docutils (``documents.rst``); the first section title is the title
 ``.html`` ``.htm``        visible text only: script, style, head, template and noscript dropped;
                           block elements (p, div, h1-h6, li, tr, ...) become paragraph breaks
 ``.jsonl`` ``.ndjson``    one JSON object per line: one document per record
@@ -59,6 +62,7 @@ SUPPORTED_EXTENSIONS: Mapping[str, str] = {
     ".text": "txt",
     ".md": "md",
     ".markdown": "md",
+    ".rst": "rst",
     ".html": "html",
     ".htm": "html",
     ".jsonl": "jsonl",
@@ -451,8 +455,8 @@ def load_documents(
             which the id, and which fields go into metadata (``None``: every other scalar field).
         max_bytes: a text file larger than this, or a record whose text is, is skipped.
 
-    Every document's metadata holds ``source`` (the file path) and ``type`` (txt, md, html, jsonl
-    or csv), then the record's fields, and ``title`` for md/html files that have one.
+    Every document's metadata holds ``source`` (the file path) and ``type`` (txt, md, rst, html,
+    jsonl or csv), then the record's fields, and ``title`` for md/rst/html files that have one.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -477,6 +481,13 @@ def load_documents(
     return result
 
 
+def _rst_text(text: str) -> tuple[str, str]:
+    """reStructuredText as plain text and its title (``documents.rst``; needs docutils)."""
+    from .rst import rst_to_text
+
+    return rst_to_text(text)
+
+
 def _load_file(path: Path, doc_id: str, result: IngestResult, seen: _Seen, reader: _RecordReader, max_bytes: int) -> None:
     source = path.as_posix()
     skip = result.skipped.append
@@ -487,7 +498,7 @@ def _load_file(path: Path, doc_id: str, result: IngestResult, seen: _Seen, reade
         return
     try:
         size = path.stat().st_size
-        if kind in ("txt", "md", "html") and size > max_bytes:
+        if kind in ("txt", "md", "html", "rst") and size > max_bytes:
             skip(Skipped(source, f"too large: {size} bytes > max_bytes={max_bytes}; split the file or raise max_bytes"))
             return
         if not path.is_file():
@@ -506,22 +517,30 @@ def _load_file(path: Path, doc_id: str, result: IngestResult, seen: _Seen, reade
         return
 
     base = {"source": source, "type": kind}
-    if kind in ("txt", "md", "html"):
+    if kind in ("txt", "md", "html", "rst"):
         meta: dict[str, Any] = dict(base)
-        if kind == "html":
-            text, title = html_to_text(text)
+        if kind == "rst":
+            try:
+                import docutils  # noqa: F401
+            except ImportError:  # a main dependency; say so rather than fail the whole run
+                skip(Skipped(source, "reading .rst needs docutils, which is not installed: pip install docutils"))
+                return
+        if kind in ("html", "rst"):
+            text, title = html_to_text(text) if kind == "html" else _rst_text(text)
             if title:
                 meta["title"] = title
             if not text:
-                skip(Skipped(source, "empty: the page has no visible text"))
+                skip(Skipped(source, "empty: the page has no visible text" if kind == "html" else "empty: the document has no text"))
                 return
         elif not text.strip():
             skip(Skipped(source, "empty: only whitespace"))
             return
         if kind == "md":
-            m = re.search(r"^#\s+(.+?)\s*#*\s*$", text, flags=re.M)
-            if m:
-                meta["title"] = m.group(1)
+            from .rst import markdown_title
+
+            md_title = markdown_title(text)
+            if md_title:
+                meta["title"] = md_title
         fix = "another input has a file at the same relative path (a file's id is its path relative to the folder given); rename one or load them separately"
         _add_unique(result, seen, Document(id=doc_id, text=text, source=source, metadata=meta), source, fix)
         return

@@ -450,6 +450,18 @@ def create_app(
             for name, sub in s.pop("$defs", {}).items():
                 comps.setdefault(name, sub)
             comps[model.__name__] = s
+        # the schema states this service's limits, not the static bounds of the request models
+        # (a 4,000-character question that the service would refuse is not valid)
+        ask_props = comps.get("AskRequest", {}).get("properties", {})
+        if "question" in ask_props:
+            ask_props["question"]["maxLength"] = settings.max_question_chars
+        top_k = ask_props.get("top_k", {})
+        for opt in top_k.get("anyOf", [top_k]):
+            if "maximum" in opt:
+                opt["maximum"] = settings.max_top_k
+        turn = comps.get("Turn", {}).get("properties", {}).get("content")
+        if turn is not None:
+            turn["maxLength"] = settings.max_question_chars
         app.openapi_schema = schema
         return schema
 

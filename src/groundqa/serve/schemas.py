@@ -84,6 +84,7 @@ class AskResponse(_Response):
     answered: bool
     generated: str
     support: float = Field(description="the weakest claim's probability of being supported")
+    threshold: Optional[float] = Field(default=None, description="the guard's threshold: a claim is supported iff its probability is at least this (null when nothing was checked)")
     claims: list[ClaimOut]
     citations: list[CitationOut] = Field(description="the passages the answer cites with [n], as document spans")
     passages: list[PassageOut]

@@ -24,9 +24,13 @@ two-sentence windows, pre-ranked per claim by lexical coverage; scorers (``score
 coverage with exact number/date/name checks, embedding cosine, an entailment cross-encoder) give
 features; a logistic-regression combiner (``combiner.py``, fitted by ``groundqa calibrate``) turns
 them into one probability. A number or date of the claim that no evidence contains caps the
-probability below the threshold, with that reason.
+probability below the threshold, with that reason. So does a short answer that is not in the
+evidence as the answer to its question (``answer_check``: it only repeats the question's words,
+no evidence sentence holds it, the question asks for a code name and it is none, or it sits next
+to another identifier than the one asked about), with the named reason; ``Guard(answer_checks=False)``
+turns these off. Code in technical prose (``None``, ``no_proxy``, ``NULL``) is not negation.
 
-Modules: ``claims``, ``evidence``, ``lexical``, ``scorers``, ``combiner``, ``metrics`` (pure),
+Modules: ``claims``, ``evidence``, ``lexical``, ``answer_check``, ``scorers``, ``combiner``, ``metrics`` (pure),
 ``calibrate``, ``data`` (WiCE / HaluEval / plain readers, NLI sources and licences), ``synth``
 (synthetic training pairs from any corpus), ``train`` (fine-tune the cross-encoder).
 Importing this package loads no torch or transformers.

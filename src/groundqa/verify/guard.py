@@ -17,7 +17,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..types import Passage
-from .claims import ClaimSpan, claim_inputs, claim_segments, split_claims
+from .answer_check import AnswerProblem, answer_problem
+from .claims import ClaimSpan, claim_inputs, claim_segments, is_yes_no, split_claims
 from .combiner import Combiner
 from .evidence import Citation, EvidenceWindow, evidence_windows, lexical_rank
 from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, GenerationScorer, LexicalScorer, Scorer
@@ -105,6 +106,10 @@ class Guard:
         top_k: evidence windows per claim after lexical pre-ranking.
         exact_checks: a number or date of the claim found in no evidence makes it unsupported
             (probability capped below the threshold), with that reason.
+        answer_checks: a short answer read with its question must be in the evidence as the
+            answer to that question (``answer_check.answer_problem``: not an echo of the
+            question, in one evidence sentence, next to what the question asks about); one that
+            is not is unsupported (probability capped below the threshold) with the named reason.
 
     ``verify_batch(items, generation=[...])`` takes the generator's confidence for each answer
     (``Generation.confidence``: answer-token log-probabilities, margin, span match) as more signals;
@@ -123,6 +128,7 @@ class Guard:
         top_k: int = 4,
         max_sentences: int = 2,
         exact_checks: bool = True,
+        answer_checks: bool = True,
         extra_scorers: Sequence[Scorer] = (),
     ) -> None:
         if top_k < 1:
@@ -142,6 +148,7 @@ class Guard:
         self.top_k = max(top_k, 4)
         self.max_sentences = max_sentences
         self.exact_checks = exact_checks
+        self.answer_checks = answer_checks
         self._calibration_ref = calibration
         self._threshold_ref = threshold
         self.combiner: Combiner | None = None
@@ -254,13 +261,18 @@ class Guard:
         t0 = time.perf_counter()
         all_ctx: list[ClaimContext] = []
         plan: list[tuple[list[ClaimSpan], list[EvidenceWindow], Sequence[Passage]]] = []
+        problems: list[AnswerProblem | None] = []
         for n, (question, answer, passages) in enumerate(items):
             if not isinstance(answer, str):
                 raise ConfigError(f"answer={answer!r} is not valid; pass the answer text as a str")
             spans = split_claims(answer, question)
             wins = evidence_windows(passages, self.max_sentences)
             plan.append((spans, wins, passages))
-            all_ctx.extend(self.contexts([claim_inputs(c, answer) for c in spans], wins, generation[n] if generation else None))
+            inputs = [claim_inputs(c, answer) for c in spans]
+            all_ctx.extend(self.contexts(inputs, wins, generation[n] if generation else None))
+            for c, (_, focus, asserted) in zip(spans, inputs):
+                check = self.answer_checks and c.with_question and question and not is_yes_no(asserted)
+                problems.append(answer_problem(question, focus, [w.text for w in wins]) if check else None)
         X, best, reasons = self.signals(all_ctx) if all_ctx else (np.zeros((0, len(self.features))), [], [])
         probs = self.probabilities(X) if all_ctx else np.zeros(0)
         thr = self.threshold
@@ -276,9 +288,13 @@ class Guard:
                 if b is not None:
                     w = wins[b]
                     cit = Citation(w.doc_id, w.chunk_id, w.source, w.start, w.end, w.text, passages[w.passage].rank if w.passage >= 0 else None)
+                why = reasons[k]
+                if problems[k] is not None:
+                    p = min(p, thr * 0.5)
+                    why = (problems[k].reason,) + why
                 verdict: Verdict = "supported" if p >= thr else "unsupported"
                 sig = {f: float(v) for f, v in zip(self.features, X[k]) if not np.isnan(v)}
-                cvs.append(ClaimVerdict(c.text, c.start, c.end, p, verdict, reasons[k] if verdict == "unsupported" else (), cit, sig))
+                cvs.append(ClaimVerdict(c.text, c.start, c.end, p, verdict, why if verdict == "unsupported" else (), cit, sig))
                 k += 1
             if not cvs:
                 out.append(GuardResult((), 1.0, "no_claims", thr, seconds, self.verifier_name))

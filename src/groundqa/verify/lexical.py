@@ -103,15 +103,13 @@ def units(text: str) -> Units:
     numbers: set[str] = set()
     dates: set[str] = set()
     names: set[str] = set()
-    negated = False
+    negated = is_negated(text)
     for i, tok in enumerate(toks):
         j = matches[i].start() - 1
         while j >= 0 and text[j] in " \t":
             j -= 1
         sentence_start = j < 0 or text[j] in ".!?:;\n\"'“("
         low = tok.lower().replace("’", "'")
-        if low in NEGATIONS or low.endswith("n't"):
-            negated = True
         num = normalise_number(tok)
         if num is not None and tok[0].isdigit():
             numbers.add(num)
@@ -141,6 +139,41 @@ def units(text: str) -> Units:
         if tok[0].isupper() and not sentence_start:
             names.add(s)
     return Units(frozenset(words), frozenset(numbers), frozenset(dates), frozenset(names), negated, len(toks))
+
+
+# code in technical prose is not negation: `None`, `no_proxy`, NULL, "no-cache", a Python ``None``
+_CODE_SPANS = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.S)
+_CODE_WORDS = re.compile(r"\b\w+(?:[._]\w+)+\b|\b\w+\(\)|\bno-\w+|\b(?:NULL|[Nn]ull|nil)\b")
+_LITERAL_NONE = re.compile(r"(?<=[^\s.!?:;\n]) +None\b|(?<=[(\[{=,]) *None\b")
+
+
+def prose(text: str) -> str:
+    """``text`` without its code: fenced and inline code spans, identifiers (``no_proxy``,
+    ``os.environ``, ``close()``), ``NULL``/``null``/``nil``, hyphenated ``no-`` words, and
+    ``None`` written mid-sentence (Python's value). What remains is read for negation."""
+    text = _CODE_SPANS.sub(" ", text)
+    text = _CODE_WORDS.sub(" ", text)
+    return _LITERAL_NONE.sub(" ", text)
+
+
+def is_negated(text: str) -> bool:
+    """True when the prose of ``text`` (see ``prose``) holds a negation word or an "n't"."""
+    for tok in _TOKEN.findall(prose(text)):
+        low = tok.lower().replace("’", "'")
+        if low in NEGATIONS or low.endswith("n't"):
+            return True
+    return False
+
+
+def local_negation(text: str, focus: Units) -> bool:
+    """Negation in the clauses of ``text`` that hold the focus's words (an answer's own clause):
+    "(Default 100)" is not negated by "or `None` for no limits" in the clause before it. Clauses
+    end at . ; : , ( ) and line breaks; with no clause holding a focus word, the whole text."""
+    clauses = [c for c in re.split(r"[.;:,()\n]+", prose(text)) if c.strip()]
+    hits = [c for c in clauses if focus.words & units(c).words]
+    if not hits:
+        return is_negated(text)
+    return any(is_negated(c) for c in hits)
 
 
 def coverage(claim: Units, evidence: Units) -> float:

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelNotFoundError, check_choice
 from .evidence import EvidenceWindow
-from .lexical import Units, bigrams, coverage, units
+from .lexical import Units, bigrams, coverage, local_negation, units
 
 DEFAULT_VERIFIER_DIR = Path(__file__).resolve().parent.parent / "data" / "verifier" / "model"
 
@@ -150,7 +150,14 @@ class LexicalScorer:
                 seg_lex = min(max((coverage(units(sg), units(it.windows[i].text)) for i in top), default=0.0) for sg, top in it.segments)
             miss_num = sorted(n for n in fu.numbers if n not in all_nums)
             miss_names = sorted(n for n in fu.names if n not in all_words)
-            neg = float(b is not None and cu.negated != wu[b].negated)
+            if b is None:
+                neg = 0.0
+            elif it.focus != it.text:
+                # a short answer read with its question: compare the answer's own clause of the
+                # evidence, not every "no" of the window
+                neg = float(fu.negated != local_negation(it.windows[it.top[b]].text, fu))
+            else:
+                neg = float(cu.negated != wu[b].negated)
             why: list[str] = []
             for n in miss_num:
                 why.append(f"number or date '{n}' appears in no evidence")

@@ -1,0 +1,77 @@
+"""Clean a generated answer of the Markdown it copied from the passages: pure functions, no model.
+
+Documentation passages are Markdown, and a small generator copies their markup into its answer:
+```` ```shell $ pip install x ``` ````, ``**bold**``, ``[label](https://...)``, inline backticks, a
+shell prompt. ``clean_answer`` turns that into the plain text a reader expects (``pip install
+x``), keeps the ``[n]`` citation marks, and restores spacing the generator broke against the
+passages' own text (``httpx [http2]`` becomes ``httpx[http2]`` where the passages write it so).
+The pipeline applies it before the guard, so what the guard checks is what is shown.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+_FENCE = re.compile(r"(?:```|~~~)[\w+#.-]*(?:[ \t]+title=\"[^\"]*\")?[ \t]*\n?")
+_PROMPT = re.compile(r"(^|(?<=\s))(?:\$|>>>|\.\.\.)[ \t]+")
+_LINK = re.compile(r"!?\[([^\[\]]+)\]\((?:[^()\s]+)(?:\s+\"[^\"]*\")?\)")
+_REF_LINK = re.compile(r"\[([^\[\]]*[^\d\s,;\[\]][^\[\]]*)\]\[[^\[\]]*\]")
+_HTML_LINK = re.compile(r"<a\s[^>]*>(.*?)</a>", re.I | re.S)
+_TAG = re.compile(r"</?(?:em|strong|b|i|code|kbd|br|p|span)\b[^>]*>", re.I)
+_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_EMPH = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])")
+_BACKTICK = re.compile(r"`+([^`]*)`+")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+_CITE = re.compile(r"\[\d{1,3}(?:\s*[,;]\s*\d{1,3})*\]")
+
+
+def strip_markdown(text: str) -> str:
+    """``text`` without Markdown markup: code fences and their language tag, shell and Python
+    prompts, links (their label kept), emphasis, inline backticks, heading marks, simple HTML
+    tags. Citation marks ``[n]`` are kept; whitespace is collapsed."""
+    t = _FENCE.sub(" ", text)
+    t = _HTML_LINK.sub(r"\1", t)
+    t = _TAG.sub("", t)
+    t = _LINK.sub(r"\1", t)
+    t = _REF_LINK.sub(r"\1", t)
+    t = _STRONG.sub(r"\2", t)
+    t = _EMPH.sub(r"\1", t)
+    t = _BACKTICK.sub(r"\1", t)
+    t = _HEADING.sub("", t)
+    t = _PROMPT.sub(r"\1", t)
+    t = " ".join(t.split())
+    return re.sub(r"\s+([.,;:!?])(?=\s|$)", r"\1", t)
+
+
+def _squash(text: str) -> str:
+    return " ".join(strip_markdown(text).split())
+
+
+def restore_spacing(answer: str, passages: Sequence[str], *, window: int = 12) -> str:
+    """Drop a space the generator put inside a token the passages write without one
+    (``httpx [http2]`` -> ``httpx[http2]``, ``request. url`` -> ``request.url``): a space is removed
+    when the text around it, without the space, occurs in a passage and with it does not. Spaces
+    next to citation marks are never touched."""
+    if not passages or " " not in answer:
+        return answer
+    corpus = "\n".join(_squash(p) for p in passages)
+    out = answer
+    i = 0
+    while True:
+        i = out.find(" ", i)
+        if i == -1:
+            return out
+        left, right = out[max(0, i - window) : i], out[i + 1 : i + 1 + window]
+        if left and right and not _CITE.match(right) and not left.endswith("]"):
+            lw = left.split(" ")[-1]
+            rw = right.split(" ")[0]
+            if lw and rw and (lw + rw) in corpus and f"{lw} {rw}" not in corpus and not (lw.isalpha() and rw.isalpha()):
+                out = out[:i] + out[i + 1 :]
+                continue
+        i += 1
+
+
+def clean_answer(text: str, passages: Sequence[str] = ()) -> str:
+    """``strip_markdown`` then ``restore_spacing`` against the passages' text."""
+    return restore_spacing(strip_markdown(text), passages)

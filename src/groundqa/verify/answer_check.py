@@ -1,0 +1,160 @@
+"""Is a short answer in the evidence *as the answer to its question*? Pure functions, no model.
+
+A short answer ("100", "`response.num_bytes_downloaded`") is judged together with its question,
+so a verifier that sees the question's words in the evidence can pass an answer that is not
+there, or one that is there but answers something else. ``answer_problem`` checks four things
+the calibrated signals do not, and names the one that fails:
+
+1. ``echo``: the answer adds nothing to the question (every content word of "total" is already
+   in "How do I get the total number of bytes downloaded?"). A choice question ("A or B?") may
+   answer with its own words and is exempt.
+2. ``absent``: no evidence sentence holds the answer: all of its numbers, and at least two thirds
+   of its other new content words, in one sentence (a Markdown list item or table row counts as
+   a sentence of its own).
+3. ``not_code``: the question asks for a code name ("Which attribute ...", "What parameter
+   ...") and the answer is none: it is not written as code, and none of its words is a code name
+   in the evidence ("total" is not an attribute; ``response.num_bytes_downloaded`` is).
+4. ``unlinked``: the sentences that hold the answer are not about the question. Where the
+   question names code (``max_connections``, ``request.url``, ``TestClient``, anything in
+   backticks), a sentence holding the answer must name one of those identifiers too, itself or
+   (for prose, not list items) in the sentence before it (the evidence window's earlier sentence): "(Default 20)" in the
+   ``max_keepalive_connections`` item is not the default of ``max_connections``. Otherwise it
+   (or the sentence before it) must share at least one content word with the question, besides
+   the words every question uses ("what", "default", "use", ...).
+
+Each check returns a reason a person can read; the guard caps the claim's probability below its
+threshold with that reason (``Guard(answer_checks=True)``), so the calibrated combiner is
+unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from .lexical import units
+
+# a list item or a table row starts a piece of its own inside a sentence window
+_ITEM_START = re.compile(r"\n(?=[ \t]*(?:[*+-]|\d+[.)]|\|)[ \t])")
+_ITEM = re.compile(r"^[ \t]*(?:[*+-]|\d+[.)]|\|)[ \t]")
+_BACKTICKED = re.compile(r"`+([^`\n]+?)`+")
+_WORDLIKE = re.compile(r"[A-Za-z_][\w.]*\w|[A-Za-z_]")
+# words a question uses to ask, which say nothing about what it asks
+_ASKING = frozenset("what which who whom whose when where why how default value use used using name named call called".split())
+
+
+@dataclass(frozen=True)
+class AnswerProblem:
+    """Why a short answer is not grounded as the answer to its question: ``kind`` is one of
+    ``echo``, ``absent``, ``unlinked``; ``reason`` says it in words."""
+
+    kind: str
+    reason: str
+
+
+_CODE_QUESTION = re.compile(
+    r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(attribute|method|function|parameter|argument|class|property|keyword|"
+    r"exception|module|variable|decorator|field|kwarg)s?\b",
+    re.I,
+)
+
+
+def identifiers(text: str) -> list[str]:
+    """Code names in ``text``, lower-cased: anything in backticks, and words written as code
+    (``snake_case``, ``dotted.names``, ``call()``, ``CamelCase``). ``"e.g."`` is not one."""
+    out: list[str] = []
+    for m in _BACKTICKED.finditer(text):
+        for w in _WORDLIKE.findall(m.group(1)):
+            if len(w) > 1:
+                out.append(w.lower())
+    rest = _BACKTICKED.sub(" ", text)
+    for w in re.findall(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*(?:\(\))?", rest):
+        core = w[:-2] if w.endswith("()") else w
+        parts = core.split(".")
+        if (
+            "_" in core.strip("_")
+            or w.endswith("()")
+            or (len(parts) > 1 and all(len(p) > 1 for p in parts))
+            or (any(c.isupper() for c in core[1:]) and any(c.islower() for c in core))
+        ):
+            out.append(core.lower())
+    return list(dict.fromkeys(out))
+
+
+def _names(ident: str, text_low: str) -> bool:
+    """True when ``text_low`` names ``ident`` as a whole identifier (``max_connections`` is not
+    found in ``max_keepalive_connections``); a dotted name also matches by its last part."""
+    cands = [ident]
+    if "." in ident and len(ident.rsplit(".", 1)[1]) >= 4:
+        cands.append(ident.rsplit(".", 1)[1])
+    return any(re.search(rf"(?<![\w]){re.escape(c)}(?![\w])", text_low) for c in cands)
+
+
+def pieces(window_text: str) -> list[tuple[str, bool]]:
+    """``(text, is_item)`` pieces of an evidence window in order: each list item or table row
+    whole, and the sentences of the prose between them."""
+    from ..text import split_sentences
+
+    out = []
+    for part in _ITEM_START.split(window_text):
+        if not part.strip():
+            continue
+        if _ITEM.match(part):
+            out.append((part, True))
+        else:
+            out.extend((sent, False) for sent in split_sentences(part) or [part])
+    return out
+
+
+def answer_problem(question: str, answer: str, evidence: Sequence[str]) -> AnswerProblem | None:
+    """The first check (see the module docstring) that ``answer`` fails for ``question`` over the
+    evidence windows ``evidence`` (one or two sentences each), or None when it passes all three."""
+    a = units(answer)
+    if not a.words:
+        return None  # nothing to look for ("-", "..."); the calibrated signals decide
+    q = units(question)
+    shown = " ".join(answer.split())
+    new = a.words - q.words
+    if not new:
+        if re.search(r"\bor\b", question, flags=re.I):
+            return None  # "A or B?": answering with the question's own words is the point
+        return AnswerProblem("echo", f"the answer '{shown}' only repeats words of the question; the evidence does not give it as the answer")
+    numbers = a.numbers
+    others = new - numbers
+    need = math.ceil(2 * len(others) / 3)
+    holding: list[tuple[str, str, bool]] = []  # (piece, its context, is_item)
+    for w in dict.fromkeys(evidence):
+        before: list[str] = []  # the prose of the window up to this piece
+        for text, item in pieces(w):
+            u = units(text)
+            if not item:
+                before.append(text)
+            if numbers <= u.numbers and len(others & u.words) >= need:
+                holding.append((text, text if item else "\n".join(before), item))
+    if not holding:
+        return AnswerProblem("absent", f"the answer '{shown}' appears in no evidence sentence")
+    asks_code = _CODE_QUESTION.search(question)
+    if asks_code and not identifiers(answer):
+        code_words = {part for e in evidence for i in identifiers(e) for part in re.split(r"[._]", i) + [i]}
+        if not any(t.lower() in code_words for t in re.findall(r"\w+", answer)):
+            return AnswerProblem("not_code", f"the question asks for {_a(asks_code.group(1).lower())}, but the answer '{shown}' is not a code name in the evidence")
+    idents = [i for i in identifiers(question) if not _names(i, answer.lower())]
+    if idents:
+        for _, context, _ in holding:
+            if any(_names(i, context.lower()) for i in idents):
+                return None
+        named = ", ".join(f"'{i}'" for i in idents)
+        return AnswerProblem("unlinked", f"the answer '{shown}' appears in the evidence, but not where it names {named}, which the question asks about")
+    asked = {w for w in q.words - a.words if w not in _ASKING}
+    if not asked:
+        return None
+    for _, context, _ in holding:
+        if asked & units(context).words:
+            return None
+    return AnswerProblem("unlinked", f"the answer '{shown}' appears in the evidence only in sentences that share no word with the question")
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun

@@ -1,0 +1,42 @@
+"""The docs-QA benchmark's committed data and judging rule (issue 17): 30+ answerable questions
+whose gold answer is in the named source file, 6+ unanswerable ones, and the stated rule for
+"right" applied the way it reads."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "benchmarks" / "data" / "docs_qa"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("docs_qa", ROOT / "benchmarks" / "docs_qa.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_questions_file_and_snapshot():
+    spec = json.loads((DATA / "starlette_questions.json").read_text(encoding="utf-8"))
+    qs = spec["questions"]
+    answerable = [q for q in qs if q["answerable"]]
+    assert len(answerable) >= 30 and len(qs) - len(answerable) >= 6
+    assert len({q["id"] for q in qs}) == len(qs) and len({q["question"] for q in qs}) == len(qs)
+    docs = DATA / "starlette-0.41.3" / "docs"
+    assert len(list(docs.glob("*.md"))) == 23 and (DATA / "starlette-0.41.3" / "LICENSE.md").exists()
+    norm = _bench().normalise
+    for q in answerable:
+        text = norm((docs / q["source"]).read_text(encoding="utf-8"))
+        assert any(norm(g) in text for g in q["answers"]), (q["id"], q["answers"], q["source"])
+
+
+def test_judging_rule():
+    b = _bench()
+    assert b.is_right("`await request.json()` [2]", ["request.json"])
+    assert b.is_right("**307** [1]", ["307"]) and not b.is_right("3070 [1]", ["307"])
+    assert b.is_right("It lasts 2 weeks.", ["2 weeks", "14 days"])
+    assert b.is_right("['GET']", ["GET"]) and not b.is_right("GETTER", ["GET"])
+    assert not b.is_right("The documents do not contain the answer.", ["GET"])

@@ -1,0 +1,40 @@
+"""Issue 17, item 5: answers are cleaned of the Markdown the generator copied from the docs."""
+
+from __future__ import annotations
+
+import pytest
+
+from groundqa.markdown import clean_answer, restore_spacing, strip_markdown
+
+PASSAGES = [
+    "For HTTP/2 support, install the optional extra: `pip install httpx[http2]`.",
+    "Run the app with `$ uvicorn main:app`, see [uvicorn](https://www.uvicorn.org/).",
+]
+
+
+@pytest.mark.parametrize(
+    "raw,clean",
+    [
+        ("```shell $ pip install httpx [http2] ``` [1]", "pip install httpx[http2] [1]"),
+        ('```python title="main.py" from starlette.routing import Route ```', "from starlette.routing import Route"),
+        ("**GET** [2]", "GET [2]"),
+        ("[uvicorn](https://www.uvicorn.org/) [2]", "uvicorn [2]"),
+        ("The [asgi][asgi] spec [1]", "The asgi spec [1]"),
+        ("`response.num_bytes_downloaded` [1]", "response.num_bytes_downloaded [1]"),
+        ("<a href=\"https://x\">docs</a> [1]", "docs [1]"),
+        (">>> str(settings.SECRET_KEY)", "str(settings.SECRET_KEY)"),
+        ("Paris [1, 2]", "Paris [1, 2]"),  # citation marks stay
+        ("a * b * c", "a * b * c"),  # not emphasis
+        ("## Installation", "Installation"),
+    ],
+)
+def test_clean_answer(raw, clean):
+    assert clean_answer(raw, PASSAGES) == clean
+
+
+def test_spacing_is_restored_only_where_the_passages_have_it():
+    assert restore_spacing("pip install httpx [http2]", PASSAGES) == "pip install httpx[http2]"
+    assert restore_spacing("pip install httpx [http2]", ["pip install httpx [http2]"]) == "pip install httpx [http2]"
+    assert restore_spacing("install the extra [1]", PASSAGES) == "install the extra [1]"  # never glued to a citation
+    assert restore_spacing("the app", ["theapp"]) == "the app"  # two plain words stay apart
+    assert strip_markdown("  many   spaces  ") == "many spaces"

@@ -1,0 +1,123 @@
+"""Issue 17, items 2 and 3: a short answer must be in the evidence as the answer to its question,
+and code in technical prose (`None`, `no_proxy`, NULL) is not negation.
+
+The evidence texts are written for these tests in the style of a Python library's reference docs
+(a keyword list with defaults, an attribute described in prose)."""
+
+from __future__ import annotations
+
+import pytest
+
+from groundqa.types import Chunk, Passage
+from groundqa.verify.answer_check import answer_problem, identifiers, pieces
+from groundqa.verify.lexical import is_negated, local_negation, prose, units
+
+LIMITS = (
+    "* `max_connections` - The maximum number of allowable connections, or `None` for no limits. (Default 100)\n"
+    "* `max_keepalive_connections` - Number of allowable keep-alive connections, or `None` to always allow. (Default 20)"
+)
+PROGRESS = (
+    "To show a progress bar while downloading, use `response.num_bytes_downloaded`, which gives the total "
+    "number of bytes downloaded so far, as received over the network."
+)
+
+
+def windows(text: str) -> list[str]:
+    from groundqa.verify.evidence import windows_from_texts
+
+    return [w.text for w in windows_from_texts([text])]
+
+
+def test_identifiers_are_code_names_not_abbreviations():
+    assert identifiers("What is the default value of max_connections?") == ["max_connections"]
+    assert identifiers("Does `Limits(max_connections=10)` call close()?") == ["limits", "max_connections", "close"]
+    assert identifiers("How is response.num_bytes_downloaded updated, e.g. by TestClient?") == ["response.num_bytes_downloaded", "testclient"]
+    assert identifiers("What is the default timeout, e.g. in seconds?") == []
+
+
+def test_list_items_are_pieces_of_their_own():
+    ps = pieces(LIMITS)
+    assert len(ps) == 2 and all(item for _, item in ps) and "(Default 20)" in ps[1][0]
+
+
+def test_right_default_passes_and_the_neighbouring_items_default_does_not():
+    ev = windows(LIMITS)
+    assert answer_problem("What is the default value of max_connections?", "100", ev) is None
+    wrong = answer_problem("What is the default value of max_connections?", "20", ev)
+    assert wrong is not None and wrong.kind == "unlinked" and "'max_connections'" in wrong.reason
+    assert answer_problem("What is the default value of max_keepalive_connections?", "20", ev) is None
+
+
+def test_an_answer_that_echoes_the_question_is_not_grounded():
+    ev = windows(PROGRESS)
+    echo = answer_problem("How do I get the total number of bytes downloaded?", "total", ev)
+    assert echo is not None and echo.kind == "echo" and "'total'" in echo.reason
+    # a choice question may answer with its own words
+    assert answer_problem("Is the total counted in bytes or in chunks?", "bytes", ev) is None
+
+
+def test_a_code_question_needs_a_code_answer():
+    ev = windows(PROGRESS)
+    bad = answer_problem("Which attribute gives the number of bytes downloaded so far?", "total", ev)
+    assert bad is not None and bad.kind == "not_code" and "an attribute" in bad.reason
+    assert answer_problem("Which attribute gives the number of bytes downloaded so far?", "`response.num_bytes_downloaded`", ev) is None
+    assert answer_problem("Which attribute gives the number of bytes downloaded so far?", "num_bytes_downloaded", ev) is None
+
+
+def test_an_answer_found_nowhere_or_only_in_unrelated_sentences():
+    ev = windows("The pool keeps 20 connections.\n\nLogging is configured with the standard library.")
+    absent = answer_problem("How many connections does the pool keep?", "50", ev)
+    assert absent is not None and absent.kind == "absent"
+    unrelated = answer_problem("Which library configures logging?", "pool", ev)
+    assert unrelated is not None and unrelated.kind == "unlinked"
+    assert answer_problem("How many connections does the pool keep?", "20", ev) is None
+    assert answer_problem("How many connections does the pool keep?", "twenty", ev) is None  # numbers normalised
+
+
+def test_code_is_not_negation():
+    assert not is_negated("Set `no_proxy` to skip the proxy for these hosts.")
+    assert not is_negated("It returns None when the header is missing.")
+    assert not is_negated("Send Cache-Control: no-cache with NULL bytes stripped.")
+    assert is_negated("None of the options apply.") and is_negated("Do not close the client.")
+    assert is_negated("or `None` for no limits")  # "no limits" is a negation in English...
+    # ...but not of the default named in the next clause
+    assert not local_negation(LIMITS.split("\n")[0], units("100"))
+    assert local_negation("The limit is not 100.", units("100"))
+    assert "None" not in prose("connections, or None for")
+
+
+def _passage(text: str) -> Passage:
+    c = Chunk(id="c0", doc_id="limits.md", text=text, start=0, end=len(text), source="limits.md", metadata={})
+    return Passage(chunk=c, score=1.0, rank=1, scores={})
+
+
+@pytest.fixture(scope="module")
+def hash_guard():
+    from groundqa.testing import HashEmbedder
+    from groundqa.verify import Guard
+
+    return Guard(None, embedder=HashEmbedder())
+
+
+def test_guard_caps_an_unlinked_answer_with_the_named_reason(hash_guard):
+    from groundqa.testing import HashEmbedder
+    from groundqa.verify import Guard
+
+    q = "What is the default value of max_connections?"
+    r = hash_guard.verify(q, "20 [1]", [_passage(LIMITS)])
+    c = r.claims[0]
+    assert not c.supported and c.probability <= r.threshold * 0.5
+    assert any("not where it names 'max_connections'" in why for why in c.reasons)
+    right = hash_guard.verify(q, "100 [1]", [_passage(LIMITS)]).claims[0]
+    assert not any("names 'max_connections'" in why for why in right.reasons)
+    # the check is a named rule on top of the calibrated probability: switched off, 20 is judged
+    # by the calibrated signals alone
+    off = Guard(None, embedder=HashEmbedder(), answer_checks=False).verify(q, "20 [1]", [_passage(LIMITS)]).claims[0]
+    assert off.probability > c.probability or off.probability == pytest.approx(c.probability)
+    assert not any("names 'max_connections'" in why for why in off.reasons)
+
+
+def test_negation_reason_is_not_given_for_a_default_next_to_none(hash_guard):
+    r = hash_guard.verify("What is the default value of max_connections?", "100 [1]", [_passage(LIMITS)])
+    assert r.claims[0].signals["neg_mismatch"] == 0.0
+    assert "negation differs between the claim and its best evidence" not in r.claims[0].reasons
