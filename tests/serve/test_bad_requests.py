@@ -125,3 +125,41 @@ def test_slow_body_gets_408(tmp_path) -> None:
             assert time.time() - t0 < 5
         assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
         assert b"body_timeout_s" in reply
+
+
+def test_slow_headers_are_cut_off(tmp_path) -> None:
+    """A client that never finishes its request headers loses the connection after
+    header_timeout_s (what `groundqa serve` runs with); other clients are served meanwhile."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from groundqa.serve.app import create_app
+    from groundqa.serve.protocol import header_timeout_protocol
+
+    from .conftest import fake_factory, free_port, keyed_settings
+
+    app = create_app(pipeline_factory=fake_factory, settings=keyed_settings(tmp_path))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=header_timeout_protocol(1.0)))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.02)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\n")  # ... and never the blank line
+            t0 = time.time()
+            assert httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=5).status_code == 200
+            assert s.recv(1024) == b""  # closed by the server
+            assert 0.5 < time.time() - t0 < 5
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:  # keep-alive requests still work
+            assert c.get("/v1/health").status_code == 200
+            time.sleep(1.5)
+            assert c.get("/v1/health").status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

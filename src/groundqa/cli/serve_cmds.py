@@ -93,7 +93,9 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings=settings, config=args.config)
     if not settings.api_keys:
         print("groundqa serve: no API keys configured: every request is allowed (loopback only)", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    from ..serve.protocol import header_timeout_protocol
+
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, http=header_timeout_protocol(settings.header_timeout_s))
     return 0
 
 

@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import tempfile
+import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -173,6 +174,9 @@ def create_app(
             log.error("groundqa service cannot start: %s", exc)
             raise
         st.ready = True
+        # the chunker's tokenizer and sentence splitter load now, in the background, not in the
+        # first ingest request (seconds on a busy machine)
+        threading.Thread(target=st.store.warm_up, name="groundqa-warm-up", daemon=True).start()
         log.info("groundqa service ready: %d documents, %d chunks (replay: %s)", len(st.store), len(st.pipeline.retriever), st.replay)
 
         async def snapshots() -> None:

@@ -93,6 +93,7 @@ class DocumentStore:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.journal_path = self.state_dir / "journal.jsonl"
         self._chunker = chunker
+        self._chunker_lock = threading.Lock()
         self._docs: dict[str, StoredDocument] = {}
         self._write = threading.Lock()
         self._pending_lock = threading.Lock()
@@ -104,11 +105,19 @@ class DocumentStore:
 
     # -- start-up -------------------------------------------------------------------------------
     def chunker(self) -> Any:
-        if self._chunker is None:
-            from ..documents import Chunker
+        with self._chunker_lock:
+            if self._chunker is None:
+                from ..documents import Chunker
 
-            self._chunker = Chunker(self.index.embedder)
-        return self._chunker
+                self._chunker = Chunker(self.index.embedder)
+            return self._chunker
+
+    def warm_up(self) -> None:
+        """Load what the first ingest would otherwise load (the chunker and its token counter)."""
+        try:
+            self.chunker().chunk_many([Document(id="warm-up", text="Warm up the chunker.")])
+        except Exception:  # the first ingest will report the problem to its client
+            log.exception("warming up the chunker failed")
 
     def replay(self) -> ReplayReport:
         """Rebuild the document map from the journal and bring the index up to date with it."""
