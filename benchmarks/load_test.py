@@ -366,6 +366,8 @@ def main() -> None:
             proc.wait()
     res["index_after_restart"] = check_index(index_dir, state)
     res["documents_updated"] = sum(1 for d in state.superseded if d in state.current)
+    res["prebuilt_documents_updated"] = sum(1 for d in state.superseded if d in state.current and d in state.prebuilt)
+    res["prebuilt_documents_deleted"] = len(state.deleted & state.prebuilt)
     res["documents_deleted"] = len(state.deleted)
     res["config"] = {
         "clients": args.clients,

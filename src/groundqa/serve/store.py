@@ -94,6 +94,7 @@ class DocumentStore:
         self.journal_path = self.state_dir / "journal.jsonl"
         self._chunker = chunker
         self._chunker_lock = threading.Lock()
+        self._warm_lock = threading.Lock()
         self._docs: dict[str, StoredDocument] = {}
         self._write = threading.Lock()
         self._pending_lock = threading.Lock()
@@ -114,10 +115,11 @@ class DocumentStore:
 
     def warm_up(self) -> None:
         """Load what the first ingest would otherwise load (the chunker and its token counter)."""
-        try:
-            self.chunker().chunk_many([Document(id="warm-up", text="Warm up the chunker.")])
-        except Exception:  # the first ingest will report the problem to its client
-            log.exception("warming up the chunker failed")
+        with self._warm_lock:  # an ingest meanwhile waits for this instead of loading it all again
+            try:
+                self.chunker().chunk_many([Document(id="warm-up", text="Warm up the chunker.")])
+            except Exception:  # the first ingest will report the problem to its client
+                log.exception("warming up the chunker failed")
 
     def replay(self) -> ReplayReport:
         """Rebuild the document map from the journal and bring the index up to date with it."""
@@ -265,6 +267,8 @@ class DocumentStore:
         if fresh:
             # the last version of each id is what the index holds (the journal replays in order)
             last = {d.id: i for i, d in enumerate(fresh)}
+            with self._warm_lock:
+                pass  # a warm-up in progress finishes first
             groups = self.chunker().chunk_many(fresh)
             now = time.time()
             stored = [StoredDocument(d.id, d.text, d.source, dict(d.metadata), content_hash(d.text), tuple(c.id for c in g), now) for d, g in zip(fresh, groups)]
