@@ -36,3 +36,21 @@ def test_bad_filters_fail_with_the_fix():
     with pytest.raises(ConfigError, match="pass a mapping"):
         filter_mask(chunks, [("title", "x")])
     assert isinstance(filter_mask(chunks, {"title": "x"}), np.ndarray)
+
+
+def test_unhashable_and_huge_values_are_config_errors_not_crashes():
+    """Issue 15: `{"n": {"$in": [[1]]}}` raised TypeError (a 500 in the service)."""
+    chunks = make_chunks()
+    for bad in ({"n": {"$in": [[1]]}}, {"n": {"$in": [{"a": 1}]}}, {"n": [[1], 2]}):
+        with pytest.raises(ConfigError, match="must be strings, numbers, booleans or null"):
+            filter_mask(chunks, bad)
+    with pytest.raises(ConfigError, match="too large"):
+        filter_mask(chunks, {"year": {"$gt": 10**400}})
+
+
+def test_range_over_ints_beyond_float_range():
+    from groundqa.types import Chunk
+
+    chunks = [Chunk(f"c{i}", "d", "t", 0, 1, metadata={"n": v}) for i, v in enumerate([10**400, -(10**400), 5])]
+    assert ids(filter_mask(chunks, {"n": {"$gt": 1e300}}), chunks) == ["c0"]
+    assert ids(filter_mask(chunks, {"n": {"$lt": 0}}), chunks) == ["c1"]

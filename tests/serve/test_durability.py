@@ -180,3 +180,71 @@ def test_documents_of_a_prebuilt_index(tmp_path: Path) -> None:
         assert c.get("/v1/documents/guide.md").status_code == 404
         assert c.get("/v1/documents/other.md").status_code == 200
         assert c.get("/v1/health").json()["index"]["documents"] == 1
+
+
+def _prebuilt(tmp_path: Path) -> Path:
+    from groundqa.documents import Chunker
+    from groundqa.index import HybridIndex
+    from groundqa.types import Document
+
+    idx = HybridIndex("hash")
+    docs = [Document("policy.md", "Refunds are possible within 30 days of purchase. Keep the receipt.", "policy.md"), Document("other.md", "Our shop opens at nine in the morning.", "other.md")]
+    idx.add([c for g in Chunker(idx.embedder).chunk_many(docs) for c in g])
+    idx.save(tmp_path / "index")
+    return tmp_path / "index"
+
+
+@pytest.mark.parametrize("snapshot_before_restart", [False, True])
+def test_update_of_a_prebuilt_document_replaces_it(tmp_path: Path, snapshot_before_restart: bool) -> None:
+    """Issue 15: updating a document of a pre-built index answered `created` and the old chunks
+    ("30 days") stayed searchable and cited, also after a restart."""
+    from groundqa.serve import ServeSettings
+    from groundqa.serve.app import create_app
+
+    from .conftest import fake_factory, serving
+
+    settings = ServeSettings(index_dir=_prebuilt(tmp_path), embedder="hash")
+    new = {"id": "policy.md", "text": "Refunds are possible within 14 days of purchase. Keep the receipt."}
+
+    def texts(c: httpx.Client) -> list[str]:
+        a = c.post("/v1/ask", json={"question": "Within how many days are refunds possible?", "top_k": 10}).json()
+        return [p["text"] for p in a["passages"] if p["doc_id"] == "policy.md"]
+
+    with serving(create_app(pipeline_factory=fake_factory, settings=settings)) as url, httpx.Client(base_url=url) as c:
+        r = c.post("/v1/documents", json={"documents": [new]})
+        assert r.status_code == 201 and r.json()["documents"][0]["status"] == "updated"
+        assert texts(c) and all("14 days" in t and "30 days" not in t for t in texts(c))
+        assert c.post("/v1/documents", json={"documents": [new]}).json()["documents"][0]["status"] == "unchanged"
+    # the lifespan's shutdown saved a snapshot with the new version only
+    if not snapshot_before_restart:
+        # as if killed before any snapshot: the index on disk still holds the old version
+        (tmp_path / "index").rename(tmp_path / "saved")
+        _prebuilt(tmp_path)
+        import shutil
+
+        shutil.rmtree(tmp_path / "saved")
+    with serving(create_app(pipeline_factory=fake_factory, settings=settings)) as url, httpx.Client(base_url=url) as c:
+        assert texts(c) and all("14 days" in t and "30 days" not in t for t in texts(c))
+        assert c.get("/v1/documents/policy.md").json()["text"] == new["text"]
+        assert c.get("/v1/health").json()["index"]["documents"] == 2
+
+
+def test_stale_chunks_of_a_snapshotted_old_version_are_removed_on_replay(tmp_path: Path) -> None:
+    """A snapshot holding both versions' chunks (written while an update was half-applied in
+    memory) loses the old ones at replay: the journal says which chunks are live."""
+    from groundqa.documents import Chunker
+    from groundqa.index import HybridIndex
+    from groundqa.serve.store import DocumentStore
+    from groundqa.types import Document
+
+    store = DocumentStore(HybridIndex("hash"), tmp_path / "index", tmp_path / "state")
+    store.replay()
+    store.ingest([Document("a", "Version one of the document.")])
+    store.ingest([Document("a", "Version two of the document.")])
+    store.close()
+    idx = HybridIndex("hash")
+    idx.add([c for g in Chunker(idx.embedder).chunk_many([Document("a", "Version one of the document."), Document("a", "Version two of the document.")]) for c in g])
+    idx.save(tmp_path / "index")
+    again = DocumentStore(HybridIndex.load(tmp_path / "index"), tmp_path / "index", tmp_path / "state")
+    assert again.replay().reindexed == 1
+    assert [c.text for c in again.index.chunks_of("a")] == ["Version two of the document."]

@@ -99,7 +99,9 @@ def _serve(args: argparse.Namespace) -> int:
         f"(review them with `groundqa review list --audit {audit}`; move it with audit_path in the [serve] table)",
         file=sys.stderr,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    from ..serve.protocol import header_timeout_protocol
+
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, http=header_timeout_protocol(settings.header_timeout_s))
     return 0
 
 

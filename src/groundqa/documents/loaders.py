@@ -257,13 +257,52 @@ def _matches(rel: str, pattern: str | None) -> bool:
     return _pattern_regex(pattern).match(rel) is not None
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """Files under ``root`` in sorted order, hidden files and folders left out."""
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+def _walk(root: Path, skipped: list[Skipped]) -> Iterator[Path]:
+    """Files under ``root`` in sorted order, hidden files and folders left out.
+
+    Folders that cannot be listed, symbolic links that loop, dangle or point outside ``root``,
+    and linked folders are reported in ``skipped`` (links are never followed out of the folder
+    given, so a link to ``/etc/passwd`` in an uploaded or shared folder is not read).
+    """
+
+    def unreadable(exc: OSError) -> None:
+        where = Path(exc.filename).as_posix() if exc.filename else root.as_posix()
+        skipped.append(Skipped(where, f"cannot read folder: {exc.strerror or exc}; check its permissions"))
+
+    try:
+        top = root.resolve()
+    except (OSError, RuntimeError) as exc:
+        skipped.append(Skipped(root.as_posix(), f"cannot resolve folder: {exc}"))
+        return
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
+        here = Path(dirpath)
+        for d in sorted(dirnames):
+            if not d.startswith(".") and (here / d).is_symlink():
+                skipped.append(Skipped((here / d).as_posix(), "symbolic link to a folder; not followed (pass the folder itself to ingest it)"))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not (here / d).is_symlink())
         for name in sorted(filenames):
-            if not name.startswith("."):
-                yield Path(dirpath) / name
+            if name.startswith("."):
+                continue
+            f = here / name
+            if f.is_symlink():
+                problem = _link_problem(f, top)
+                if problem:
+                    skipped.append(Skipped(f.as_posix(), problem))
+                    continue
+            yield f
+
+
+def _link_problem(link: Path, top: Path) -> str | None:
+    """Why the symbolic link ``link`` is not followed, or None if it points to a file in ``top``."""
+    try:
+        target = link.resolve(strict=True)
+    except RuntimeError:
+        return "symbolic link loop; not followed"
+    except OSError as exc:
+        return f"broken symbolic link ({exc.strerror or exc}); not followed"
+    if target != top and top not in target.parents:
+        return f"symbolic link to {target.as_posix()}, outside the folder {top.as_posix()}; not followed (copy the file in, or pass it by name)"
+    return None
 
 
 def _glob_root(pattern: str) -> Path:
@@ -277,13 +316,13 @@ def _glob_root(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
-def _discover(paths: Sequence[str | os.PathLike[str]], pattern: str | None) -> Iterator[tuple[Path, str]]:
-    """``(file path, document id)`` for every file the inputs name."""
+def _discover(paths: Sequence[str | os.PathLike[str]], pattern: str | None, skipped: list[Skipped]) -> Iterator[tuple[Path, str]]:
+    """``(file path, document id)`` for every file the inputs name; what cannot be walked goes to ``skipped``."""
     for raw in paths:
         p = Path(raw)
         text = os.fspath(raw)
         if p.is_dir():
-            for f in _walk(p):
+            for f in _walk(p, skipped):
                 rel = f.relative_to(p).as_posix()
                 if _matches(rel, pattern):
                     yield f, rel
@@ -295,7 +334,15 @@ def _discover(paths: Sequence[str | os.PathLike[str]], pattern: str | None) -> I
             files = [Path(h) for h in hits if Path(h).is_file()]
             if not files:
                 raise ConfigError(f"paths: the pattern {text!r} matches no files; check the pattern and the current folder ({os.getcwd()})")
+            try:
+                top = root.resolve()
+            except (OSError, RuntimeError):
+                top = Path(os.path.abspath(root))
             for f in files:
+                problem = _link_problem(f, top) if f.is_symlink() else None
+                if problem:
+                    skipped.append(Skipped(f.as_posix(), problem))
+                    continue
                 rel = os.path.relpath(f, root).replace(os.sep, "/")
                 if _matches(rel, pattern):
                     yield f, rel
@@ -316,10 +363,13 @@ def _csv_value(value: str) -> Any:
 
     ``"2019"`` -> 2019 and ``"3.5"`` -> 3.5, but ``"007"`` and ``"1e5"`` stay strings.
     """
-    if _INT.match(value):
-        return int(value)
-    if _FLOAT.match(value):
-        return float(value)
+    try:
+        if _INT.match(value):
+            return int(value)
+        if _FLOAT.match(value):
+            return float(value)
+    except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits)
+        pass
     return value
 
 
@@ -472,8 +522,12 @@ def load_documents(
     seen: _Seen = {}
     reader = _RecordReader(text_field=text_field, id_field=id_field, metadata_fields=metadata_fields, max_bytes=max_bytes, result=result, seen=seen)
     done: set[Path] = set()
-    for path, doc_id in _discover(paths, pattern):
-        key = path.resolve()
+    for path, doc_id in _discover(paths, pattern, result.skipped):
+        try:
+            key = path.resolve()
+        except (OSError, RuntimeError) as exc:  # a link loop named directly
+            result.skipped.append(Skipped(path.as_posix(), f"cannot resolve: {exc}"))
+            continue
         if key in done:  # the same file named twice (a folder and a pattern inside it)
             continue
         done.add(key)
@@ -556,6 +610,12 @@ def _load_file(path: Path, doc_id: str, result: IngestResult, seen: _Seen, reade
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 skip(Skipped(where, f"invalid JSON: {exc.msg} at column {exc.colno}"))
+                continue
+            except RecursionError:
+                skip(Skipped(where, "invalid JSON: nested too deeply for the parser; flatten the record"))
+                continue
+            except ValueError as exc:  # e.g. an integer with more digits than Python converts
+                skip(Skipped(where, f"invalid JSON: {exc}"))
                 continue
             reader.add(record, where=where, default_id=f"{doc_id}#{lineno}", source=source, base_meta=base)
     else:

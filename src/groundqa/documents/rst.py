@@ -198,6 +198,25 @@ def rst_to_text(source: str) -> tuple[str, str]:
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 
 
+def _atx_heading(line: str) -> tuple[int, str] | None:
+    """(level, text) of a ``#`` heading line, its closing ``#`` sequence removed; None otherwise.
+
+    Plain string operations, no regex: a pattern such as ``#\s+(.+?)\s*#*\s*$`` backtracks
+    cubically on a heading padded with thousands of spaces (66 s for 3 KB, issue 15)."""
+    body = line.lstrip(" \t")
+    if len(line) - len(body) > 3:
+        return None
+    level = len(body) - len(body.lstrip("#"))
+    rest = body[level:]
+    if not 1 <= level <= 6 or not rest or rest[0] not in " \t":
+        return None
+    title = rest.strip()
+    bare = title.rstrip("#")
+    if bare != title and (not bare or bare[-1] in " \t"):  # closing sequence: "# Title ##"
+        title = bare.rstrip()
+    return (level, title) if title else None
+
+
 def markdown_title(text: str) -> str | None:
     """The first ``# `` heading of a Markdown text outside fenced code blocks (a ``# comment`` in a
     shell or Python block is not a title); failing that, the first heading of any level (``## ``,
@@ -217,11 +236,11 @@ def markdown_title(text: str) -> str | None:
             continue
         if fence is not None:
             continue
-        h = re.match(r"^[ \t]{0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$", line)
+        h = _atx_heading(line)
         if h:
-            if len(h.group(1)) == 1:
-                return h.group(2).strip()
-            first_any = first_any or h.group(2).strip()
+            if h[0] == 1:
+                return h[1]
+            first_any = first_any or h[1]
         elif prev.strip() and re.fullmatch(r"[ \t]{0,3}(=+|-+)[ \t]*", line) and not re.match(r"^[ \t]*[*+-][ \t]", prev):
             if line.strip().startswith("="):
                 return prev.strip()

@@ -12,6 +12,7 @@ It is written to a temporary directory and renamed into place, and loaded withou
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -299,11 +300,18 @@ class HybridIndex:
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the index to ``path`` atomically (temporary directory, then rename)."""
+        """Write the index to ``path`` atomically: a temporary folder, every file and folder in it
+        fsynced, then renamed into place (the old folder moved aside first), the parent fsynced.
+
+        A crash at any step leaves the previous index loadable: between the two renames there is
+        no folder at ``path``, and ``load`` (or the next ``save``) moves the previous one back
+        (``recover_interrupted_save``). Leftover temporary folders of dead processes are removed.
+        """
         target = Path(path).expanduser().resolve()
         target.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+            recover_interrupted_save(target)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
             try:
                 with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
                     for c in self._chunks:
@@ -312,10 +320,12 @@ class HybridIndex:
                 self.sparse.save(tmp / "sparse")
                 manifest = {"format": "groundqa-index", "format_version": FORMAT_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **self.info()}
                 (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-                for p in tmp.rglob("*"):
+                for p in sorted(tmp.rglob("*")):
                     if p.is_file():
                         with open(p, "rb") as fh:
                             os.fsync(fh.fileno())
+                for d in [*sorted(p for p in tmp.rglob("*") if p.is_dir()), tmp]:
+                    _fsync_dir(d)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
@@ -326,7 +336,9 @@ class HybridIndex:
                     raise IndexFormatError(f"{target} exists and is not a groundqa index; choose another --out folder or remove it")
                 old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
                 target.rename(old)
+                _fsync_dir(target.parent)
             tmp.rename(target)
+            _fsync_dir(target.parent)
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
         return target
@@ -336,18 +348,27 @@ class HybridIndex:
         """Open an index written by ``save``. ``embedder`` defaults to the one it was built with;
         another embedder fails with EmbedderMismatchError (vectors from two models do not mix)."""
         folder = Path(path).expanduser()
+        recover_interrupted_save(folder)
         mf = folder / "manifest.json"
         if not mf.exists():
             raise IndexFormatError(f"{folder} is not a groundqa index (no manifest.json); build one with `groundqa index build PATH --out {folder}`")
         try:
-            manifest = json.loads(mf.read_text())
-        except json.JSONDecodeError as exc:
+            manifest = json.loads(mf.read_text(encoding="utf-8"))
+        except (ValueError, RecursionError, OSError) as exc:  # JSONDecodeError, UnicodeDecodeError
             raise IndexFormatError(f"{mf} is not valid JSON ({exc}); the index is damaged: rebuild it") from exc
+        if not isinstance(manifest, dict):
+            raise IndexFormatError(f"{mf} holds a JSON {type(manifest).__name__}, not an object; the index is damaged: rebuild it")
         version = manifest.get("format_version")
         if version != FORMAT_VERSION:
             raise IndexFormatError(f"{folder} has index format version {version!r}; this groundqa reads version {FORMAT_VERSION}: rebuild the index")
-        built_with = manifest["embedder"]
-        emb = make_embedder(embedder if embedder is not None else built_with["name"])
+        with _damaged(mf, "its embedder entry"):
+            built_with = dict(manifest["embedder"])
+            name, dim = built_with["name"], int(built_with["dim"])
+            if not isinstance(name, str) or not name or dim <= 0:
+                raise ValueError(f"embedder name {name!r}, dim {dim!r}")
+        if embedder is None:
+            _check_local_embedder(name, folder)
+        emb = make_embedder(embedder if embedder is not None else name)
         if embedder is None:
             ident = built_with  # the model loads on first use, not to open the index
         elif isinstance(embedder, str) and not embedder.startswith("hash"):
@@ -362,37 +383,157 @@ class HybridIndex:
                 f"not {ident.get('name')!r} (dim {ident.get('dim')}); open it with embedder={built_with.get('name')!r} "
                 "or rebuild the index with the new embedder"
             )
-        sp, dn, fu = manifest["sparse"], manifest["dense"], manifest["fusion"]
-        index = cls(
-            emb,
-            sparse=sp["backend"],
-            dense=dn["kind"],
-            k1=sp["k1"],
-            b=sp["b"],
-            bm25_method=sp["method"],
-            stemmer=sp["tokenizer"]["stemmer"],
-            stopwords=sp["tokenizer"]["stopwords"],
-            fusion=fu["method"],
-            rrf_k=fu["rrf_k"],
-            weights=fu["weights"],
-            candidates=fu["candidates"],
-            top_k=manifest.get("top_k", 10),
-            mode=manifest.get("mode", "hybrid"),
-            ef_search=dn["ef_search"],
-            device=device,
-        )
+        with _damaged(mf, "its settings"):
+            sp, dn, fu = manifest["sparse"], manifest["dense"], manifest["fusion"]
+            index = cls(
+                emb,
+                sparse=sp["backend"],
+                dense=dn["kind"],
+                k1=sp["k1"],
+                b=sp["b"],
+                bm25_method=sp["method"],
+                stemmer=sp["tokenizer"]["stemmer"],
+                stopwords=sp["tokenizer"]["stopwords"],
+                fusion=fu["method"],
+                rrf_k=fu["rrf_k"],
+                weights=fu["weights"],
+                candidates=fu["candidates"],
+                top_k=manifest.get("top_k", 10),
+                mode=manifest.get("mode", "hybrid"),
+                ef_search=dn["ef_search"],
+                device=device,
+            )
+            index.extra = dict(manifest.get("extra") or {})
         index._built_with = dict(built_with)
-        index.extra = dict(manifest.get("extra") or {})
-        with open(folder / "chunks.jsonl", encoding="utf-8") as f:
-            index._chunks = [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
+        with _damaged(folder / "chunks.jsonl", "a line"):
+            with open(folder / "chunks.jsonl", encoding="utf-8") as f:
+                index._chunks = [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
+            for c in index._chunks:
+                if not isinstance(c.id, str) or not isinstance(c.doc_id, str) or not isinstance(c.text, str):
+                    raise ValueError(f"chunk {c.id!r} has a field of the wrong type")
         index._pos = {c.id: i for i, c in enumerate(index._chunks)}
-        dense = DenseIndex(int(built_with["dim"]), index.dense_config)
-        dense.load(folder / "dense")
+        if len(index._pos) != len(index._chunks):
+            raise IndexFormatError(f"{folder / 'chunks.jsonl'} repeats a chunk id; the index is damaged: rebuild it with `groundqa index build`")
+        dense = DenseIndex(dim, index.dense_config)
+        with _damaged(folder / "dense", "a file"):
+            dense.load(folder / "dense")
+            shape = getattr(dense.vectors, "shape", ())
+            if len(shape) != 2 or (shape[0] and shape[1] != dim):
+                raise ValueError(f"vectors.npy has shape {shape}, expected (n, {dim})")
         if len(dense) != len(index._chunks):
             raise IndexFormatError(f"{folder}: {len(index._chunks)} chunks but {len(dense)} vectors; the index is damaged: rebuild it")
         index._dense = dense
-        if sp["backend"] == "bm25s" and index._chunks and (folder / "sparse" / "params.index.json").exists():
-            index.sparse.load_arrays(folder / "sparse", len(index._chunks))
-        else:
-            index.sparse.set_tokens(index.sparse.tokenizer.many([c.text for c in index._chunks]))
+        with _damaged(folder / "sparse", "a file"):
+            if sp["backend"] == "bm25s" and index._chunks and (folder / "sparse" / "params.index.json").exists():
+                index.sparse.load_arrays(folder / "sparse", len(index._chunks))
+            else:
+                index.sparse.set_tokens(index.sparse.tokenizer.many([c.text for c in index._chunks]))
         return index
+
+
+@contextlib.contextmanager
+def _damaged(where: Path, what: str) -> Iterator[None]:
+    """Turn the errors a damaged or hand-edited index file raises into IndexFormatError."""
+    try:
+        yield
+    except IndexFormatError:
+        raise
+    except (ConfigError, OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, RuntimeError, RecursionError, EOFError) as exc:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise IndexFormatError(f"{where}: {what} is damaged or missing ({type(exc).__name__}: {detail}); rebuild the index with `groundqa index build`") from exc
+
+
+def _check_local_embedder(name: str, folder: Path) -> None:
+    """An index file never makes groundqa download a model: the embedder its manifest names must
+    be the hash embedder, a packaged model, a folder, or a hub id already in the local cache."""
+    if name.startswith("hash"):
+        return
+    from ..models import PACKAGED, _HUB_ALIASES
+
+    if name in PACKAGED or name in _HUB_ALIASES or Path(name).expanduser().exists():
+        return
+    cached = False
+    if name.count("/") == 1 and not name.startswith((".", "/", "~")):
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = isinstance(try_to_load_from_cache(name, "config.json"), str) or isinstance(try_to_load_from_cache(name, "modules.json"), str)
+        except Exception:  # huggingface_hub missing or a malformed id
+            cached = False
+    if not cached:
+        raise IndexFormatError(
+            f"{folder / 'manifest.json'} names the embedder {name!r}, which is not a packaged model, a folder, "
+            "or a hub model in the local cache; groundqa does not download a model an index file names. "
+            "Pass the embedder explicitly (embedder= / --embedder) or download it yourself first"
+        )
+
+
+def recover_interrupted_save(path: str | os.PathLike[str]) -> bool:
+    """Undo what a save killed half-way left behind next to ``path``; True if it restored the index.
+
+    ``save`` moves the current index to ``.NAME.old-PID-NS`` before renaming the new one into place:
+    if ``path`` has no index but such a folder holds one, the newest goes back to ``path``. Then
+    ``.NAME.tmp-PID-*`` and ``.NAME.old-PID-*`` folders of processes that are no longer running
+    are removed (a save in a live process is left alone).
+    """
+    target = Path(path).expanduser().absolute()
+    parent = target.parent
+    try:
+        siblings = [p for p in parent.iterdir() if p.name.startswith((f".{target.name}.old-", f".{target.name}.tmp-"))]
+    except OSError:
+        return False
+    restored = False
+    olds = sorted((p for p in siblings if ".old-" in p.name[len(target.name) + 1 :] and (p / "manifest.json").is_file()), key=_stamp, reverse=True)
+    if olds and not (target / "manifest.json").exists():
+        try:
+            if target.is_dir() and not any(target.iterdir()):
+                target.rmdir()
+            if not target.exists():
+                olds[0].rename(target)
+                _fsync_dir(parent)
+                restored = True
+                siblings.remove(olds[0])
+        except OSError:
+            pass
+    for p in siblings:
+        pid = _pid_of(p.name, target.name)
+        if pid is not None and pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(p, ignore_errors=True)
+    return restored
+
+
+def _pid_of(name: str, base: str) -> int | None:
+    rest = name[len(base) + 1 :]  # ".BASE" -> ".old-PID-NS" / ".tmp-PID-XXXX"
+    parts = rest.split("-")
+    if len(parts) < 3 or parts[0] not in (".old", ".tmp") or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
+def _stamp(p: Path) -> int:
+    tail = p.name.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a folder's entries (renames, new files) durable; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -19,6 +19,7 @@ import json
 import logging
 import re
 import tempfile
+import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -76,12 +77,34 @@ def _error(status: int, message: str, details: list[dict[str, Any]] | None = Non
 def open_index(index_dir: Path | None, embedder: str) -> Any:
     """The index in ``index_dir``, or a new empty one with ``embedder`` if the folder does not exist."""
     from ..index import HybridIndex
+    from ..index.hybrid import recover_interrupted_save
 
+    if index_dir is not None:
+        # a save killed between its two renames leaves no folder here: put the previous one back,
+        # or the service would start empty and its first snapshot would replace the index
+        recover_interrupted_save(index_dir)
     if index_dir is not None and (index_dir / "manifest.json").exists():
         return HybridIndex.load(index_dir)
     if index_dir is not None and index_dir.exists() and any(index_dir.iterdir()):
         raise ConfigError(f"--index {index_dir} exists and is not a groundqa index; pass an index folder or a new path")
     return HybridIndex(embedder)
+
+
+def _upload_name(filename: str | None, i: int) -> str:
+    """The file name an upload is stored (and identified) under; 422 for one that cannot be a name."""
+    raw = filename or f"file{i}.txt"
+    name = raw.replace("\\", "/").rsplit("/", 1)[-1]
+    if name in ("", ".", "..") or "\x00" in name:
+        raise ApiError(422, f"uploaded file {i + 1} has the file name {_cut(raw)!r}, which cannot be used; give it a real name such as 'notes.md'", code="bad_document")
+    if len(name.encode("utf-8")) > 255:
+        raise ApiError(422, f"uploaded file {i + 1} has a file name of {len(name.encode('utf-8'))} bytes ({_cut(name, 40)!r}); file names are document ids and may have at most 255 bytes: rename it", code="bad_document")
+    if name.startswith("."):
+        raise ApiError(422, f"uploaded file {i + 1} is named {_cut(name)!r}: hidden files (a leading '.') are not ingested; rename it", code="bad_document")
+    return name
+
+
+def _cut(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _json_safe(x: Any) -> Any:
@@ -151,6 +174,9 @@ def create_app(
             log.error("groundqa service cannot start: %s", exc)
             raise
         st.ready = True
+        # the chunker's tokenizer and sentence splitter load now, in the background, not in the
+        # first ingest request (seconds on a busy machine)
+        threading.Thread(target=st.store.warm_up, name="groundqa-warm-up", daemon=True).start()
         log.info("groundqa service ready: %d documents, %d chunks (replay: %s)", len(st.store), len(st.pipeline.retriever), st.replay)
 
         async def snapshots() -> None:
@@ -207,7 +233,7 @@ def create_app(
 
         return dep
 
-    app.add_middleware(_BodyLimitAndMetrics, limit=settings.max_body_bytes, metrics=app.state.metrics)
+    app.add_middleware(_BodyLimitAndMetrics, limit=settings.max_body_bytes, metrics=app.state.metrics, body_timeout_s=settings.body_timeout_s)
 
     # -- errors ---------------------------------------------------------------------------------
     @app.exception_handler(RequestValidationError)
@@ -253,6 +279,9 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Any:
         msg = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 400 and msg == "There was an error parsing the body":
+            # FastAPI's answer to a body its JSON parser raised on (nesting, huge numbers)
+            return _error(400, "the body could not be parsed as JSON (nested too deeply, or a number with too many digits); send a flat JSON object", code="invalid_json")
         if exc.status_code == 404 and msg == "Not Found":
             msg = f"no route {request.method} {request.url.path}; see /docs for the API"
         return _error(exc.status_code, msg)
@@ -348,8 +377,10 @@ def create_app(
             raw = await request.body()
             try:
                 data = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                return _error(400, f"the body is not valid JSON ({exc}); send a JSON object", code="invalid_json")
+            except RecursionError:
+                return _error(400, "the body is nested too deeply to parse; send documents as flat JSON objects", code="invalid_json")
+            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an int of > 4300 digits
+                return _error(400, f"the body is not valid JSON ({_cut(str(exc))}); send a JSON object", code="invalid_json")
             try:
                 body = IngestRequest.model_validate(data)
             except ValidationError as exc:
@@ -388,7 +419,7 @@ def create_app(
         with tempfile.TemporaryDirectory(prefix="groundqa-upload-") as tmp:
             names = {}
             for i, f in enumerate(files):
-                name = Path(f.filename or f"file{i}.txt").name or f"file{i}.txt"
+                name = _upload_name(f.filename, i)
                 if name in names:
                     raise ApiError(422, f"two uploaded files are named {name!r}; file names are document ids and must differ")
                 names[name] = True
@@ -524,10 +555,12 @@ class _Batcher:
 
 class _BodyLimitAndMetrics:
     """ASGI middleware: refuse bodies over ``limit`` bytes with a 413 (by Content-Length, or
-    while reading a chunked body), and count requests and latency per route template."""
+    while reading a chunked body), answer 408 to a client that has not sent its whole body within
+    ``body_timeout_s`` (a slow or stalled upload holds no worker forever), and count requests and
+    latency per route template."""
 
-    def __init__(self, app: Any, *, limit: int, metrics: Metrics) -> None:
-        self.app, self.limit, self.metrics = app, limit, metrics
+    def __init__(self, app: Any, *, limit: int, metrics: Metrics, body_timeout_s: float = 30.0) -> None:
+        self.app, self.limit, self.metrics, self.body_timeout_s = app, limit, metrics, body_timeout_s
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -549,8 +582,14 @@ class _BodyLimitAndMetrics:
             if scope["method"] not in ("POST", "PUT", "PATCH"):
                 return await self.app(scope, receive, send_wrap)
             parts, size, more = [], 0, True
+            deadline = time.monotonic() + self.body_timeout_s
             while more:
-                msg = await receive()
+                try:
+                    with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+                        msg = await receive()
+                except TimeoutError:
+                    resp = _error(408, f"the request body was not received within body_timeout_s={self.body_timeout_s:g}s; send the body at once (or raise the limit)", code="timeout")
+                    return await resp(scope, receive, send_wrap)
                 if msg["type"] == "http.disconnect":
                     return
                 body = msg.get("body", b"")

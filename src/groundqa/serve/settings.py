@@ -9,6 +9,8 @@ max_body_bytes = 2_000_000
 max_question_chars = 1000
 max_top_k = 20
 request_timeout_s = 120
+body_timeout_s = 30               # a client must send its whole request body within this (else 408)
+header_timeout_s = 10             # ... and its request line and headers within this (else the connection is closed)
 workers = 2                       # threads running inference at once
 batch_max = 8                     # concurrent asks answered together by Pipeline.ask_batch
 batch_wait_ms = 5                 # how long the first ask of a batch waits for others
@@ -86,6 +88,8 @@ class ServeSettings:
     max_top_k: int = 20
     max_documents_per_request: int = 100
     request_timeout_s: float = 120.0
+    body_timeout_s: float = 30.0
+    header_timeout_s: float = 10.0
     workers: int = 2
     batch_max: int = 8
     batch_wait_ms: float = 5.0
@@ -97,7 +101,7 @@ class ServeSettings:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ConfigError(f"[serve] {name}={v!r} is not valid; it must be a positive integer")
-        for name in ("request_timeout_s", "snapshot_interval_s"):
+        for name in ("request_timeout_s", "body_timeout_s", "header_timeout_s", "snapshot_interval_s"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                 raise ConfigError(f"[serve] {name}={v!r} is not valid; it must be a number of seconds > 0")

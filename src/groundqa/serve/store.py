@@ -15,7 +15,10 @@ where ``GET /v1/documents/{id}`` finds a document's text.
 
 Identity is by content: a document sent without an id gets ``sha256:<first 32 hex of its text's
 sha256>``; sending the same id with the same text again is a no-op (``unchanged``), with other text
-it replaces the old version (``updated``).
+it replaces the old version (``updated``). That holds for documents that came with the index
+(built by ``groundqa index build``) too: an update deletes their old chunks. At replay a document
+is reindexed when the index lacks one of its journalled chunks or still holds others (an older
+version), so no stale chunk survives a restart.
 """
 
 from __future__ import annotations
@@ -115,21 +118,33 @@ class DocumentStore:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.journal_path = self.state_dir / "journal.jsonl"
         self._chunker = chunker
+        self._chunker_lock = threading.Lock()
+        self._warm_lock = threading.Lock()
         self._docs: dict[str, StoredDocument] = {}
         self._write = threading.Lock()
         self._pending_lock = threading.Lock()
         self._pending: list[_Pending] = []
         self._journal: Any = None
         self._dirty = False
+        self._prebuilt: set[str] = set()  # documents that came with the index, not the journal
         self.snapshots = 0
 
     # -- start-up -------------------------------------------------------------------------------
     def chunker(self) -> Any:
-        if self._chunker is None:
-            from ..documents import Chunker
+        with self._chunker_lock:
+            if self._chunker is None:
+                from ..documents import Chunker
 
-            self._chunker = Chunker(self.index.embedder)
-        return self._chunker
+                self._chunker = Chunker(self.index.embedder)
+            return self._chunker
+
+    def warm_up(self) -> None:
+        """Load what the first ingest would otherwise load (the chunker and its token counter)."""
+        with self._warm_lock:  # an ingest meanwhile waits for this instead of loading it all again
+            try:
+                self.chunker().chunk_many([Document(id="warm-up", text="Warm up the chunker.")])
+            except Exception:  # the first ingest will report the problem to its client
+                log.exception("warming up the chunker failed")
 
     def replay(self) -> ReplayReport:
         """Rebuild the document map from the journal and bring the index up to date with it."""
@@ -159,7 +174,14 @@ class DocumentStore:
                     deleted.add(r["id"])
         if deleted:
             rep.deleted = self.index.delete(deleted)
-        todo = [d for d in docs.values() if not d.chunk_ids or any(self.index.get(c) is None for c in d.chunk_ids)]
+        present = self._chunk_ids_by_doc()
+        if present is None:
+            todo = [d for d in docs.values() if not d.chunk_ids or any(self.index.get(c) is None for c in d.chunk_ids)]
+        else:
+            # reindex a document when the index lacks one of its chunks or still holds chunks of
+            # an older version (a snapshot taken before the update, or a pre-built document)
+            todo = [d for d in docs.values() if not d.chunk_ids or present.get(d.id, set()) != set(d.chunk_ids)]
+            self._prebuilt = set(present) - set(docs) - deleted
         if todo:
             # a document replaced after the snapshot: its old chunks go first
             self.index.delete([d.id for d in todo])
@@ -176,6 +198,16 @@ class DocumentStore:
         self._journal = open(self.journal_path, "ab")
         rep.seconds = time.perf_counter() - t0
         return rep
+
+    def _chunk_ids_by_doc(self) -> dict[str, set[str]] | None:
+        """doc id -> ids of its chunks in the index (None for a retriever that cannot list them)."""
+        chunks = getattr(self.index, "chunks", None)
+        if chunks is None:
+            return None
+        out: dict[str, set[str]] = {}
+        for c in chunks:
+            out.setdefault(c.doc_id, set()).add(c.id)
+        return out
 
     def _compact(self) -> None:
         tmp = self.journal_path.with_suffix(".jsonl.tmp")
@@ -248,6 +280,9 @@ class DocumentStore:
             for d in r.docs:
                 digest = content_hash(d.text)
                 old = view.get(d.id) or (self._docs[d.id].sha256 if d.id in self._docs else None)
+                if old is None and d.id in self._prebuilt:
+                    built = self.get(d.id)  # a document of the pre-built index: an update replaces it
+                    old = built.sha256 if built is not None else None
                 if old == digest:
                     r.outcomes.append(IngestOutcome(d.id, "unchanged", -1))
                     continue
@@ -257,22 +292,29 @@ class DocumentStore:
         if fresh:
             # the last version of each id is what the index holds (the journal replays in order)
             last = {d.id: i for i, d in enumerate(fresh)}
+            with self._warm_lock:
+                pass  # a warm-up in progress finishes first
             groups = self.chunker().chunk_many(fresh)
             now = time.time()
             stored = [StoredDocument(d.id, d.text, d.source, dict(d.metadata), content_hash(d.text), tuple(c.id for c in g), now) for d, g in zip(fresh, groups)]
             # durable first: the journal lines are fsynced before anything is acknowledged
             self._append([x.to_record() for x in stored])
-            replaced = [i for i in last if i in self._docs]
+            replaced = [i for i in last if i in self._docs or i in self._prebuilt]
             if replaced:
                 self.index.delete(replaced)
             self.index.add([c for i, g in enumerate(groups) if last[fresh[i].id] == i for c in g])
             for i, x in enumerate(stored):
                 if last[x.id] == i:
                     self._docs[x.id] = x
+                    self._prebuilt.discard(x.id)
             self._dirty = True
         for r in group:
-            r.outcomes = [IngestOutcome(o.id, o.status, len(self._docs[o.id].chunk_ids)) for o in r.outcomes]
+            r.outcomes = [IngestOutcome(o.id, o.status, self._chunk_count(o.id)) for o in r.outcomes]
             r.done = True
+
+    def _chunk_count(self, doc_id: str) -> int:
+        d = self._docs.get(doc_id) or self.get(doc_id)
+        return len(d.chunk_ids) if d is not None else 0
 
     def delete(self, doc_id: str) -> int | None:
         """Remove a document; returns the number of chunks removed, or None if it is unknown."""
@@ -282,6 +324,7 @@ class DocumentStore:
             self._append([{"op": "delete", "id": doc_id, "time": time.time()}])
             removed = self.index.delete([doc_id])
             self._docs.pop(doc_id, None)
+            self._prebuilt.discard(doc_id)
             self._dirty = True
             return removed
 

@@ -1,0 +1,260 @@
+"""Bad-request sweep against the real ``groundqa serve``: over 100 malformed, oversized, hostile
+or unauthorised requests, each must get a 4xx with a JSON error body (never a 5xx or a dropped
+connection) in under 2 s, and the service must answer /v1/health right after each.
+
+The server is the real command (``python -m groundqa serve``, default models) over a copy of an
+index, with API keys and ``body_timeout_s = 1.5`` from a config file. Build the index first:
+
+    groundqa index build src/groundqa/data/sample/articles --out /tmp/sample-index
+    python benchmarks/bad_requests.py --index /tmp/sample-index --out benchmarks/results/bad_requests.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ADMIN, ASKER = "admin-key-0123456789abcdef", "ask-only-key-0123456789ab"
+ASK, DOCS = "/v1/ask", "/v1/documents"
+J = {"Content-Type": "application/json"}
+
+
+def nested(depth: int, leaf: bytes = b"1") -> bytes:
+    return b"[" * depth + leaf + b"]" * depth
+
+
+def cases() -> list[tuple[str, str, str, dict, set[int]]]:
+    """(name, method, path, httpx kwargs, acceptable statuses); the admin key unless headers say."""
+    c: list[tuple[str, str, str, dict, set[int]]] = []
+
+    def add(name: str, method: str, path: str, kw: dict, ok: set[int] | int) -> None:
+        c.append((name, method, path, kw, {ok} if isinstance(ok, int) else ok))
+
+    q = "What did the Apollo program achieve?"
+    # auth
+    add("no key", "POST", ASK, {"json": {"question": q}, "headers": {"Authorization": ""}}, 401)
+    add("unknown key", "POST", ASK, {"json": {"question": q}, "headers": {"Authorization": "Bearer not-a-key-000000000000"}}, 401)
+    add("malformed auth header", "POST", ASK, {"json": {"question": q}, "headers": {"Authorization": "Basic abc"}}, 401)
+    add("ask key ingests", "POST", DOCS, {"json": {"documents": [{"text": "x y z"}]}, "headers": {"Authorization": f"Bearer {ASKER}"}}, 403)
+    add("ask key deletes", "DELETE", f"{DOCS}/apollo_program.md", {"headers": {"Authorization": f"Bearer {ASKER}"}}, 403)
+    # ask: fields
+    for name, body in [
+        ("empty question", {"question": ""}), ("blank question", {"question": " \n\t "}), ("question 1001 chars", {"question": "why " * 251}),
+        ("question 5000 chars", {"question": "x" * 5000}), ("question int", {"question": 42}), ("question list", {"question": [q]}),
+        ("question object", {"question": {"text": q}}), ("question null", {"question": None}), ("question bool", {"question": True}),
+        ("top_k string", {"question": q, "top_k": "5"}), ("top_k zero", {"question": q, "top_k": 0}), ("top_k negative", {"question": q, "top_k": -1}),
+        ("top_k over max_top_k", {"question": q, "top_k": 21}), ("top_k float", {"question": q, "top_k": 1.5}), ("top_k bool", {"question": q, "top_k": True}),
+        ("top_k 10^30", {"question": q, "top_k": 10**30}), ("bad policy", {"question": q, "policy": "yolo"}), ("policy int", {"question": q, "policy": 1}),
+        ("unknown field", {"question": q, "temperature": 2}), ("missing question", {"top_k": 3}),
+        ("conversation bad role", {"question": q, "conversation": [{"role": "bot", "content": "hi"}]}), ("conversation not a list", {"question": q, "conversation": "hi"}),
+        ("conversation 21 turns", {"question": q, "conversation": [{"role": "user", "content": "hi"}] * 21}), ("conversation content int", {"question": q, "conversation": [{"role": "user", "content": 1}]}),
+        ("filter $regex", {"question": q, "filters": {"title": {"$regex": "a"}}}), ("filter $in not a list", {"question": q, "filters": {"n": {"$in": 3}}}),
+        ("filter $in [[1]]", {"question": q, "filters": {"n": {"$in": [[1]]}}}), ("filter $in [{}]", {"question": q, "filters": {"n": {"$in": [{}]}}}),
+        ("filter list with a dict", {"question": q, "filters": {"n": [{"a": 1}]}}), ("filter $gt string", {"question": q, "filters": {"n": {"$gt": "5"}}}),
+        ("filter $gte bool", {"question": q, "filters": {"n": {"$gte": True}}}), ("filters a list", {"question": q, "filters": ["a"]}),
+        ("filter two bad ops", {"question": q, "filters": {"n": {"$foo": 1, "$bar": 2}}}), ("filter key 10k chars", {"question": q, "filters": {"k" * 10_000: {"$nope": 1}}}),
+    ]:
+        add(name, "POST", ASK, {"json": body}, {400, 422})
+    add("filter $gt 10^400", "POST", ASK, {"content": b'{"question": "x?", "filters": {"n": {"$gt": 1' + b"0" * 400 + b"}}}", "headers": J}, 400)
+    # ask: raw bodies
+    for name, raw in [
+        ("invalid JSON", b'{"question": "x",'), ("truncated JSON", b'{"question": "x'), ("JSON array", b'["x"]'), ("JSON string", b'"x"'), ("JSON number", b"3"),
+        ("JSON null", b"null"), ("empty body", b""), ("invalid UTF-8", b'{"question": "\xff\xfe"}'), ("NaN question", b'{"question": NaN}'),
+        ("int of 5000 digits", b'{"question": "x", "top_k": ' + b"9" * 5000 + b"}"), ("int of 100k digits", b'{"question": "x", "top_k": ' + b"9" * 100_000 + b"}"),
+        ("nested 1k deep", nested(1000)), ("nested 100k deep", nested(100_000)), ("nested 900k deep", nested(900_000)),
+        ("filters nested 100k deep", b'{"question": "x", "filters": {"a": ' + nested(100_000) + b"}}"),
+        ("objects nested 50k deep", b'{"a": ' * 50_000 + b"1" + b"}" * 50_000), ("duplicate keys", b'{"question": "x", "question": 5}'),
+    ]:
+        add(f"ask {name}", "POST", ASK, {"content": raw, "headers": J}, {400, 422})
+    add("ask form body", "POST", ASK, {"data": {"question": q}}, {400, 422})
+    add("ask text/plain", "POST", ASK, {"content": q.encode(), "headers": {"Content-Type": "text/plain"}}, {400, 422})
+    # documents: JSON
+    for name, body in [
+        ("no documents", {"documents": []}), ("documents not a list", {"documents": {"text": "x"}}), ("document without text", {"documents": [{"id": "x"}]}),
+        ("blank text", {"documents": [{"id": "x", "text": "   "}]}), ("text int", {"documents": [{"text": 5}]}), ("empty id", {"documents": [{"id": "", "text": "hello there"}]}),
+        ("blank id", {"documents": [{"id": "   ", "text": "hello there"}]}), ("id 513 chars", {"documents": [{"id": "i" * 513, "text": "hello there"}]}),
+        ("id int", {"documents": [{"id": 5, "text": "hello there"}]}), ("metadata nested", {"documents": [{"text": "hello there", "metadata": {"a": {"b": 1}}}]}),
+        ("metadata a list", {"documents": [{"text": "hello there", "metadata": [1]}]}), ("metadata list value", {"documents": [{"text": "hello there", "metadata": {"a": [1]}}]}),
+        ("unknown document field", {"documents": [{"text": "hello there", "lang": "en"}]}), ("source 3000 chars", {"documents": [{"text": "hello there", "source": "s" * 3000}]}),
+        ("101 documents", {"documents": [{"text": f"document {i}"} for i in range(101)]}), ("documents null", {"documents": None}),
+    ]:
+        add(name, "POST", DOCS, {"json": body}, {400, 413, 422})
+    for name, raw in [
+        ("invalid JSON", b"{nope"), ("JSON array", b"[]"), ("empty body", b""), ("invalid UTF-8", b"\xff\xfe\xfd"),
+        ("metadata int of 5000 digits", b'{"documents": [{"text": "hello there", "metadata": {"n": ' + b"9" * 5000 + b"}}]}"),
+        ("metadata nested 100k deep", b'{"documents": [{"text": "hi there", "metadata": {"a": ' + nested(100_000) + b"}}]}"),
+        ("metadata nested 500 deep", b'{"documents": [{"text": "hi there", "metadata": {"a": ' + nested(500) + b"}}]}"),
+        ("body nested 900k deep", nested(900_000)), ("body 3 MB", b'{"documents": [{"text": "' + b"a " * 1_500_000 + b'"}]}'),
+    ]:
+        add(f"documents {name}", "POST", DOCS, {"content": raw, "headers": J}, {400, 413, 422})
+
+    def chunks():
+        for _ in range(300):
+            yield b"x" * 10_000
+
+    add("documents chunked body over the limit", "POST", DOCS, {"content": chunks(), "headers": J}, 413)
+    add("documents wrong content type", "POST", DOCS, {"content": b"hello", "headers": {"Content-Type": "text/plain"}}, 415)
+    add("documents multipart without boundary", "POST", DOCS, {"content": b"--x\r\n", "headers": {"Content-Type": "multipart/form-data"}}, {400, 422})
+    add("documents multipart garbage", "POST", DOCS, {"content": b"garbage", "headers": {"Content-Type": "multipart/form-data; boundary=zz"}}, {400, 422})
+    # uploads
+    T = "text/plain"
+    for name, files in [
+        ("no files field", [("other", ("a.txt", b"hello", T))]), ("only binary", [("files", ("a.bin", b"\x00\x01\x02", "application/octet-stream"))]),
+        ("named ..", [("files", ("..", b"hello there", T))]), ("named .", [("files", (".", b"hello there", T))]), ("named a/..", [("files", ("a/..", b"hello there", T))]),
+        ("named ../../etc/passwd", [("files", ("../../etc/passwd", b"root:x:0:0", T))]), ("name 300 chars", [("files", ("n" * 296 + ".txt", b"hello there", T))]),
+        ("name 256 UTF-8 bytes", [("files", ("é" * 126 + ".txt", b"hello there", T))]), ("hidden name", [("files", (".env", b"SECRET=1", T))]),
+        ("two files one name", [("files", ("a.txt", b"one", T)), ("files", ("a.txt", b"two", T))]), ("jsonl nested 100k deep", [("files", ("deep.jsonl", nested(100_000) + b"\n", "application/x-ndjson"))]),
+        ("jsonl int of 5000 digits", [("files", ("n.jsonl", b'{"text": "x", "n": ' + b"9" * 5000 + b"}\n", "application/x-ndjson"))]),
+        ("empty file", [("files", ("empty.txt", b"", T))]), ("unknown extension", [("files", ("a.exe", b"MZ hello", T))]), ("undecodable", [("files", ("a.txt", b"\x80\x81\x82 abc \xc3\x28" * 10, T))]),
+        ("csv without text column", [("files", ("a.csv", b"title,n\nx,1\n", "text/csv"))]), ("html without visible text", [("files", ("a.html", b"<script>x()</script>", "text/html"))]),
+        ("101 files", [("files", (f"f{i}.txt", b"hi", T)) for i in range(101)]),
+    ]:
+        add(f"upload {name}", "POST", DOCS, {"files": files}, {400, 413, 422})
+    # paths and methods
+    for name, method, path, ok in [
+        ("unknown document", "GET", f"{DOCS}/nope/never", 404), ("delete unknown document", "DELETE", f"{DOCS}/never-was", 404),
+        ("document id 10k chars", "GET", f"{DOCS}/" + "d" * 10_000, {404, 414, 431}), ("document id with %00", "GET", f"{DOCS}/a%00b", 404),
+        ("unknown route", "GET", "/v1/nothing", 404), ("GET ask", "GET", ASK, 405), ("PUT ask", "PUT", ASK, 405), ("PATCH documents", "PATCH", DOCS, 405),
+    ]:
+        add(name, method, path, {}, ok)
+    return c
+
+
+def hostile_but_valid() -> list[tuple[str, str, str, dict, set[int]]]:
+    """Inputs that froze or crashed the service before, but are documents: ingested in < 2 s."""
+    md = b"# a" + b" " * 3000 + b"b\n\nThe padded heading used to take 66 s to load.\n"
+    return [
+        ("upload Markdown title padded with 3,000 spaces", "POST", DOCS, {"files": [("files", ("padded.md", md, "text/markdown"))]}, {200, 201}),
+        ("upload jsonl with one deep and one good line", "POST", DOCS, {"files": [("files", ("mixed.jsonl", nested(100_000) + b'\n{"id": "mixed-ok", "text": "A flat record."}\n', "application/x-ndjson"))]}, {200, 201}),
+    ]
+
+
+def slow_body(url: str) -> tuple[int, float]:
+    """Send headers and part of the body, then stall; the answer must be a 408."""
+    host, port = url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(f"POST {DOCS} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nAuthorization: Bearer {ADMIN}\r\n\r\n".encode() + b'{"documents": [')
+        t0 = time.perf_counter()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            part = s.recv(65536)
+            if not part:
+                break
+            data += part
+        return int(data.split(b" ", 2)[1]) if data else 0, time.perf_counter() - t0
+
+
+def main() -> None:
+    import httpx
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--index", required=True, help="an index folder (copied; the copy is served)")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--limit-s", type=float, default=2.0)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="groundqa-badreq-"))
+    shutil.copytree(args.index, tmp / "index")
+    cfg = tmp / "serve.toml"
+    cfg.write_text(
+        "[serve]\nbody_timeout_s = 1.5\nmax_top_k = 20\n"
+        + "".join(f'[[serve.api_keys]]\nname = "{n}"\nsha256 = "{hashlib.sha256(k.encode()).hexdigest()}"\nscopes = {s}\n' for n, k, s in (("admin", ADMIN, '["ask", "ingest"]'), ("asker", ASKER, '["ask"]')))
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    log = open(tmp / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "groundqa", "serve", "--index", str(tmp / "index"), "--port", str(port), "--config", str(cfg), "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT)
+    t0 = time.perf_counter()
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"groundqa serve exited: {(tmp / 'server.log').read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/v1/health", timeout=2).json()["status"] == "ok":
+                    break
+            except (httpx.HTTPError, ValueError):
+                time.sleep(0.5)
+        startup = time.perf_counter() - t0
+        rows = []
+        with httpx.Client(base_url=url, timeout=60) as c:
+            for kind, group in (("bad", cases()), ("hostile-valid", hostile_but_valid())):
+                for name, method, path, kw, ok in group:
+                    kw = dict(kw)
+                    headers = {"Authorization": f"Bearer {ADMIN}", **kw.pop("headers", {})}
+                    headers = {k: v for k, v in headers.items() if v}
+                    t = time.perf_counter()
+                    try:
+                        r = c.request(method, path, headers=headers, **kw)
+                        status, body = r.status_code, r.text
+                    except httpx.HTTPError as exc:
+                        status, body = 0, f"{type(exc).__name__}: {exc}"
+                    secs = time.perf_counter() - t
+                    json_error = True
+                    if status >= 400:
+                        try:
+                            e = json.loads(body)
+                            json_error = bool(e.get("error")) and bool(e.get("message"))
+                        except ValueError:
+                            json_error = False
+                    th = time.perf_counter()
+                    health = httpx.get(f"{url}/v1/health", timeout=10).status_code
+                    rows.append({"kind": kind, "name": name, "status": status, "expected": sorted(ok), "seconds": round(secs, 3), "json_error": json_error, "health_after": health, "health_s": round(time.perf_counter() - th, 3), "message": body[:160]})
+        code, secs = slow_body(url)
+        rows.append({"kind": "bad", "name": "body stalled after 15 bytes (body_timeout_s 1.5)", "status": code, "expected": [408], "seconds": round(secs, 3), "json_error": True, "health_after": httpx.get(f"{url}/v1/health", timeout=10).status_code, "health_s": 0.0, "message": ""})
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    bad = [r for r in rows if r["kind"] == "bad"]
+    out = {
+        "cases": len(rows),
+        "bad_requests": len(bad),
+        "hostile_but_valid": len(rows) - len(bad),
+        "status_5xx": sum(r["status"] >= 500 for r in rows),
+        "dropped_connections": sum(r["status"] == 0 for r in rows),
+        "unexpected_status": sum(r["status"] not in r["expected"] for r in rows),
+        "non_json_errors": sum(not r["json_error"] for r in rows),
+        "slower_than_limit": sum(r["seconds"] > args.limit_s for r in rows),
+        "max_seconds": max(r["seconds"] for r in rows),
+        "health_failures_after": sum(r["health_after"] != 200 for r in rows),
+        "max_health_seconds": max(r["health_s"] for r in rows),
+        "statuses": {str(s): sum(r["status"] == s for r in rows) for s in sorted({r["status"] for r in rows})},
+        "server_startup_s": round(startup, 1),
+        "config": {
+            "server": "python -m groundqa serve (default pipeline: real embedder, generator and guard) over a copy of --index; API keys and body_timeout_s = 1.5 from a config file",
+            "index": args.index,
+            "limit_s": args.limit_s,
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs), {platform.python_version()}",
+            "command": "python " + " ".join(sys.argv),
+        },
+        "rows": rows,
+    }
+    print(f"{'case':60s} {'status':>6s} {'s':>6s}")
+    for r in rows:
+        print(f"{r['name'][:60]:60s} {r['status']:>6d} {r['seconds']:>6.2f}")
+    summary = {k: v for k, v in out.items() if k != "rows"}
+    print(json.dumps(summary, indent=2))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    shutil.rmtree(tmp, ignore_errors=True)
+    ok = not (out["status_5xx"] or out["dropped_connections"] or out["unexpected_status"] or out["slower_than_limit"] or out["non_json_errors"] or out["health_failures_after"])
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
