@@ -81,6 +81,8 @@ def test_rst_that_docutils_cannot_make_sense_of_is_still_read():
         ("Setext Title\n============\n\ntext", "Setext Title"),
         ("    # indented code is not a heading\n\ntext", None),
         ("```python\n# only code\n```\n", None),
+        ("---\ntoc_depth: 2\n---\n\n## Release Notes\n", "Release Notes"),  # front matter is not a setext heading
+        ("## `Request.send_push_promise`\n", "Request.send_push_promise"),
     ],
 )
 def test_markdown_title_skips_code_blocks(md, title):

@@ -23,9 +23,8 @@ PROGRESS = (
 
 
 def windows(text: str) -> list[str]:
-    from groundqa.verify.evidence import windows_from_texts
-
-    return [w.text for w in windows_from_texts([text])]
+    """The evidence as the guard gives it to the check: the passage texts (here, one)."""
+    return [text]
 
 
 def test_identifiers_are_code_names_not_abbreviations():
@@ -37,7 +36,10 @@ def test_identifiers_are_code_names_not_abbreviations():
 
 def test_list_items_are_pieces_of_their_own():
     ps = pieces(LIMITS)
-    assert len(ps) == 2 and all(item for _, item in ps) and "(Default 20)" in ps[1][0]
+    assert len(ps) == 2 and all(p.item for p in ps) and "(Default 20)" in ps[1].text  # Punkt's cut inside the item ignored
+    prose = pieces("## Limits\n\nThe pool is small. It keeps 20 connections.", title="Client")
+    assert [p.text for p in prose] == ["## Limits", "The pool is small.", "It keeps 20 connections."]
+    assert prose[2].context == "The pool is small.\nIt keeps 20 connections." and prose[2].heading == "Limits \nClient"
 
 
 def test_right_default_passes_and_the_neighbouring_items_default_does_not():
@@ -121,3 +123,25 @@ def test_negation_reason_is_not_given_for_a_default_next_to_none(hash_guard):
     r = hash_guard.verify("What is the default value of max_connections?", "100 [1]", [_passage(LIMITS)])
     assert r.claims[0].signals["neg_mismatch"] == 0.0
     assert "negation differs between the claim and its best evidence" not in r.claims[0].reasons
+
+
+def test_a_section_heading_links_an_answer_whose_sentence_names_no_other_code():
+    q = "What status code does a FileResponse return when the requested range is invalid?"
+    body = "File responses support range requests.\n\nIf the request includes a Range header, a 206 is sent. If the range is invalid, the response will be a `416 Range Not Satisfiable` response."
+    assert answer_problem(q, "416", [body]).kind == "unlinked"
+    assert answer_problem(q, "416", ["### FileResponse\n\n" + body]) is None
+    assert answer_problem(q, "416", [body], titles=["FileResponse"]) is None  # the document's title counts too
+    # a heading never links an answer that sits next to another identifier
+    lim = "## max_connections and other limits\n\n" + LIMITS
+    assert answer_problem("What is the default value of max_connections?", "20", [lim]).kind == "unlinked"
+    assert answer_problem("What is the default value of max_connections?", "100", [lim]) is None
+
+
+def test_guard_reads_headings_and_titles_of_the_passages(hash_guard):
+    text = "File responses support range requests.\n\nIf the request has a Range header, a 206 is sent. If the range is invalid, the response is a 416 response."
+    q = "What status code does a FileResponse return for an invalid range?"
+    bare = hash_guard.verify(q, "416 [1]", [_passage(text)])
+    assert any("not where it names 'fileresponse'" in why for why in bare.claims[0].reasons)
+    c = Chunk(id="c1", doc_id="responses.md", text=text, start=0, end=len(text), source="responses.md", metadata={"title": "FileResponse"})
+    titled = hash_guard.verify(q, "416 [1]", [Passage(chunk=c, score=1.0, rank=1, scores={})])
+    assert not any("not where it names" in why for why in titled.claims[0].reasons)

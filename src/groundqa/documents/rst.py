@@ -220,11 +220,17 @@ def _atx_heading(line: str) -> tuple[int, str] | None:
 def markdown_title(text: str) -> str | None:
     """The first ``# `` heading of a Markdown text outside fenced code blocks (a ``# comment`` in a
     shell or Python block is not a title); failing that, the first heading of any level (``## ``,
-    or a setext ``Title`` over ``===``/``---``) outside code; None if there is none."""
+    or a setext ``Title`` over ``===``/``---``) outside code and YAML front matter; backticks are
+    dropped from it; None if there is none."""
     fence: str | None = None
     first_any: str | None = None
     prev = ""
-    for line in text.split("\n"):
+    lines = text.split("\n")
+    if lines and lines[0].strip() == "---":  # YAML front matter ("---\ntoc_depth: 2\n---") is not a heading
+        end = next((i for i, line in enumerate(lines[1:], start=1) if line.strip() in ("---", "...")), None)
+        if end is not None:
+            lines = lines[end + 1 :]
+    for line in lines:
         m = _FENCE.match(line)
         if m:
             mark = m.group(1)
@@ -238,9 +244,10 @@ def markdown_title(text: str) -> str | None:
             continue
         h = _atx_heading(line)
         if h:
+            heading = h[1].replace("`", "").strip()
             if h[0] == 1:
-                return h[1]
-            first_any = first_any or h[1]
+                return heading
+            first_any = first_any or heading
         elif prev.strip() and re.fullmatch(r"[ \t]{0,3}(=+|-+)[ \t]*", line) and not re.match(r"^[ \t]*[*+-][ \t]", prev):
             if line.strip().startswith("="):
                 return prev.strip()

@@ -17,7 +17,8 @@ the calibrated signals do not, and names the one that fails:
 4. ``unlinked``: the sentences that hold the answer are not about the question. Where the
    question names code (``max_connections``, ``request.url``, ``TestClient``, anything in
    backticks), a sentence holding the answer must name one of those identifiers too, itself or
-   (for prose, not list items) in the sentence before it (the evidence window's earlier sentence): "(Default 20)" in the
+   (for prose, not list items) in the sentence before it (the evidence window's earlier sentence),
+   or in the section heading above it when the sentence names no other code: "(Default 20)" in the
    ``max_keepalive_connections`` item is not the default of ``max_connections``. Otherwise it
    (or the sentence before it) must share at least one content word with the question, besides
    the words every question uses ("what", "default", "use", ...).
@@ -69,8 +70,15 @@ def identifiers(text: str) -> list[str]:
         for w in _WORDLIKE.findall(m.group(1)):
             if len(w) > 1:
                 out.append(w.lower())
-    rest = _BACKTICKED.sub(" ", text)
-    for w in re.findall(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*(?:\(\))?", rest):
+    out.extend(code_words(_BACKTICKED.sub(" ", text)))
+    return list(dict.fromkeys(out))
+
+
+def code_words(text: str) -> list[str]:
+    """Words of ``text`` written as code whether in backticks or not (``snake_case``,
+    ``dotted.names``, ``call()``, ``CamelCase``), lower-cased; plain words in backticks are not."""
+    out = []
+    for w in re.findall(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*(?:\(\))?", text):
         core = w[:-2] if w.endswith("()") else w
         parts = core.split(".")
         if (
@@ -80,7 +88,7 @@ def identifiers(text: str) -> list[str]:
             or (any(c.isupper() for c in core[1:]) and any(c.islower() for c in core))
         ):
             out.append(core.lower())
-    return list(dict.fromkeys(out))
+    return out
 
 
 def _names(ident: str, text_low: str) -> bool:
@@ -92,25 +100,51 @@ def _names(ident: str, text_low: str) -> bool:
     return any(re.search(rf"(?<![\w]){re.escape(c)}(?![\w])", text_low) for c in cands)
 
 
-def pieces(window_text: str) -> list[tuple[str, bool]]:
-    """``(text, is_item)`` pieces of an evidence window in order: each list item or table row
-    whole, and the sentences of the prose between them."""
+_HEADING_LINE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A sentence, list item or table row of an evidence text; ``context`` is what may name the
+    question's subject for it (an item: itself; a prose sentence: itself and the sentence before);
+    ``heading`` the Markdown heading above it and the document's title."""
+
+    text: str
+    item: bool
+    context: str
+    heading: str
+
+
+def pieces(text: str, title: str = "") -> list[Piece]:
+    """The pieces of an evidence text in order: each list item or table row whole (with the
+    sentences Punkt cut it into), and the sentences of the prose between them."""
     from ..text import split_sentences
 
-    out = []
-    for part in _ITEM_START.split(window_text):
+    out: list[Piece] = []
+    heading, prev = "", ""
+    for part in _ITEM_START.split(text):
         if not part.strip():
             continue
+        head = " \n".join(x for x in (heading, title) if x)
         if _ITEM.match(part):
-            out.append((part, True))
-        else:
-            out.extend((sent, False) for sent in split_sentences(part) or [part])
+            out.append(Piece(part, True, part, head))
+            prev = ""
+            continue
+        for sent in split_sentences(part) or [part]:
+            h = _HEADING_LINE.match(sent.split("\n", 1)[0])
+            if h:
+                heading = h.group(1).strip()
+                head = " \n".join(x for x in (heading, title) if x)
+            out.append(Piece(sent, False, f"{prev}\n{sent}" if prev else sent, head))
+            prev = sent
     return out
 
 
-def answer_problem(question: str, answer: str, evidence: Sequence[str]) -> AnswerProblem | None:
+def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: Sequence[str] | None = None) -> AnswerProblem | None:
     """The first check (see the module docstring) that ``answer`` fails for ``question`` over the
-    evidence windows ``evidence`` (one or two sentences each), or None when it passes all three."""
+    evidence texts (the passages the answer was generated from), or None when it passes them all.
+    ``titles[i]``, when given, is the title of the document of ``evidence[i]``; with the Markdown
+    headings inside the passages it is what a section is about ("### FileResponse")."""
     a = units(answer)
     if not a.words:
         return None  # nothing to look for ("-", "..."); the calibrated signals decide
@@ -124,34 +158,41 @@ def answer_problem(question: str, answer: str, evidence: Sequence[str]) -> Answe
     numbers = a.numbers
     others = new - numbers
     need = math.ceil(2 * len(others) / 3)
-    holding: list[tuple[str, str, bool]] = []  # (piece, its context, is_item)
-    for w in dict.fromkeys(evidence):
-        before: list[str] = []  # the prose of the window up to this piece
-        for text, item in pieces(w):
-            u = units(text)
-            if not item:
-                before.append(text)
+    holding: list[Piece] = []
+    seen: set[tuple[str, str]] = set()
+    for i, text in enumerate(evidence):
+        title = titles[i] if titles is not None and i < len(titles) else ""
+        if (text, title) in seen:
+            continue
+        seen.add((text, title))
+        for pc in pieces(text, title):
+            u = units(pc.text)
             if numbers <= u.numbers and len(others & u.words) >= need:
-                holding.append((text, text if item else "\n".join(before), item))
+                holding.append(pc)
     if not holding:
         return AnswerProblem("absent", f"the answer '{shown}' appears in no evidence sentence")
     asks_code = _CODE_QUESTION.search(question)
     if asks_code and not identifiers(answer):
-        code_words = {part for e in evidence for i in identifiers(e) for part in re.split(r"[._]", i) + [i]}
-        if not any(t.lower() in code_words for t in re.findall(r"\w+", answer)):
+        code_parts = {part for e in evidence for i in identifiers(e) for part in re.split(r"[._]", i) + [i]}
+        if not any(t.lower() in code_parts for t in re.findall(r"\w+", answer)):
             return AnswerProblem("not_code", f"the question asks for {_a(asks_code.group(1).lower())}, but the answer '{shown}' is not a code name in the evidence")
     idents = [i for i in identifiers(question) if not _names(i, answer.lower())]
     if idents:
-        for _, context, _ in holding:
-            if any(_names(i, context.lower()) for i in idents):
+        for pc in holding:
+            if any(_names(i, pc.context.lower()) for i in idents):
+                return None
+            # the heading names it, and the sentence itself names no other code (the answer's own
+            # words aside): "### FileResponse" over "... a `416 Range Not Satisfiable` response"
+            others_named = [i for i in code_words(pc.context) if not _names(i, answer.lower())]
+            if pc.heading and not others_named and any(_names(i, pc.heading.lower()) for i in idents):
                 return None
         named = ", ".join(f"'{i}'" for i in idents)
         return AnswerProblem("unlinked", f"the answer '{shown}' appears in the evidence, but not where it names {named}, which the question asks about")
     asked = {w for w in q.words - a.words if w not in _ASKING}
     if not asked:
         return None
-    for _, context, _ in holding:
-        if asked & units(context).words:
+    for pc in holding:
+        if asked & units(pc.context + "\n" + pc.heading).words:
             return None
     return AnswerProblem("unlinked", f"the answer '{shown}' appears in the evidence only in sentences that share no word with the question")
 

@@ -270,9 +270,11 @@ class Guard:
             plan.append((spans, wins, passages))
             inputs = [claim_inputs(c, answer) for c in spans]
             all_ctx.extend(self.contexts(inputs, wins, generation[n] if generation else None))
+            texts = [getattr(p, "text", p) for p in passages]
+            titles = [str(getattr(getattr(p, "chunk", None), "metadata", {}).get("title", "") or "") for p in passages]
             for c, (_, focus, asserted) in zip(spans, inputs):
                 check = self.answer_checks and c.with_question and question and not is_yes_no(asserted)
-                problems.append(answer_problem(question, focus, [w.text for w in wins]) if check else None)
+                problems.append(answer_problem(question, focus, texts, titles) if check else None)
         X, best, reasons = self.signals(all_ctx) if all_ctx else (np.zeros((0, len(self.features))), [], [])
         probs = self.probabilities(X) if all_ctx else np.zeros(0)
         thr = self.threshold
