@@ -152,6 +152,29 @@ def verify(folder: Path, acked: dict[str, int], deleted: set[str], in_flight: di
     return res
 
 
+def _report(totals: dict, acked: dict, deleted: set, problems: list, t_start: float, args: argparse.Namespace, done: bool) -> dict:
+    out = {
+        **totals,
+        "complete": done,
+        "live_documents_at_end": len(acked),
+        "deleted_documents_at_end": len(deleted),
+        "problems": problems[:20],
+        "wall_s": round(time.perf_counter() - t_start, 1),
+        "config": {
+            "kills": args.kills,
+            "max_wait_s": args.max_wait,
+            "embedder": args.embedder,
+            "what": "serve.store.DocumentStore over HybridIndex in a child process (the code groundqa serve runs for ingest, delete and snapshots); a snapshot after every batch",
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs), {platform.python_version()}",
+            "command": "python " + " ".join(sys.argv),
+        },
+    }
+    if args.out:  # written after every kill, so a long run that is stopped keeps what it measured
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--child", nargs=2, metavar=("FOLDER", "SEED"), help=argparse.SUPPRESS)
@@ -235,27 +258,10 @@ def main() -> None:
         for key in ("corrupt", "lost", "resurrected", "stale", "leftover_dirs"):
             totals[key] += res[key]
         problems += [f"kill {k + 1}: {p}" for p in res["problems"]]
+        _report(totals, acked, deleted, problems, t_start, args, done=False)
         print(f"kill {k + 1}/{args.kills} during {phase}: {len(acked)} live, {len(deleted)} deleted; corrupt {res['corrupt']} lost {res['lost']} resurrected {res['resurrected']} stale {res['stale']}", file=sys.stderr)
-    out = {
-        **totals,
-        "live_documents_at_end": len(acked),
-        "deleted_documents_at_end": len(deleted),
-        "problems": problems[:20],
-        "wall_s": round(time.perf_counter() - t_start, 1),
-        "config": {
-            "kills": args.kills,
-            "max_wait_s": args.max_wait,
-            "embedder": args.embedder,
-            "what": "serve.store.DocumentStore over HybridIndex in a child process (the code groundqa serve runs for ingest, delete and snapshots); a snapshot after every batch",
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs), {platform.python_version()}",
-            "command": "python " + " ".join(sys.argv),
-        },
-    }
-    text = json.dumps(out, indent=2)
-    print(text)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
+    out = _report(totals, acked, deleted, problems, t_start, args, done=True)
+    print(json.dumps(out, indent=2))
     bad = out["corrupt"] + out["lost"] + out["resurrected"] + out["stale"] + out["leftover_dirs"]
     sys.exit(1 if bad else 0)
 

@@ -18,7 +18,7 @@ def test_markdown_title_padded_with_spaces_loads_fast(tmp_path: Path) -> None:
     (tmp_path / "evil.md").write_text("# a" + " " * 3000 + "b\n\nSome body text.\n" + ("# " + " " * 2000 + "\n") * 3)
     t0 = time.perf_counter()
     res = load_documents(tmp_path)
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 2.0
     assert res.documents[0].metadata["title"] == "a" + " " * 3000 + "b"
 
 

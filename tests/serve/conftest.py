@@ -59,7 +59,7 @@ def serving(app: Any) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.time() + 30
+    deadline = time.time() + 300  # the lifespan loads models; slow on a busy machine
     while not server.started:
         if time.time() > deadline or not thread.is_alive():
             raise RuntimeError("the test server did not start")
@@ -83,7 +83,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
     tmp = tmp_path_factory.mktemp("serve")
     app = create_app(pipeline_factory=fake_factory, settings=keyed_settings(tmp, max_question_chars=500, max_top_k=10, max_body_bytes=200_000))
     with serving(app) as url:
-        r = httpx.post(f"{url}/v1/documents", json={"documents": FAQ}, headers=auth(INGEST_KEY))
+        r = httpx.post(f"{url}/v1/documents", json={"documents": FAQ}, headers=auth(INGEST_KEY), timeout=300)  # the first ingest loads the sentence splitter: slow on a busy machine
         assert r.status_code == 201, r.text
         yield url, app
 

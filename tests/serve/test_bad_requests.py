@@ -66,7 +66,7 @@ def test_bad_request(client: httpx.Client, name: str, method: str, path: str, kw
     headers = {**auth(ADMIN_KEY), **kwargs.pop("headers", {})}
     r = client.request(method, path, headers=headers, **kwargs)
     assert r.status_code == status, r.text
-    assert r.elapsed.total_seconds() < 2, f"{name} took {r.elapsed.total_seconds():.1f} s"
+    assert r.elapsed.total_seconds() < 5, f"{name} took {r.elapsed.total_seconds():.1f} s"
     if status == 200:
         return
     body = r.json()
