@@ -143,8 +143,8 @@ class Guard:
         elif verifier is not None and not isinstance(verifier, str):
             self.scorers.append(verifier)
             self.verifier_name = getattr(verifier, "name", type(verifier).__name__)
-        self.scorers.extend(extra_scorers)
         self.scorers.append(GenerationScorer())
+        self.scorers.extend(extra_scorers)  # extra signals (an LLM judge) come last
         self.top_k = max(top_k, 4)
         self.max_sentences = max_sentences
         self.exact_checks = exact_checks
