@@ -42,7 +42,7 @@ def _kill_at(k: int) -> None:
 
         return wrapped
 
-    for mod, name in ((os, "fsync"), (os, "rename"), (os, "replace"), (os, "unlink"), (os, "rmdir"), (shutil, "rmtree"), (tempfile, "mkdtemp"), (hybrid, "_fsync_dir")):
+    for mod, name in ((os, "fsync"), (os, "rename"), (os, "replace"), (os, "unlink"), (os, "rmdir"), (shutil, "rmtree"), (tempfile, "mkdtemp"), (hybrid, "fsync_dir")):
         setattr(mod, name, step(getattr(mod, name)))
     Path.write_text = step(Path.write_text)  # type: ignore[method-assign]
     dense.DenseIndex.save = step(dense.DenseIndex.save)  # type: ignore[method-assign]

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from ..errors import ConfigError, EmbedderMismatchError, IndexFormatError, check_choice
+from ..fsutil import fsync_dir
 from ..types import Chunk, Passage
 from . import fusion as fusion_fns
 from .dense import DENSE_KINDS, DenseConfig, DenseIndex
@@ -325,7 +326,7 @@ class HybridIndex:
                         with open(p, "rb") as fh:
                             os.fsync(fh.fileno())
                 for d in [*sorted(p for p in tmp.rglob("*") if p.is_dir()), tmp]:
-                    _fsync_dir(d)
+                    fsync_dir(d)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
@@ -336,9 +337,9 @@ class HybridIndex:
                     raise IndexFormatError(f"{target} exists and is not a groundqa index; choose another --out folder or remove it")
                 old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
                 target.rename(old)
-                _fsync_dir(target.parent)
+                fsync_dir(target.parent)
             tmp.rename(target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
         return target
@@ -490,7 +491,7 @@ def recover_interrupted_save(path: str | os.PathLike[str]) -> bool:
                 target.rmdir()
             if not target.exists():
                 olds[0].rename(target)
-                _fsync_dir(parent)
+                fsync_dir(parent)
                 restored = True
                 siblings.remove(olds[0])
         except OSError:
@@ -523,17 +524,3 @@ def _alive(pid: int) -> bool:
     except OSError:  # exists, owned by someone else
         return True
     return True
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a folder's entries (renames, new files) durable; a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

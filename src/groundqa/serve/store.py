@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
 from ..errors import ConfigError, DocumentError
+from ..fsutil import fsync_dir
 from ..types import Document
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,7 @@ class DocumentStore:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.journal_path)
-        _fsync_dir(self.state_dir)
+        fsync_dir(self.state_dir)
 
     # -- reads ----------------------------------------------------------------------------------
     def get(self, doc_id: str) -> StoredDocument | None:
@@ -375,16 +376,3 @@ class _Pending:
 
 def _line(record: Mapping[str, Any]) -> bytes:
     return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
