@@ -440,7 +440,7 @@ def run_gold_qa(
             gold_n = shown[start + j][1]
             raw = getattr(g, "raw_text", "") or g.text
             raw_pred = "" if g.declined else strip_citations(raw)
-            f_raw = best_over(it.answers, raw_pred, version)[1] if it.answers or version == "2.0" else 0.0
+            f_raw = best_over(it.answers, raw_pred, version)[1]
             in_passage = None if (g.declined or not pred) else any(pred in p for p in shown[start + j][0])
             records.append(QARecord(
                 id=it.id, question=it.question, prediction=g.text, answers=it.answers, em=em, f1=f,

@@ -19,6 +19,7 @@ from typing import Sequence
 
 _WORD = re.compile(r"\w+(?:[.,'’-]\w+)*", re.UNICODE)
 _EDGE = " \t\n\"'“”‘’.,;:!?()[]{}"
+_ARTICLES = frozenset({"a", "an", "the"})  # ignored when comparing words, as SQuAD's F1 does
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Snap:
 
 
 def _norm_words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text) if w.lower() not in {"a", "an", "the"}]
+    return [w.lower() for w in _WORD.findall(text) if w.lower() not in _ARTICLES]
 
 
 def _f1(a: Sequence[str], b: Sequence[str]) -> float:
@@ -116,7 +117,7 @@ def snap_answer(answer: str, passages: Sequence[str], cited: Sequence[int] = (),
             if w not in wanted:  # a best window starts on a word of the answer
                 continue
             for j in range(i, min(len(toks), i + len(a_words) + max_extra_words)):
-                span_words = [x for x in low[i : j + 1] if x not in {"a", "an", "the"}]
+                span_words = [x for x in low[i : j + 1] if x not in _ARTICLES]
                 f = _f1(words, span_words)
                 if f > best[0] + 1e-9:
                     best = (f, n, toks[i].start(), toks[j].end())

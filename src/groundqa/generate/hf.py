@@ -9,7 +9,7 @@ from typing import Any, Iterator, Sequence
 
 from ..errors import ConfigError
 from .base import Generation, passage_texts
-from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
+from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations, strip_citations
 
 
 class _StopOnStrings:
@@ -225,11 +225,10 @@ class TransformersGenerator:
             lp_rows = torch.stack(step_lp, dim=1).tolist() if step_lp else [[] for _ in questions]
             margin_rows = torch.stack(step_margin, dim=1).tolist() if step_margin else [[] for _ in questions]
         dt = time.perf_counter() - t0
-        gen = seqs[:, plen:]
         eos, pad = self._eos_ids(), self._tok.pad_token_id
         results = []
         n_prompt = enc["attention_mask"].sum(dim=1).tolist()
-        for i, row in enumerate(gen.tolist()):
+        for i, row in enumerate(gen_ids.tolist()):
             ids = []
             for t in row:
                 if t in eos:
@@ -274,7 +273,6 @@ class TransformersGenerator:
     def _ground(text: str, passages: Sequence[Any]) -> tuple[str, Any]:
         """``text`` with its answer replaced by the passage span it stands for, and the Snap."""
         from .grounding import snap_answer
-        from .prompts import strip_citations
 
         cited = parse_citations(text, len(passages))
         snap = snap_answer(strip_citations(text), passage_texts(passages), cited)

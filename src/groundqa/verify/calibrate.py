@@ -24,6 +24,7 @@ from .combiner import Combiner, fit_combiner
 from .data import GuardExample, load_guard_file
 from .evidence import windows_from_texts
 from .metrics import auroc, balanced_accuracy, best_balanced_threshold, ece, f1_unsupported, threshold_for_precision
+from .scorers import GenerationScorer
 
 # features where a larger value means *less* support
 WORSE_IF_HIGHER = frozenset({"missing_numbers", "missing_names", "neg_mismatch", "log_len", "missing_words"})
@@ -99,7 +100,7 @@ COMBINER_FEATURES = (
 )
 # The generator's confidence (GenerationScorer): only calibrations fitted on a generator's own
 # answers use them (benchmarks/calibrate_pipeline.py); claim benchmarks have no generator.
-GENERATION_FEATURES = ("gen_lp_mean", "gen_lp_min", "gen_margin_min", "gen_span_score")
+GENERATION_FEATURES = GenerationScorer.features
 DEFAULT_L2 = 3.0
 
 
