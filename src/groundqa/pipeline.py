@@ -182,6 +182,7 @@ class Pipeline:
         for i, q in enumerate(questions):
             timings = {"retrieve": t_retrieve, "generate": t_generate if i in gens else 0.0, "verify": t_verify if i in judged else 0.0}
             timings["total"] = sum(timings.values())
+            grounded = _grounding(gens[i], hits[i]) if i in gens else None  # the same under every policy
             for policy in policies:
                 if gate[i] is not None:
                     out[policy].append(Answer(q, WITHHELD_TEXT, "withheld", gate[i], "", (), 0.0, tuple(hits[i]), policy, timings, models))
@@ -192,7 +193,7 @@ class Pipeline:
                 decision = apply_policy(policy, text, [(c.start, c.end, c.supported) for c in claims], declined=gen.declined)
                 support = float(result.probability) if result is not None else 1.0
                 threshold = float(result.threshold) if result is not None else None
-                span = _grounding(gen, hits[i]) if decision.verdict not in ("withheld", "declined") else None
+                span = grounded if decision.verdict not in ("withheld", "declined") else None
                 out[policy].append(Answer(q, decision.text, decision.verdict, decision.reason, text, claims, support, tuple(hits[i]), policy, timings, models, threshold, span))
         return out
 
