@@ -13,6 +13,7 @@ max_new_tokens = 64
 [guard]
 verifier = "default"        # the shipped cross-encoder, a folder/hub id, or "none"
 calibration = "default"     # or a file written by `groundqa calibrate`
+# judge = "qwen2.5-coder-0.5b"  # optional: an LLM judge as one more signal (slower; see benchmarks/README.md)
 threshold = "balanced"      # or "precision", or a probability
 
 [pipeline]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..verify.calibrate import FeatureTable, evaluate, featurize, fit_with_thresholds, half_split, make_guard, predict
+from ..verify.calibrate import GENERATION_FEATURES, FeatureTable, evaluate, featurize, fit_with_thresholds, half_split, make_guard, predict
 from ..verify.claims import strip_citations
 from ..verify.combiner import Combiner
 from ..verify.data import load_guard_file
@@ -65,17 +65,42 @@ def _exact(p: np.ndarray, table: Any, threshold: float, args: Any) -> np.ndarray
     return np.where(miss, np.minimum(p, threshold * 0.5), p)
 
 
+def load_feature_tables(paths: Any, examples: Any, data: Any) -> FeatureTable:
+    """Feature tables saved by ``--save-features`` for the same examples, merged column-wise (a
+    later file's column replaces an earlier one of the same name); the time is the sum of the runs
+    that computed the kept columns, an upper bound."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    ids = [e.id for e in examples]
+    cols: dict[str, np.ndarray] = {}
+    base = None
+    seconds = 0.0
+    for path in paths:
+        z = np.load(path, allow_pickle=False)
+        if list(z["ids"]) != ids:
+            raise ConfigError(f"--load-features {path!r} was saved for other data than --data {data!r}")
+        for j, f in enumerate(z["features"]):
+            cols[str(f)] = z["X"][:, j]
+        seconds += float(z["seconds"])
+        base = z
+    assert base is not None
+    feats = tuple(cols)
+    return FeatureTable(np.column_stack([cols[f] for f in feats]), base["y"], [str(g) for g in base["groups"]], feats,
+                        int(base["n_claims"]), seconds, [str(i) for i in base["ids"]])
+
+
 def run_bench(args: Any) -> int:
     fmt, examples = load_guard_file(args.data, args.limit)
     kw = {}
     if args.top_windows:
         kw["top_k"] = args.top_windows
-    guard = make_guard(args.verifier, args.embedder, judge=getattr(args, "judge", None), judge_dtype=getattr(args, "judge_dtype", "int8"), **kw)
+    guard = make_guard(args.verifier, args.embedder, judge=getattr(args, "judge", None), judge_dtype=getattr(args, "judge_dtype", "fp32"), **kw)
     if getattr(args, "load_features", None):
-        z = np.load(args.load_features, allow_pickle=False)
-        if list(z["ids"]) != [e.id for e in examples]:
-            raise ConfigError(f"--load-features {args.load_features!r} was saved for other data than --data {args.data!r}")
-        table = FeatureTable(z["X"], z["y"], [str(g) for g in z["groups"]], tuple(str(f) for f in z["features"]), int(z["n_claims"]), float(z["seconds"]), [str(i) for i in z["ids"]])
+        table = load_feature_tables(args.load_features, examples, args.data)
+        missing = [f for f in guard.features if f not in table.features and f not in GENERATION_FEATURES]
+        if missing:
+            raise ConfigError(f"--load-features lacks the columns {missing} of this guard; save them with --save-features "
+                              "from a run that computes them, and pass that file too")
         # keep only the signals this guard computes (e.g. --verifier none drops the model's columns)
         keep = [i for i, f in enumerate(table.features) if f in guard.features]
         table = FeatureTable(table.X[:, keep], table.y, table.groups, tuple(table.features[i] for i in keep), table.n_claims, table.seconds, table.ids)

@@ -323,6 +323,60 @@ class TransformersGenerator:
                 out[i] = float(logp[-n:].gather(-1, target.unsqueeze(-1)).sum())
         return out
 
+    def choice_logprobs_batch(self, queries: Sequence[tuple[str, Sequence[Any]]], choices: Sequence[str], *,
+                              batch_size: int = 8) -> list[list[float]]:
+        """:meth:`choice_logprobs` for many (question, passages) at once: prompts of similar length are
+        padded on the left into batches; single-token choices (yes / no / a label) are read from one
+        forward pass per batch, each longer choice costs one more. A prompt longer than
+        ``max_prompt_tokens`` keeps its end, as in :meth:`choice_logprobs`."""
+        import torch
+
+        if not choices:
+            raise ConfigError("choice_logprobs_batch needs at least one choice")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size={batch_size!r} is not valid; it must be >= 1")
+        self.warm_up()
+        if self._seq2seq:
+            raise ConfigError(f"choice_logprobs_batch scores causal LMs; {self.name!r} is a seq2seq model")
+        tok = self._tok
+        encoded = []
+        for c in choices:
+            c_ids = tok(c, add_special_tokens=False)["input_ids"]
+            if not c_ids:
+                raise ConfigError(f"choice {c!r} encodes to no tokens; give non-empty choices")
+            encoded.append(c_ids)
+        special = not getattr(tok, "chat_template", None)
+        rows = [tok(self.prompt(q, p), add_special_tokens=special)["input_ids"][-self.max_prompt_tokens:] for q, p in queries]
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        dev = self._model.device
+
+        def forward(seqs: list[list[int]], keep: int) -> Any:
+            width = max(len(x) for x in seqs)
+            ids = torch.tensor([[pad] * (width - len(x)) + x for x in seqs], device=dev)
+            mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in seqs], device=dev)
+            pos = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = self._model(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep).logits
+            return torch.log_softmax(logits.float(), dim=-1)
+
+        out: list[list[float]] = [[0.0] * len(choices) for _ in rows]
+        with torch.inference_mode():
+            for s in range(0, len(order), batch_size):
+                idx = order[s : s + batch_size]
+                first = forward([rows[i] for i in idx], 1)[:, -1]
+                for k, c_ids in enumerate(encoded):
+                    if len(c_ids) == 1:
+                        for j, i in enumerate(idx):
+                            out[i][k] = float(first[j, c_ids[0]])
+                        continue
+                    n = len(c_ids)
+                    logp = forward([rows[i] + c_ids for i in idx], n + 1)[:, :-1]  # the positions that predict the choice
+                    target = torch.tensor(c_ids, device=dev)
+                    sums = logp.gather(-1, target.view(1, n, 1).expand(len(idx), n, 1)).squeeze(-1).sum(-1)
+                    for j, i in enumerate(idx):
+                        out[i][k] = float(sums[j])
+        return out
+
     def stream(self, question: str, passages: Sequence[Any], **overrides: Any) -> Iterator[str]:
         """Yield the answer's text piece by piece as tokens arrive, stopping at a stop string."""
         import torch

@@ -139,10 +139,10 @@ def evaluate(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]
     }
 
 
-def make_guard(verifier: str, embedder: str | None = "minilm-l6", *, judge: str | None = None, judge_dtype: str = "int8",
+def make_guard(verifier: str, embedder: str | None = "minilm-l6", *, judge: str | None = None, judge_dtype: str = "fp32",
                **kw: Any) -> Any:
     """A guard whose combiner is fitted later (placeholder calibration with the right features).
-    ``judge``: a causal LM reference for the optional LLM-judge signal (``judge_dtype`` int8, bf16 or fp32)."""
+    ``judge``: a causal LM reference for the LLM-judge signal (``judge_dtype`` fp32, bf16 or int8)."""
     from .guard import Guard
     from .scorers import LLMJudgeScorer
 
@@ -161,7 +161,7 @@ def run_calibrate(args: Any) -> int:
     if not 0.0 < args.target_precision < 1.0:
         raise ConfigError(f"--target-precision={args.target_precision!r} is not valid; pass a number in (0, 1), e.g. 0.9")
     fmt, examples = load_guard_file(args.data, args.limit)
-    guard = make_guard(args.verifier, args.embedder, judge=getattr(args, "judge", None), judge_dtype=getattr(args, "judge_dtype", "int8"))
+    guard = make_guard(args.verifier, args.embedder, judge=getattr(args, "judge", None), judge_dtype=getattr(args, "judge_dtype", "fp32"))
     table = featurize(guard, examples, fmt=fmt)
     info = {
         "data": str(args.data),

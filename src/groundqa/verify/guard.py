@@ -21,7 +21,7 @@ from .answer_check import AnswerProblem, answer_problem
 from .claims import ClaimSpan, claim_inputs, claim_segments, is_yes_no, split_claims
 from .combiner import Combiner
 from .evidence import Citation, EvidenceWindow, evidence_windows, lexical_rank
-from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, GenerationScorer, LexicalScorer, Scorer
+from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, GenerationScorer, LexicalScorer, LLMJudgeScorer, Scorer
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "verifier"
 Verdict = Literal["supported", "unsupported"]
@@ -86,7 +86,9 @@ class GuardResult:
         }
 
 
-def _default_calibration(with_model: bool) -> Path:
+def _default_calibration(with_model: bool, with_judge: bool = False) -> Path:
+    if with_judge:
+        return DATA_DIR / ("calibration_judge.json" if with_model else "calibration_judge_nomodel.json")
     return DATA_DIR / ("calibration.json" if with_model else "calibration_nomodel.json")
 
 
@@ -106,6 +108,10 @@ class Guard:
         top_k: evidence windows per claim after lexical pre-ranking.
         exact_checks: a number or date of the claim found in no evidence makes it unsupported
             (probability capped below the threshold), with that reason.
+        judge: an LLM judge as one more signal (``LLMJudgeScorer``): a causal LM reference such as
+            ``"qwen2.5-coder-0.5b"``, a ``Scorer``, or ``None`` (the default) for none. It reads
+            each claim's best windows and gives log P(yes) - log P(no); the default calibration
+            then is the one fitted with the judge (``calibration_judge.json``).
         answer_checks: a short answer read with its question must be in the evidence as the
             answer to that question (``answer_check.answer_problem``: not an echo of the
             question, in one evidence sentence, next to what the question asks about); one that
@@ -130,6 +136,7 @@ class Guard:
         exact_checks: bool = True,
         answer_checks: bool = True,
         extra_scorers: Sequence[Scorer] = (),
+        judge: str | Scorer | None = None,
     ) -> None:
         if top_k < 1:
             raise ConfigError(f"top_k={top_k!r} is not valid; it must be >= 1")
@@ -145,6 +152,10 @@ class Guard:
             self.verifier_name = getattr(verifier, "name", type(verifier).__name__)
         self.scorers.append(GenerationScorer())
         self.scorers.extend(extra_scorers)  # extra signals (an LLM judge) come last
+        if isinstance(judge, str) and judge.lower() != "none":
+            self.scorers.append(LLMJudgeScorer(judge))
+        elif judge is not None and not isinstance(judge, str):
+            self.scorers.append(judge)
         self.top_k = max(top_k, 4)
         self.max_sentences = max_sentences
         self.exact_checks = exact_checks
@@ -167,7 +178,12 @@ class Guard:
             comb = Combiner.from_dict(ref)
         elif str(ref) == "default":
             has_model = any(isinstance(s, CrossEncoderScorer) for s in self.scorers)
-            comb = Combiner.load(_default_calibration(has_model))
+            has_judge = "judge" in self.features
+            path = _default_calibration(has_model, has_judge)
+            if not path.exists():
+                raise ConfigError(f"no shipped calibration for this guard's signals ({path.name} is missing); fit one with "
+                                  "`groundqa calibrate --data LABELLED.jsonl --out cal.json` and pass calibration='cal.json'")
+            comb = Combiner.load(path)
         else:
             comb = Combiner.load(ref)
         missing = [f for f in comb.features if f not in self.features]

@@ -394,25 +394,29 @@ JUDGE_INSTRUCTION = "Is the claim fully supported by the evidence above? Answer 
 
 
 class LLMJudgeScorer:
-    """P("yes") from a causal LM asked whether the evidence supports the claim (an optional signal).
+    """P("yes") from a causal LM asked whether the evidence supports the claim.
 
-    ``model`` is any generator reference (``qwen2.5-coder-1.5b``, a folder, a hub id); the prompt
-    shows the best ``top_k`` windows numbered, then the claim, then :data:`JUDGE_INSTRUCTION`, and
-    the feature ``judge`` is ``log P(yes) - log P(no)`` for the first word of the reply (lower or
-    capitalised), read with :meth:`TransformersGenerator.choice_logprobs`: no text is generated.
-    ``int8`` (dynamic, CPU) is the default because it is the faster CPU path; the benchmark numbers
-    (benchmarks/README.md) were measured with bf16, about 4 s per claim on a busy 2-core CPU.
+    ``model`` is any generator reference (``qwen2.5-coder-0.5b``, the default; a larger one such as
+    ``qwen2.5-coder-1.5b``; a folder; a hub id). Evidence is chosen per claim: its best ``top_k``
+    windows (the guard's pre-ranking for that claim), then the best window of each part of a
+    multi-part claim, up to ``max_words`` words. The prompt shows them numbered, then the claim,
+    then :data:`JUDGE_INSTRUCTION`; the feature ``judge`` is ``log P(yes) - log P(no)`` for the
+    first token of the reply (lower or capitalised), read from one forward pass: no text is
+    generated. Claims are scored in batches of ``batch_size`` prompts of similar length.
+    ``int8`` (dynamic int8 linear layers) suits the 1.5B model on CPU; the 0.5B runs in float32.
     """
 
     name = "llm_judge"
     features = ("judge",)
 
-    def __init__(self, model: str = "qwen2.5-coder-1.5b", *, int8: bool = True, top_k: int = 3, max_words: int = 220,
-                 device: str | None = None, dtype: str = "auto") -> None:
+    def __init__(self, model: str = "qwen2.5-coder-0.5b", *, int8: bool = False, top_k: int = 3, max_words: int = 220,
+                 device: str | None = None, dtype: str = "auto", batch_size: int = 8, threads: int | None = None) -> None:
         if top_k < 1:
             raise ConfigError(f"LLMJudgeScorer top_k={top_k!r} must be >= 1")
+        if batch_size < 1:
+            raise ConfigError(f"LLMJudgeScorer batch_size={batch_size!r} must be >= 1")
         self.model, self.int8, self.top_k, self.max_words = model, int8, top_k, max_words
-        self.device, self.dtype = device, dtype
+        self.device, self.dtype, self.batch_size, self.threads = device, dtype, batch_size, threads
         self._gen: Any = None
         self._lock = threading.Lock()
 
@@ -422,6 +426,10 @@ class LLMJudgeScorer:
                 return
             from ..generate import PromptTemplate, TransformersGenerator
 
+            if self.threads:
+                import torch
+
+                torch.set_num_threads(self.threads)
             template = PromptTemplate(instruction=JUDGE_INSTRUCTION, layout="Evidence:\n{passages}\n\nClaim: {question}\n\n{instruction}",
                                       system="You check facts. You answer only yes or no.")
             gen = TransformersGenerator(self.model, template=template, int8=self.int8, device=self.device, dtype=self.dtype,
@@ -429,26 +437,33 @@ class LLMJudgeScorer:
             gen.warm_up()
             self._gen = gen
 
+    def evidence(self, it: ClaimContext) -> tuple[list[str], int | None]:
+        """The windows the judge reads for one claim, best first, and the index of the first."""
+        idx = list(it.top[: self.top_k])
+        for _, top in it.segments:
+            idx.extend(top[:1])
+        texts: list[str] = []
+        words = 0
+        for i in idx:
+            w = it.windows[i].text
+            if any(w in t for t in texts):
+                continue
+            n = len(w.split())
+            if texts and words + n > self.max_words:
+                continue
+            texts.append(w)
+            words += n
+        return texts, (idx[0] if idx else None)
+
     def score(self, items: Sequence[ClaimContext]) -> ScoreBatch:
         self.warm_up()
-        rows, best = [], []
-        for it in items:
-            idx = list(it.top[: self.top_k])
-            if not idx:
-                rows.append([_logit(0.0)])
-                best.append(None)
-                continue
-            texts, words = [], 0
-            for i in idx:
-                w = it.windows[i].text
-                if any(w in t for t in texts):
-                    continue
-                n = len(w.split())
-                if texts and words + n > self.max_words:
-                    break
-                texts.append(w)
-                words += n
-            lp = self._gen.choice_logprobs(it.text, texts, ["yes", "Yes", "no", "No"])
-            rows.append([float(np.logaddexp(lp[0], lp[1]) - np.logaddexp(lp[2], lp[3]))])
-            best.append(idx[0])
+        plans = [self.evidence(it) for it in items]
+        todo = [k for k, (texts, _) in enumerate(plans) if texts]
+        rows = [[_logit(0.0)] for _ in items]
+        if todo:
+            lps = self._gen.choice_logprobs_batch([(items[k].text, plans[k][0]) for k in todo], ["yes", "Yes", "no", "No"],
+                                                  batch_size=self.batch_size)
+            for k, lp in zip(todo, lps):
+                rows[k] = [float(np.logaddexp(lp[0], lp[1]) - np.logaddexp(lp[2], lp[3]))]
+        best = [b if texts else None for texts, b in plans]
         return ScoreBatch(np.asarray(rows, dtype=np.float64).reshape(len(items), 1), best, [() for _ in items])
