@@ -37,6 +37,9 @@ def main() -> int:
     ap.add_argument("--titles", default=None, help="'|'-separated titles (SQuAD titles hold commas): only questions of these articles (the adapter's dev articles, never trained on)")
     ap.add_argument("--generator", default="default", help="the generator whose answers are labelled (its own calibration)")
     ap.add_argument("--no-generation-signals", action="store_true", help="fit without the generator's confidence signals")
+    ap.add_argument("--save-claims", default=None, metavar="FILE.jsonl",
+                    help="also save each answer with its question, passages and label, so that `groundqa calibrate --data FILE` "
+                         "can refit the combiner for another guard (a new verifier, a judge) without generating again")
     ap.add_argument("--out", required=True)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -74,17 +77,24 @@ def main() -> int:
     pipe.warm_up()
     feats = list(guard.features)
     rows, labels, groups = [], [], []
+    saved = open(args.save_claims, "w", encoding="utf-8") if args.save_claims else None
     for i in range(0, len(chosen), 8):
         batch = chosen[i : i + 8]
         for it, a in zip(batch, pipe.ask_batch([it.question for it in batch])):
             if not a.claims:
                 continue
             _, f1 = best_over(list(it.answers), strip_citations(a.generated), "1.1") if it.answers else (0.0, 0.0)
+            if saved:
+                saved.write(json.dumps({"id": it.id, "question": it.question, "claim": a.generated, "passages": [p.chunk.text for p in a.passages],
+                                        "label": "supported" if (it.answers and f1 >= 0.5) else "unsupported", "article": it.doc_id}) + "\n")
+                saved.flush()
             for c in a.claims:
                 rows.append([c.signals.get(f, float("nan")) for f in feats])
                 labels.append(int(bool(it.answers) and f1 >= 0.5))
                 groups.append(it.id)
         print(f"{min(i + 8, len(chosen))}/{len(chosen)} questions, {len(rows)} claims", file=sys.stderr, flush=True)
+    if saved:
+        saved.close()
     X, y = np.array(rows), np.array(labels)
     wanted = COMBINER_FEATURES + (() if args.no_generation_signals else GENERATION_FEATURES)
     fold = half_split(groups)

@@ -69,7 +69,7 @@ def featurize(guard: Any, examples: Sequence[GuardExample], *, fmt: str = "plain
         chunk = examples[s : s + batch]
         ctx, owner = [], []
         for j, ex in enumerate(chunk):
-            pre_split = fmt == "wice" or len(ex.evidence) > 1
+            pre_split = fmt == "wice" or (len(ex.evidence) > 1 and not ex.meta.get("passages"))
             wins = windows_from_texts(list(ex.evidence), guard.max_sentences, pre_split=pre_split)
             cl = example_claims(ex)
             ctx.extend(guard.contexts(cl, wins))

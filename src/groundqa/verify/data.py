@@ -110,7 +110,8 @@ def _label(value: object, where: str) -> int:
 
 def load_guard_file(path: str | Path, limit: int | None = None) -> tuple[str, list[GuardExample]]:
     """Read WiCE (claim, evidence/evidence_sentences, label), HaluEval (context, question, answer,
-    label) or plain jsonl (claim, evidence string or list, label). Returns (format, examples)."""
+    label) or plain jsonl (claim, evidence string or list, label; or claim, question, passages,
+    label for a pipeline's answers). Returns (format, examples)."""
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"--data {str(p)!r} does not exist; pass a WiCE, HaluEval or plain jsonl file")
@@ -125,6 +126,13 @@ def load_guard_file(path: str | Path, limit: int | None = None) -> tuple[str, li
             if "answer" in d and "context" in d:
                 fmt = "halueval"
                 out.append(GuardExample(str(d.get("id", n)), d["answer"], (d["context"],), _label(d["label"], where), d.get("question"), str(d.get("id", n)).split("_")[2] if str(d.get("id", "")).startswith("halueval_qa_") else str(n), {"answer_source": d.get("answer_source")}))
+            elif "claim" in d and "passages" in d and "evidence" not in d:
+                # a pipeline's answer with the passages it was given: each passage is windowed the
+                # way the pipeline's guard windows it (benchmarks/calibrate_pipeline.py --save-claims)
+                ps = d["passages"]
+                ex_id = str(d.get("id") or n)
+                out.append(GuardExample(ex_id, d["claim"], (ps,) if isinstance(ps, str) else tuple(str(x) for x in ps),
+                                        _label(d.get("label"), where), d.get("question"), str(d.get("group") or ex_id), {"passages": True}))
             elif "claim" in d and ("evidence_sentences" in d or "evidence" in d):
                 ev = d.get("evidence_sentences", d.get("evidence"))
                 if "evidence_sentences" in d or "meta" in d:
@@ -134,7 +142,7 @@ def load_guard_file(path: str | Path, limit: int | None = None) -> tuple[str, li
                 ex_id = str(d.get("id") or (d.get("meta") or {}).get("id") or n)
                 out.append(GuardExample(ex_id, d["claim"], ev_t, _label(lab, where), d.get("question"), ex_id, {"label_3way": d.get("label_3way")}))
             else:
-                raise ConfigError(f"{where}: a record needs claim+evidence(_sentences)+label or context+question+answer+label; got keys {sorted(d)}")
+                raise ConfigError(f"{where}: a record needs claim+evidence(_sentences)+label, claim+passages+label or context+question+answer+label; got keys {sorted(d)}")
             if limit and len(out) >= limit:
                 break
     if not out:
