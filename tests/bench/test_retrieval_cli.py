@@ -179,3 +179,15 @@ def test_cli_milvus_without_uri_uses_a_temporary_lite_file(tmp_path, capsys):
 def test_config_rejects_a_blank_uri():
     with pytest.raises(ConfigError, match="uri"):
         RetrievalBenchConfig(backend="milvus", uri="  ")
+
+
+def test_cli_default_fusion_is_zscore_and_fit_is_reported(tmp_path):
+    out = tmp_path / "fit.json"
+    assert main(["bench", "retrieval", "--data", str(FIXTURE), "--embedder", "hash", "--top-k", "10", "--fit-fusion", "--json", str(out), "--no-progress"]) == 0
+    used = json.loads(out.read_text())["config"]["fusion_used"]
+    assert used["method"] == "weighted" and used["norm"] == "zscore"
+    # 12 paragraphs give fewer pseudo-queries than a fit needs: the default weights stay, and the report says why
+    assert 0 < used["fit"]["queries"] <= 12 and "at least" in used["fit"]["reason"]
+    assert used["weights"] == {"bm25": 0.4, "dense": 0.6}
+    with pytest.raises(ConfigError, match="fit_fusion"):
+        RetrievalBenchConfig(fit_fusion=True, weights={"bm25": 0.5, "dense": 0.5})

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError, check_choice
 from ..types import Passage
-from ..index.hybrid import DEFAULT_FUSION
+from ..index.hybrid import DEFAULT_FUSION, DEFAULT_NORM, NORMS
 from .beir import QUERY_SPLITS, BeirDataset
 from .metrics import DEFAULT_KS, RetrievalMetrics, Run, evaluate
 
@@ -46,6 +46,8 @@ class RetrievalBenchConfig:
     fusion: str = DEFAULT_FUSION
     rrf_k: float = 60.0
     weights: Mapping[str, float] | None = None
+    norm: str = DEFAULT_NORM  # score normalisation of weighted fusion
+    fit_fusion: bool = False  # fit the fusion weight to the corpus from pseudo-queries (embedded index only)
     candidates: int = 100
     batch_size: int = 256
     backend: str = "embedded"  # or "milvus": a collection at ``uri`` (a *.db file or http://host:19530)
@@ -61,6 +63,9 @@ class RetrievalBenchConfig:
         check_choice("query_split", self.query_split, QUERY_SPLITS)
         check_choice("fusion", self.fusion, FUSIONS)
         check_choice("backend", self.backend, ("embedded", "milvus"))
+        check_choice("norm", self.norm, NORMS)
+        if self.fit_fusion and (self.backend != "embedded" or self.fusion != "weighted" or self.weights is not None):
+            raise ConfigError("fit_fusion fits the weights of weighted fusion on the embedded index; drop --weights, use --fusion weighted and --backend embedded")
         if self.uri is not None and (not isinstance(self.uri, str) or not self.uri.strip()):
             raise ConfigError(f"uri={self.uri!r} is not valid; pass a local file such as ./bench.db (embedded Milvus), http://host:19530, or no uri for a temporary file")
         for name in ("top_k", "candidates", "batch_size"):
@@ -112,6 +117,7 @@ class RetrievalBenchReport:
     index_seconds: float
     versions: Mapping[str, str] = field(default_factory=dict)
     temporary_uri: bool = False  # milvus ran on a temporary milvus-lite file (config.uri), since removed
+    fusion_used: Mapping[str, Any] = field(default_factory=dict)  # the index's fusion settings (fitted weights included)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -124,6 +130,7 @@ class RetrievalBenchReport:
                 "chunks": self.num_chunks,
                 "queries": self.num_queries,
                 "index_seconds": round(self.index_seconds, 2),
+                "fusion_used": self.fusion_used,
                 "chunking": "one chunk per document (title + text)",
                 "run_scores": "1/rank of each document's best chunk (the index's order)",
                 "query_vectors": "embedded once by the first dense-type mode; later modes reuse them, so their search_seconds exclude embedding",
@@ -264,7 +271,7 @@ def build_index(dataset: BeirDataset, config: RetrievalBenchConfig, embedder: An
             old.drop()  # a benchmark starts from an empty collection
         mindex = MilvusRetriever(
             str(config.uri), embedder, collection=name, fusion=config.fusion, fuse="engine" if config.fusion == "rrf" and not config.weights else "client",
-            rrf_k=config.rrf_k, weights=dict(config.weights) if config.weights else None, candidates=max(config.candidates, 1),
+            rrf_k=config.rrf_k, weights=dict(config.weights) if config.weights else None, norm=config.norm, candidates=max(config.candidates, 1),
         )
         mindex.add(dataset.chunks(), show_progress=show_progress)
         return mindex
@@ -273,9 +280,12 @@ def build_index(dataset: BeirDataset, config: RetrievalBenchConfig, embedder: An
         fusion=config.fusion,
         rrf_k=config.rrf_k,
         weights=dict(config.weights) if config.weights else None,
+        norm=config.norm,
         candidates=max(config.candidates, 1),
     )
     index.add(dataset.chunks(), show_progress=show_progress)
+    if config.fit_fusion:
+        index.fit_fusion()
     return index
 
 
@@ -345,4 +355,5 @@ def _search_all(dataset: BeirDataset, selected: BeirDataset, config: RetrievalBe
         index_seconds=index_seconds,
         versions=library_versions(),
         temporary_uri=temporary_uri,
+        fusion_used=dict(index.config().get("fusion", {})),
     )

@@ -94,8 +94,10 @@ def weighted(score_lists: Sequence[Mapping[K, float]], *, weights: Sequence[floa
     ws = _weights(len(score_lists), weights)
     normed = [NORMS[norm](scores) for scores in score_lists]
     floors = [min(n.values()) if n else 0.0 for n in normed]
-    keys: dict[K, None] = {}
-    for n in normed:
-        keys.update(dict.fromkeys(n))
-    fused = {key: sum(w * n.get(key, floor) for w, n, floor in zip(ws, normed, floors)) for key in keys}
+    # every key starts from the sum of the floors, then each list adds w * (score - its floor)
+    base = sum(w * f for w, f in zip(ws, floors))
+    fused: dict[K, float] = {}
+    for w, n, floor in zip(ws, normed, floors):
+        for key, s in n.items():
+            fused[key] = fused.get(key, base) + w * (s - floor)
     return sorted(fused.items(), key=lambda kv: -kv[1])
