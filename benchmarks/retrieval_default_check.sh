@@ -8,4 +8,4 @@ OUT=benchmarks/results
 export OMP_NUM_THREADS=1
 groundqa bench retrieval --data runs/views/banking77_faq --no-progress --json "$OUT/retrieval_banking77_faq.json"
 groundqa bench retrieval --data runs/views/banking77_faq --no-progress --norm minmax --weights bm25=0.6,dense=0.4 --json "$OUT/retrieval_banking77_faq_old_default.json"
-groundqa bench retrieval --data "$DATA/cranfield/beir" --no-progress --json "$OUT/retrieval_cranfield.json"
+groundqa bench retrieval --data "$DATA/cranfield/beir" --no-progress --json "$OUT/retrieval_cranfield_default_v2.json"
