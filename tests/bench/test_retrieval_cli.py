@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -149,3 +150,44 @@ def test_real_embedder_bm25_and_faiss_on_squad_excerpt(real_embedder):
     doc_vecs = real_embedder.encode([c.text for c in ds.chunks()])
     best = ds.chunks()[int(np.argmax(doc_vecs @ vec))].doc_id
     assert idx.search(text, top_k=1, mode="dense")[0].doc_id == best
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("milvus_lite") is None or importlib.util.find_spec("pymilvus") is None,
+    reason="milvus-lite is not installed: pip install 'groundqa[milvus]'",
+)
+def test_cli_milvus_without_uri_uses_a_temporary_lite_file(tmp_path, capsys):
+    out = tmp_path / "milvus.json"
+    code = main(["bench", "retrieval", "--data", str(FIXTURE), "--embedder", "hash", "--backend", "milvus", "--top-k", "10", "--json", str(out), "--no-progress"])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "temporary milvus-lite file, removed after the run" in table
+    data = json.loads(out.read_text())
+    uri = Path(data["config"]["uri"])
+    assert data["config"]["backend"] == "milvus" and uri.name == "bench.db"
+    assert not uri.parent.exists(), "the temporary milvus-lite folder must be removed after the run"
+    embedded = tmp_path / "embedded.json"
+    assert main(["bench", "retrieval", "--data", str(FIXTURE), "--embedder", "hash", "--top-k", "10", "--json", str(embedded), "--no-progress"]) == 0
+    ref = json.loads(embedded.read_text())
+    # same chunks, same embedder, same BM25 tokenizer: the dense runs agree exactly with the embedded index
+    assert data["results"]["dense"]["ndcg@10"] == pytest.approx(ref["results"]["dense"]["ndcg@10"], abs=1e-6)
+    for mode in ("bm25", "dense", "hybrid"):
+        assert data["results"][mode]["num_queries"] == 24
+        assert data["results"][mode]["ndcg@10"] > 0.3
+
+
+def test_config_rejects_a_blank_uri():
+    with pytest.raises(ConfigError, match="uri"):
+        RetrievalBenchConfig(backend="milvus", uri="  ")
+
+
+def test_cli_default_fusion_is_zscore_and_fit_is_reported(tmp_path):
+    out = tmp_path / "fit.json"
+    assert main(["bench", "retrieval", "--data", str(FIXTURE), "--embedder", "hash", "--top-k", "10", "--fit-fusion", "--json", str(out), "--no-progress"]) == 0
+    used = json.loads(out.read_text())["config"]["fusion_used"]
+    assert used["method"] == "weighted" and used["norm"] == "zscore"
+    # 12 paragraphs give fewer pseudo-queries than a fit needs: the default weights stay, and the report says why
+    assert 0 < used["fit"]["queries"] <= 12 and "at least" in used["fit"]["reason"]
+    assert used["weights"] == {"bm25": 0.4, "dense": 0.6}
+    with pytest.raises(ConfigError, match="fit_fusion"):
+        RetrievalBenchConfig(fit_fusion=True, weights={"bm25": 0.5, "dense": 0.5})

@@ -258,3 +258,17 @@ def test_build_warns_with_counts_when_ids_collide(capsys, tmp_path):
     assert "note: 1 exact duplicate(s) (same id, same text) kept once" in err
     summary = json.loads(out)
     assert summary["documents"] == 2 and len(summary["skipped"]) == 4
+
+
+def test_build_fit_fusion_keeps_the_fit_in_the_manifest(tmp_path, capsys):
+    root = tmp_path / "notes"
+    for i in range(30):  # two sentences per file, each pair sharing words of its own
+        write(root / f"n{i:02d}.txt", f"Gadget{i} widget{i} improves solar storage for homes. Gadget{i} widget{i} was tested in winter and summer.")
+    idx = tmp_path / "idx"
+    code, _, err = run(capsys, "index", "build", root, "--out", idx, "--embedder", "hash", "--fit-fusion", "--overlap", "0")
+    assert code == 0 and "fusion fit: 30 pseudo-queries" in err
+    fusion = json.loads((idx / "manifest.json").read_text())["fusion"]
+    assert fusion["norm"] == "zscore" and fusion["fit"]["queries"] == 30
+    assert fusion["weights"] == fusion["fit"]["weights"]["zscore"]
+    code, _, err = run(capsys, "index", "build", root, "--backend", "milvus", "--uri", tmp_path / "m.db", "--embedder", "hash", "--fit-fusion")
+    assert code != 0 and "--fit-fusion" in err

@@ -12,9 +12,11 @@ ties by document id would change the order the index chose).
 
 from __future__ import annotations
 
+import os
 import platform
+import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from typing import Any, Callable, Mapping, Sequence
 
@@ -22,7 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError, check_choice
 from ..types import Passage
-from ..index.hybrid import DEFAULT_FUSION
+from ..index.hybrid import DEFAULT_FUSION, DEFAULT_NORM, NORMS
 from .beir import QUERY_SPLITS, BeirDataset
 from .metrics import DEFAULT_KS, RetrievalMetrics, Run, evaluate
 
@@ -44,10 +46,12 @@ class RetrievalBenchConfig:
     fusion: str = DEFAULT_FUSION
     rrf_k: float = 60.0
     weights: Mapping[str, float] | None = None
+    norm: str = DEFAULT_NORM  # score normalisation of weighted fusion
+    fit_fusion: bool = False  # fit the fusion weight to the corpus from pseudo-queries (embedded index only)
     candidates: int = 100
     batch_size: int = 256
     backend: str = "embedded"  # or "milvus": a collection at ``uri`` (a *.db file or http://host:19530)
-    uri: str | None = None
+    uri: str | None = None  # milvus without a uri: a temporary milvus-lite file, removed after the run
 
     def __post_init__(self) -> None:
         modes = tuple(self.modes)
@@ -59,8 +63,11 @@ class RetrievalBenchConfig:
         check_choice("query_split", self.query_split, QUERY_SPLITS)
         check_choice("fusion", self.fusion, FUSIONS)
         check_choice("backend", self.backend, ("embedded", "milvus"))
-        if self.backend == "milvus" and not self.uri:
-            raise ConfigError("backend='milvus' needs uri: a local file such as ./bench.db (embedded Milvus) or http://host:19530")
+        check_choice("norm", self.norm, NORMS)
+        if self.fit_fusion and (self.backend != "embedded" or self.fusion != "weighted" or self.weights is not None):
+            raise ConfigError("fit_fusion fits the weights of weighted fusion on the embedded index; drop --weights, use --fusion weighted and --backend embedded")
+        if self.uri is not None and (not isinstance(self.uri, str) or not self.uri.strip()):
+            raise ConfigError(f"uri={self.uri!r} is not valid; pass a local file such as ./bench.db (embedded Milvus), http://host:19530, or no uri for a temporary file")
         for name in ("top_k", "candidates", "batch_size"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -109,6 +116,8 @@ class RetrievalBenchReport:
     config: RetrievalBenchConfig
     index_seconds: float
     versions: Mapping[str, str] = field(default_factory=dict)
+    temporary_uri: bool = False  # milvus ran on a temporary milvus-lite file (config.uri), since removed
+    fusion_used: Mapping[str, Any] = field(default_factory=dict)  # the index's fusion settings (fitted weights included)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,9 +130,11 @@ class RetrievalBenchReport:
                 "chunks": self.num_chunks,
                 "queries": self.num_queries,
                 "index_seconds": round(self.index_seconds, 2),
+                "fusion_used": self.fusion_used,
                 "chunking": "one chunk per document (title + text)",
                 "run_scores": "1/rank of each document's best chunk (the index's order)",
                 "query_vectors": "embedded once by the first dense-type mode; later modes reuse them, so their search_seconds exclude embedding",
+                **({"uri_note": "no uri given: a temporary milvus-lite file, removed after the run"} if self.temporary_uri else {}),
             },
             "versions": dict(self.versions),
         }
@@ -131,6 +142,8 @@ class RetrievalBenchReport:
     def table(self) -> str:
         """A plain-text table: one row per mode, the headline metrics as columns."""
         head = f"{self.dataset}: {self.num_documents} documents, {self.num_queries} queries (split {self.config.query_split})"
+        if self.config.backend == "milvus":
+            head += f"; milvus at {self.config.uri}" + (" (temporary milvus-lite file, removed after the run)" if self.temporary_uri else "")
         cols = [c for c in HEADLINE if c in next(iter(self.results.values())).metrics.to_dict()] if self.results else []
         lines = [head, "  ".join([f"{'mode':<7}", *(f"{c:>10}" for c in cols), f"{'queries/s':>10}"])]
         for mode, r in self.results.items():
@@ -160,6 +173,7 @@ class QueryVectorCache:
     def __init__(self, embedder: Any) -> None:
         self.inner = embedder
         self._memo: dict[str, np.ndarray] = {}
+        self._qmemo: dict[str, np.ndarray] = {}  # query vectors (a model may embed queries apart)
 
     @property
     def name(self) -> str:
@@ -193,6 +207,17 @@ class QueryVectorCache:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._memo[t] for t in texts]).astype(np.float32, copy=False)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        from ..index.embed import encode_queries
+
+        texts = list(texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in self._qmemo))
+        if missing:
+            self._qmemo.update(zip(missing, encode_queries(self.inner, missing)))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._qmemo[t] for t in texts]).astype(np.float32, copy=False)
 
     def forget(self) -> None:
         self._memo.clear()
@@ -246,7 +271,7 @@ def build_index(dataset: BeirDataset, config: RetrievalBenchConfig, embedder: An
             old.drop()  # a benchmark starts from an empty collection
         mindex = MilvusRetriever(
             str(config.uri), embedder, collection=name, fusion=config.fusion, fuse="engine" if config.fusion == "rrf" and not config.weights else "client",
-            rrf_k=config.rrf_k, weights=dict(config.weights) if config.weights else None, candidates=max(config.candidates, 1),
+            rrf_k=config.rrf_k, weights=dict(config.weights) if config.weights else None, norm=config.norm, candidates=max(config.candidates, 1),
         )
         mindex.add(dataset.chunks(), show_progress=show_progress)
         return mindex
@@ -255,9 +280,12 @@ def build_index(dataset: BeirDataset, config: RetrievalBenchConfig, embedder: An
         fusion=config.fusion,
         rrf_k=config.rrf_k,
         weights=dict(config.weights) if config.weights else None,
+        norm=config.norm,
         candidates=max(config.candidates, 1),
     )
     index.add(dataset.chunks(), show_progress=show_progress)
+    if config.fit_fusion:
+        index.fit_fusion()
     return index
 
 
@@ -275,9 +303,32 @@ def run_retrieval_benchmark(
     if not selected.queries:
         raise ConfigError(f"no judged queries left in {dataset.path} after query_split={config.query_split!r}, limit_queries={config.limit_queries!r}")
     emb = QueryVectorCache(make_embedder(embedder if embedder is not None else config.embedder))
+    temp_dir = None
+    if config.backend == "milvus" and not config.uri:
+        # No uri: an embedded milvus-lite file in a temporary folder, removed when the run ends.
+        import tempfile
+
+        temp_dir = tempfile.mkdtemp(prefix="groundqa-bench-milvus-")
+        config = replace(config, uri=os.path.join(temp_dir, "bench.db"))
+    try:
+        return _run(dataset, selected, config, emb, show_progress, temporary_uri=temp_dir is not None)
+    finally:
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _run(dataset: BeirDataset, selected: BeirDataset, config: RetrievalBenchConfig, emb: QueryVectorCache, show_progress: bool, *, temporary_uri: bool) -> RetrievalBenchReport:
     t0 = time.perf_counter()
     index = build_index(dataset, config, emb, show_progress=show_progress)
-    index_seconds = time.perf_counter() - t0
+    try:
+        return _search_all(dataset, selected, config, emb, index, time.perf_counter() - t0, show_progress, temporary_uri)
+    finally:
+        close = getattr(index, "close", None)
+        if close is not None:
+            close()
+
+
+def _search_all(dataset: BeirDataset, selected: BeirDataset, config: RetrievalBenchConfig, emb: QueryVectorCache, index: Any, index_seconds: float, show_progress: bool, temporary_uri: bool) -> RetrievalBenchReport:
     emb.forget()  # keep query vectors only
     results: dict[str, ModeResult] = {}
     for mode in config.modes:
@@ -303,4 +354,6 @@ def run_retrieval_benchmark(
         config=config,
         index_seconds=index_seconds,
         versions=library_versions(),
+        temporary_uri=temporary_uri,
+        fusion_used=dict(index.config().get("fusion", {})),
     )

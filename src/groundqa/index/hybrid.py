@@ -29,7 +29,7 @@ from ..fsutil import fsync_dir
 from ..types import Chunk, Passage
 from . import fusion as fusion_fns
 from .dense import DENSE_KINDS, DenseConfig, DenseIndex
-from .embed import DEFAULT_EMBEDDER, Embedder, make_embedder
+from .embed import DEFAULT_EMBEDDER, Embedder, encode_queries, make_embedder
 from .filters import Filters, compile_filters, filter_mask
 from .sparse import BM25Index, SparseHits, Tokenizer
 
@@ -37,11 +37,14 @@ FORMAT_VERSION = 1
 MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
 FUSIONS: tuple[str, ...] = ("rrf", "weighted")
 RETRIEVERS: tuple[str, ...] = ("bm25", "dense")
-# Default fusion: weighted sum of min-max normalised scores, bm25 0.6 / dense 0.4. Chosen on one
-# half of the SQuAD and Cranfield queries, it beats RRF (k=60) and both single retrievers on the
-# other half of each (benchmarks/README.md, "Retrieval quality").
+# Default fusion: weighted sum of z-score normalised scores, bm25 0.4 / dense 0.6, chosen by
+# leave-one-dataset-out over six retrieval sets (benchmarks/fusion_lodo.py; benchmarks/README.md,
+# "Retrieval quality"). Indexes saved before ``norm`` existed keep min-max (their manifests say
+# nothing, and min-max is what they were built and measured with).
 DEFAULT_FUSION = "weighted"
-DEFAULT_WEIGHTS = {"weighted": {"bm25": 0.6, "dense": 0.4}, "rrf": {"bm25": 1.0, "dense": 1.0}}
+DEFAULT_NORM = "zscore"
+NORMS: tuple[str, ...] = tuple(fusion_fns.NORMS)
+DEFAULT_WEIGHTS = {"weighted": {"bm25": 0.4, "dense": 0.6}, "rrf": {"bm25": 1.0, "dense": 1.0}}
 
 
 def check_queries(queries: Sequence[str]) -> None:
@@ -75,6 +78,7 @@ class HybridIndex:
         fusion: str = DEFAULT_FUSION,
         rrf_k: float = 60.0,
         weights: Mapping[str, float] | None = None,
+        norm: str = DEFAULT_NORM,
         candidates: int | Mapping[str, int] = 100,
         top_k: int = 10,
         mode: str = "hybrid",
@@ -90,6 +94,8 @@ class HybridIndex:
             raise ConfigError(f"rrf_k={rrf_k!r} is not valid; it must be a number >= 0 (60 is usual)")
         self.rrf_k = float(rrf_k)
         self.weights = self._check_weights(weights, self.fusion)
+        self.norm = check_choice("norm", norm, NORMS)
+        self.fit: Any = None  # a fit.FusionFit once fit_fusion() has run (kept in the manifest)
         self.candidates = self._check_candidates(candidates)
         self.top_k = self._check_top_k(top_k)
         self.mode = check_choice("mode", mode, MODES)
@@ -207,6 +213,20 @@ class HybridIndex:
                 dense.rebuild(dense.vectors[keep])
             return removed
 
+    def fit_fusion(self, **kwargs: Any) -> Any:
+        """Fit the bm25/dense weight of weighted fusion to this index's chunks from pseudo-queries
+        drawn from them (``groundqa.index.fit.fit_fusion``; kwargs: max_queries, max_corpus, seed),
+        and use it: ``weights`` becomes the fit for ``norm``. Kept in the manifest by ``save``.
+        Returns the ``FusionFit``; with too few splittable chunks the weights stay as they were."""
+        from .fit import fit_fusion
+
+        fit = fit_fusion(self, **kwargs)
+        with self._lock:
+            self.fit = fit
+            if fit.fitted and self.fusion == "weighted":
+                self.weights = dict(fit.weights[self.norm])
+        return fit
+
     # -- search ---------------------------------------------------------------------------------
     def search(self, query: str, *, top_k: int | None = None, mode: str | None = None, filters: Filters | None = None) -> list[Passage]:
         """The ``top_k`` best chunks for ``query``."""
@@ -227,7 +247,7 @@ class HybridIndex:
         compile_filters(filters)  # fail on a bad filter even when the index is empty
         qvecs = None
         if mode != "bm25" and len(self._chunks):
-            qvecs = self.embedder.encode(list(queries))
+            qvecs = encode_queries(self.embedder, queries)
         with self._lock:
             if not self._chunks:
                 return [[] for _ in queries]
@@ -260,7 +280,7 @@ class HybridIndex:
             ranked = fusion_fns.rrf([list(per[n]) for n in names], k=self.rrf_k, weights=[self.weights[n] for n in names])
         else:
             names = list(per)
-            ranked = fusion_fns.weighted([per[n] for n in names], weights=[self.weights[n] for n in names])
+            ranked = fusion_fns.weighted([per[n] for n in names], weights=[self.weights[n] for n in names], norm=self.norm)
         out = []
         for rank, (pos, score) in enumerate(ranked[:k], start=1):
             scores = {name: per[name][pos] for name in per if pos in per[name]}
@@ -278,7 +298,14 @@ class HybridIndex:
                 "ef_construction": self.dense_config.ef_construction,
                 "ef_search": self.dense_config.ef_search,
             },
-            "fusion": {"method": self.fusion, "rrf_k": self.rrf_k, "weights": self.weights, "candidates": self.candidates},
+            "fusion": {
+                "method": self.fusion,
+                "rrf_k": self.rrf_k,
+                "weights": self.weights,
+                "norm": self.norm,
+                "candidates": self.candidates,
+                **({"fit": self.fit.to_dict()} if self.fit is not None else {}),
+            },
             "top_k": self.top_k,
             "mode": self.mode,
         }
@@ -398,6 +425,7 @@ class HybridIndex:
                 fusion=fu["method"],
                 rrf_k=fu["rrf_k"],
                 weights=fu["weights"],
+                norm=fu.get("norm", "minmax"),
                 candidates=fu["candidates"],
                 top_k=manifest.get("top_k", 10),
                 mode=manifest.get("mode", "hybrid"),
@@ -405,6 +433,10 @@ class HybridIndex:
                 device=device,
             )
             index.extra = dict(manifest.get("extra") or {})
+            if fu.get("fit") is not None:
+                from .fit import FusionFit
+
+                index.fit = FusionFit.from_dict(fu["fit"])
         index._built_with = dict(built_with)
         with _damaged(folder / "chunks.jsonl", "a line"):
             with open(folder / "chunks.jsonl", encoding="utf-8") as f:

@@ -62,8 +62,8 @@ import numpy as np
 from ..errors import ConfigError, EmbedderMismatchError, GroundQAError, IndexFormatError, check_choice
 from ..types import Chunk, Passage
 from . import fusion as fusion_fns
-from .hybrid import DEFAULT_FUSION, HybridIndex, check_queries
-from .embed import DEFAULT_EMBEDDER, Embedder, make_embedder
+from .hybrid import DEFAULT_FUSION, DEFAULT_NORM, NORMS, HybridIndex, check_queries
+from .embed import DEFAULT_EMBEDDER, Embedder, encode_queries, make_embedder
 from .filters import Filters, compile_filters
 
 FORMAT_VERSION = 1
@@ -269,6 +269,7 @@ class MilvusRetriever:
         fuse: str = "engine",
         rrf_k: float = 60.0,
         weights: Mapping[str, float] | None = None,
+        norm: str = DEFAULT_NORM,
         candidates: int | Mapping[str, int] = 100,
         top_k: int = 10,
         mode: str = "hybrid",
@@ -305,6 +306,7 @@ class MilvusRetriever:
             raise ConfigError(f"rrf_k={rrf_k!r} is not valid; it must be a number >= 0 (60 is usual)")
         self.rrf_k = float(rrf_k)
         self.weights = HybridIndex._check_weights(weights, self.fusion)
+        self.norm = check_choice("norm", norm, NORMS)
         self.candidates = self._check_candidates(candidates)
         self.top_k = self._check_top_k(top_k)
         self.mode = check_choice("mode", mode, MODES)
@@ -701,7 +703,7 @@ class MilvusRetriever:
         if not queries or expr is NEVER or not self._present():
             return [[] for _ in queries]
         flt = expr or ""
-        qvecs = self._check_embedder().encode(queries) if mode != "bm25" else None
+        qvecs = encode_queries(self._check_embedder(), queries) if mode != "bm25" else None
         if mode in ("bm25", "dense"):
             per = self._ranked("sparse" if mode == "bm25" else "dense", queries if mode == "bm25" else qvecs, k, flt)
             rows = self._fetch({cid for hits in per for cid, _ in hits})
@@ -809,7 +811,7 @@ class MilvusRetriever:
             if self.fusion == "rrf":
                 ranked = fusion_fns.rrf([list(per["bm25"]), list(per["dense"])], k=self.rrf_k, weights=w)
             else:
-                ranked = fusion_fns.weighted([per["bm25"], per["dense"]], weights=w)
+                ranked = fusion_fns.weighted([per["bm25"], per["dense"]], weights=w, norm=self.norm)
             top = ranked[:k]
             wanted.update(cid for cid, _ in top)
             fused_all.append((top, per))
@@ -833,7 +835,7 @@ class MilvusRetriever:
             "engine": "milvus-lite" if self.local else "milvus-server",
             "sparse": {"backend": "milvus-bm25", "k1": self.k1, "b": self.b, "method": "lucene", "analyzer": self.analyzer, "tokenizer": {"stopwords": self.stopwords, "stemmer": self.stemmer}},
             "dense": {"index": self.dense_index, "params": self.dense_params, "metric": self.metric},
-            "fusion": {"method": self.fusion, "at": self.fuse, "rrf_k": self.rrf_k, "weights": self.weights, "candidates": self.candidates},
+            "fusion": {"method": self.fusion, "at": self.fuse, "rrf_k": self.rrf_k, "weights": self.weights, "norm": self.norm, "candidates": self.candidates},
             "top_k": self.top_k,
             "mode": self.mode,
             "consistency": self.consistency,
