@@ -7,6 +7,10 @@ gold paragraph and 4 other paragraphs of the article, as chunks.
 
     python benchmarks/guard_speed.py --squad ../shared/data/squad_v1.1_dev/dev-v1.1.json --n 40 \
         --json benchmarks/results/guard_speed.json
+
+``--generator REF`` also times that generator answering the same questions from the same passages
+in the same run (one question at a time, as the pipeline's `ask` does) and reports the guard's time
+as a share of it; ``--judge REF`` adds the LLM judge to the guard.
 """
 
 from __future__ import annotations
@@ -30,7 +34,15 @@ def main() -> None:
     ap.add_argument("--verifier", default="default")
     ap.add_argument("--json", default=None)
     ap.add_argument("--quantize", action="store_true", help="dynamic int8 cross-encoder")
+    ap.add_argument("--judge", default=None, help="add an LLM judge (e.g. qwen2.5-coder-0.5b) to the guard")
+    ap.add_argument("--calibration", default="default", help="the guard's calibration (time does not depend on it)")
+    ap.add_argument("--generator", default=None, help="also time this generator on the same questions and passages (e.g. default)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     rng = random.Random(0)
     titles = squad_training_titles(args.squad)[-2:]
     arts = squad_articles(args.squad, titles)
@@ -52,9 +64,9 @@ def main() -> None:
     if args.quantize:
         from groundqa.verify.scorers import CrossEncoderScorer
 
-        guard = Guard(CrossEncoderScorer(args.verifier, quantize=True))
+        guard = Guard(CrossEncoderScorer(args.verifier, quantize=True), judge=args.judge, calibration=args.calibration)
     else:
-        guard = Guard(args.verifier)
+        guard = Guard(args.verifier, judge=args.judge, calibration=args.calibration)
     t = time.perf_counter()
     guard.warm_up()
     warm = time.perf_counter() - t
@@ -64,6 +76,20 @@ def main() -> None:
         r = guard.verify(q, ans, ps)
         times.append(time.perf_counter() - t)
         claims += len(r.claims)
+    gen_out = {}
+    if args.generator:
+        from groundqa.generate.hf import TransformersGenerator
+
+        gen = TransformersGenerator(args.generator)
+        gen.warm_up()
+        gtimes = []
+        for q, _, ps in items:
+            t = time.perf_counter()
+            gen.generate(q, ps)
+            gtimes.append(time.perf_counter() - t)
+        gen_out = {"generator": args.generator, "generate_ms_per_answer_mean": round(1000 * statistics.mean(gtimes), 1),
+                   "generate_ms_per_answer_p50": round(1000 * statistics.median(gtimes), 1),
+                   "guard_share_of_generation": round(statistics.mean(times) / statistics.mean(gtimes), 3)}
     times.sort()
     out = {
         "answers": len(items),
@@ -73,8 +99,10 @@ def main() -> None:
         "ms_per_answer_p95": round(1000 * times[int(0.95 * (len(times) - 1))], 1),
         "ms_per_answer_mean": round(1000 * statistics.mean(times), 1),
         "verifier": args.verifier,
+        "judge": args.judge,
         "quantize": args.quantize,
         "passages_per_answer": 5,
+        **gen_out,
     }
     print(json.dumps(out, indent=2))
     if args.json:

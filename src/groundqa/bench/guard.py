@@ -143,6 +143,9 @@ def run_bench(args: Any) -> int:
         "claims": table.n_claims,
         "examples": len(examples),
         "baselines": baseline_scores(table, fit, test, examples),
+        # each model signal on its own, no fitting (higher = supported), over every example
+        "signal_auroc": {f: auroc(table.y, table.X[:, i]) for i, f in enumerate(table.features)
+                         if f in ("nli_best", "nli_concat", "nli_seg_min", "judge", "emb_best", "seg_lex_min")},
         "combiner": {"features": list(comb.features), "coef": list(comb.coef)},
     }
     if not args.calibration:

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Guard v2 (issue 13): the cross-encoder retrained on real claim data, and the 0.5B judge, measured.
+# Run from the project root with the venv active. CPU: about 65 min of training on a shared 2-core
+# machine (460 steps of 16 pairs, one torch thread), then the benches below.
+set -euo pipefail
+D=../shared/data
+R=runs/verifier_v2
+W=$D/wice_claims/claims_binary_dev.jsonl
+H=$D/halueval_qa500/claims.jsonl
+O=benchmarks/results
+python benchmarks/verifier_v2_data.py --out $R/data
+# continue training the shipped v1 model (claim first, 256 tokens: FactCG documents are ~150 words)
+groundqa train-verifier --output $R/ckpt --base src/groundqa/data/verifier/model --pairs $R/data/train.jsonl \
+    --max-length 256 --batch-size 16 --lr 3e-5 --epochs 1 --save-steps 50 --threads 1 --seed 0
+python - <<'PY'
+import json
+from groundqa.verify.train import export_fp16
+R = "runs/verifier_v2"
+export_fp16(f"{R}/ckpt/final", f"{R}/model", {"data": json.load(open(f"{R}/data/data.json")),
+            "train": json.load(open(f"{R}/ckpt/train_summary.json"))}, name="groundqa-verifier-minilm-l6-v2")
+PY
+# WiCE dev (whole cited page as evidence), 2-fold by claim id: v1 (shipped), v2, the judge, and combinations
+groundqa bench guard --data $W --save-features $R/wice_v1.npz --json $O/guard_v2_wice_v1.json
+groundqa bench guard --data $W --verifier $R/model --save-features $R/wice_v2.npz --json $O/guard_v2_wice_v2.json
+groundqa bench guard --data $W --verifier none --embedder none --judge qwen2.5-coder-0.5b \
+    --save-features $R/wice_judge05.npz --json $O/guard_v2_wice_judge05.json
+groundqa bench guard --data $W --judge qwen2.5-coder-0.5b --load-features $R/wice_v1.npz --load-features $R/wice_judge05.npz --json $O/guard_v2_wice_v1_judge05.json
+groundqa bench guard --data $W --verifier $R/model --judge qwen2.5-coder-0.5b --load-features $R/wice_v2.npz \
+    --load-features $R/wice_judge05.npz --json $O/guard_v2_wice_v2_judge05.json
+# HaluEval QA, first 600 answers (the subset of the 1.5B judge's row)
+groundqa bench guard --data $H --limit 600 --save-features $R/halu600_v1.npz --json $O/guard_v2_halu600_v1.json
+groundqa bench guard --data $H --limit 600 --verifier $R/model --save-features $R/halu600_v2.npz --json $O/guard_v2_halu600_v2.json
+groundqa bench guard --data $H --limit 600 --verifier none --embedder none --judge qwen2.5-coder-0.5b \
+    --save-features $R/halu600_judge05.npz --json $O/guard_v2_halu600_judge05.json
+groundqa bench guard --data $H --limit 600 --judge qwen2.5-coder-0.5b --load-features $R/halu600_v1.npz \
+    --load-features $R/halu600_judge05.npz --json $O/guard_v2_halu600_v1_judge05.json
+groundqa bench guard --data $H --limit 600 --verifier $R/model --judge qwen2.5-coder-0.5b --load-features $R/halu600_v2.npz \
+    --load-features $R/halu600_judge05.npz --json $O/guard_v2_halu600_v2_judge05.json
+python benchmarks/guard_v2_table.py
