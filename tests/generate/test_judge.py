@@ -93,3 +93,10 @@ def test_judge_reads_each_claims_own_windows_within_the_word_budget(tiny_dir):
     tb, ib = judge.evidence(b)
     assert ta[0] == EV[0] and tb[0] == EV[2] and ia == a.top[0] and ib == b.top[0]
     assert all(sum(len(t.split()) for t in texts) <= 12 or len(texts) == 1 for texts in (ta, tb))
+
+
+def test_a_judge_guard_loads_the_shipped_judge_calibration_and_a_missing_one_is_named(tiny_dir):
+    g = Guard("default", embedder="hash", judge=str(tiny_dir))
+    assert "judge" in g._load_combiner().features  # calibration_judge.json; no model is loaded
+    with pytest.raises(ConfigError, match="groundqa calibrate"):
+        Guard(None, embedder=None, judge=str(tiny_dir))._load_combiner()  # no shipped fit for a judge without the model

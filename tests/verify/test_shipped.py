@@ -22,9 +22,11 @@ def test_shipped_files():
     meta = json.loads((DEFAULT_VERIFIER_DIR / "groundqa_verifier.json").read_text())
     assert meta["input_order"] == "claim_first"
     assert (DATA_DIR / "README.md").exists()  # the model card
-    for name in ("calibration.json", "calibration_nomodel.json"):
+    for name in ("calibration.json", "calibration_nomodel.json", "calibration_judge.json", "calibration_synthetic.json"):
         comb = Combiner.load(DATA_DIR / name)
         assert 0.0 < comb.threshold < 1.0 and comb.info.get("data")
+    assert "judge" in Combiner.load(DATA_DIR / "calibration_judge.json").features
+
 
 
 @pytest.fixture(scope="module")
