@@ -43,8 +43,9 @@ def index_dir(tmp_path):
 def fake_stages(monkeypatch):
     built = {}
 
-    def fake(index, generator, verifier, policy, top_k):
+    def fake(index, generator, verifier, policy, top_k, judge=None):
         built["policy"] = policy
+        built["judge"] = judge
         return Pipeline(index, ExtractiveGenerator(), KeywordGuard(), policy=policy or "abstain", top_k=top_k)
 
     monkeypatch.setattr(pipeline_cmds, "_pipeline", fake)
@@ -76,7 +77,9 @@ def test_ask_many_questions_from_a_file_in_one_run(capsys, tmp_path, index_dir, 
     assert answers[2]["verdict"] == "declined" and answers[2]["threshold"] is None
     assert "time: opening the index" in err and "loading the models" in err and "per question: retrieve" in err
     code, out, err = run(capsys, "ask", "--index", index_dir, "Who discovered oxygen?")
-    assert code == 0 and "support 1.00 (threshold 1.00)" in out and "time:" in err
+    assert code == 0 and "support 1.00 (threshold 1.00)" in out and "time:" in err and fake_stages["judge"] is None
+    code, out, err = run(capsys, "ask", "--index", index_dir, "--judge", "qwen2.5-coder-0.5b", "Who discovered oxygen?")
+    assert code == 0 and fake_stages["judge"] == "qwen2.5-coder-0.5b"  # --judge reaches the guard
 
 
 def test_ask_argument_errors_exit_2(capsys, tmp_path, index_dir, fake_stages):
