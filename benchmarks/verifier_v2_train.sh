@@ -47,3 +47,16 @@ python benchmarks/guard_v2_table.py
 python benchmarks/guard_eval_pairs.py --verifier $V1 --pairs $R/data/val.jsonl --json $O/guard_v2_val_v1.json
 python benchmarks/guard_eval_pairs.py --verifier $R/model --pairs $R/data/val.jsonl --json $O/guard_v2_val_v2.json
 python benchmarks/guard_judge_oracle.py 80 --json $O/guard_v2_judge_oracle.json
+python benchmarks/guard_speed.py --squad $D/squad_v1.1_dev/dev-v1.1.json --n 20 --generator default --json $O/guard_speed_v2.json
+python benchmarks/guard_speed.py --squad $D/squad_v1.1_dev/dev-v1.1.json --n 10 --judge qwen2.5-coder-0.5b --json $O/guard_speed_v2_judge.json
+# the shipped default rows, rerun with v2 (after copying $R/model into src/groundqa/data/verifier/model and refitting the calibrations)
+groundqa calibrate --data $O/guard_pipeline_answers_fast160.jsonl --out src/groundqa/data/verifier/calibration.json
+groundqa calibrate --data $O/guard_pipeline_answers_fast160.jsonl --judge qwen2.5-coder-0.5b --out src/groundqa/data/verifier/calibration_judge.json
+groundqa calibrate --data $O/guard_calibration_pairs.jsonl --limit 800 --out src/groundqa/data/verifier/calibration_synthetic.json
+groundqa bench guard --data $W --json $O/guard_wice.json --report $O/guard_wice_report
+groundqa bench guard --data $H --json $O/guard_halueval.json --report $O/guard_halueval_report
+# the pipeline answers themselves (SmolLM2, 160 questions; about 30 min on the shared CPU)
+# python benchmarks/calibrate_pipeline.py --data $D/squad_v2.0_dev/dev-v2.0.json --v11 $D/squad_v1.1_dev/dev-v1.1.json --limit 160 \
+#     --generator fast --save-claims $O/guard_pipeline_answers_fast160.jsonl --out runs/calib/calibration_fast160_v1.json
+groundqa bench guard --data $O/guard_pipeline_answers_fast160.jsonl --verifier $V1 --json $O/guard_v2_pipeline160_v1.json
+groundqa bench guard --data $O/guard_pipeline_answers_fast160.jsonl --verifier $R/model --json $O/guard_v2_pipeline160_v2.json
