@@ -275,8 +275,9 @@ def _review_mark(args: argparse.Namespace) -> int:
         print(f"found in a passage: `groundqa review export` trains on {_describe_target(t, rec)}")
     elif t.kind == "nearest_span":
         print(f"not found in any passage word for word. The nearest passage span is {_describe_target(t, rec)};")
-        print("`groundqa review export` trains on that span (your words stay in the row as reviewed_answer). To train on it as "
-              "your own answer, or on other words of a passage, mark it again:")
+        print("`groundqa review export` trains on that span (your words stay in the row as reviewed_answer). Check it: if it is not "
+              f"what you meant, mark the answer again with words copied from a passage (`groundqa review show --audit {args.audit} {rec.id}` "
+              "prints them); to keep the span as your answer:")
         print(f"    groundqa review mark --audit {args.audit} {rec.id} --answer {_quote(t.text)}")
     elif t.kind == "decline":
         print("`groundqa review export` trains the decline sentence for this question (the documents do not answer it)")
