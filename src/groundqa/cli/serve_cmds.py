@@ -216,7 +216,7 @@ def _review_show(args: argparse.Namespace) -> int:
             print(f"corrected: {rec.corrected_answer}")
         if rec.review_note:
             print(f"note:     {rec.review_note}")
-    t = training_target(rec)
+    t = training_target(rec, args.audit)
     lead = "trains on:" if rec.review_status else "if marked --correct, trains on:"
     print(f"{lead} {_describe_target(t, rec)}")
     return 0
@@ -270,7 +270,7 @@ def _review_mark(args: argparse.Namespace) -> int:
             raise ConfigError(f"--unsupported-claims {args.unsupported_claims!r} is not valid; pass claim indices like 0,2") from exc
     rec = _audit(args).mark(args.id, correct=args.correct, corrected_answer=args.answer, unsupported_claims=claims, reviewer=args.reviewer, note=args.note)
     print(f"#{rec.id} marked {rec.review_status}")
-    t = training_target(rec)
+    t = training_target(rec, args.audit)
     if t.kind == "reviewed":
         print(f"found in a passage: `groundqa review export` trains on {_describe_target(t, rec)}")
     elif t.kind == "nearest_span":
@@ -282,7 +282,7 @@ def _review_mark(args: argparse.Namespace) -> int:
     elif t.kind == "decline":
         print("`groundqa review export` trains the decline sentence for this question (the documents do not answer it)")
     else:
-        print(f"not found in any passage: {t.reason.replace('ID', str(rec.id))}. `groundqa review export` will skip this answer.")
+        print(f"not found in any passage: {t.reason}. `groundqa review export` will skip this answer.")
         if t.passage is not None and t.score > 0:
             p = rec.passages[t.passage]
             nearest = str(p.get("text", ""))[t.start : t.end]
@@ -313,7 +313,7 @@ def _review_export(args: argparse.Namespace) -> int:
             if r["target"] == "nearest_span":
                 print(f"  #{r['id']}: trains on {r['answer']!r} for {r['reviewed_answer']!r} (token F1 {r['span_f1']:.2f})")
         for sk in exp.skipped:
-            print(f"  skipped #{sk['id']} ({sk['question'][:60]}): {sk['reason'].replace('ID', str(sk['id']))}")
+            print(f"  skipped #{sk['id']} ({sk['question'][:60]}): {sk['reason']}")
     if args.verifier:
         pairs = log.verifier_pairs()
         _write_jsonl(args.verifier, pairs)

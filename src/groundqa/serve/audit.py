@@ -31,7 +31,7 @@ import json
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -232,7 +232,7 @@ class AuditLog:
         rows: list[dict[str, Any]] = []
         skipped: list[dict[str, Any]] = []
         for r in self.reviewed():
-            t = training_target(r)
+            t = training_target(r, self.path)
             if t.kind == "nearest_span" and unmatched == "skip":
                 t = TrainingTarget("skip", "", t.reviewed, reason=f"the reviewed answer is in none of its passages word for word (skipped with --unmatched skip; the nearest span was {t.text!r})")
             if t.kind == "skip":
@@ -339,12 +339,12 @@ def locate_answer(answer: str, passages: Sequence[str], cited: Sequence[int] = (
         return TrainingTarget("nearest_span", snap.text, clean, snap.passage - 1, snap.start, snap.end, snap.score)
     best = f"the nearest span, {snap.text!r} in passage [{snap.passage}], has token F1 {snap.score:.2f}" if snap.snapped else "no passage span resembles it"
     return TrainingTarget("skip", "", clean, snap.passage - 1 if snap.snapped else None, snap.start, snap.end, snap.score,
-                          reason=f"the reviewed answer is in none of its passages and {best} (below {min_score}); "
-                          "mark it again with the passage text that answers the question (`groundqa review show ID` prints the passages)")
+                          reason=f"the reviewed answer is in none of its passages and {best} (below {min_score})")
 
 
-def training_target(rec: AuditRecord) -> TrainingTarget:
-    """What ``rec`` trains the generator on, as reviewed (or, unreviewed, if marked correct)."""
+def training_target(rec: AuditRecord, audit: str | Path | None = None) -> TrainingTarget:
+    """What ``rec`` trains the generator on, as reviewed (or, unreviewed, if marked correct).
+    ``audit``: the log's path, for the command a skip reason suggests."""
     from ..generate.prompts import is_decline
     from ..verify.claims import strip_citations
 
@@ -354,7 +354,11 @@ def training_target(rec: AuditRecord) -> TrainingTarget:
     clean, cited = strip_citations(text)
     if not clean or is_decline(clean):
         return TrainingTarget("decline", "", "", 0)
-    return locate_answer(text, [str(p.get("text", "")) for p in rec.passages], cited)
+    t = locate_answer(text, [str(p.get("text", "")) for p in rec.passages], cited)
+    if t.kind == "skip":
+        show = f"groundqa review show --audit {audit} {rec.id}" if audit is not None else f"groundqa review show {rec.id}"
+        t = replace(t, reason=f"{t.reason}; mark it again with the passage text that answers the question (`{show}` prints the passages)")
+    return t
 
 
 def _correction_pairs(rec: AuditRecord) -> list[dict[str, Any]]:
