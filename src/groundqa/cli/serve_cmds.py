@@ -281,6 +281,8 @@ def _review_mark(args: argparse.Namespace) -> int:
         print(f"    groundqa review mark --audit {args.audit} {rec.id} --answer {_quote(t.text)}")
     elif t.kind == "decline":
         print("`groundqa review export` trains the decline sentence for this question (the documents do not answer it)")
+    elif not rec.passages:
+        print(f"{t.reason}. `groundqa review export` will skip this answer.")
     else:
         print(f"not found in any passage: {t.reason}. `groundqa review export` will skip this answer.")
         if t.passage is not None and t.score > 0:
