@@ -208,3 +208,45 @@ def test_resume_from_checkpoint(tmp_path, tiny_dir, monkeypatch):
     assert (tmp_path / "r" / "checkpoints" / "checkpoint-2").exists()
     res = finetune(FinetuneConfig(max_steps=3, **kw), show_progress=False)
     assert res.card["training"]["steps"] == 3  # continued from step 2, not from 0
+
+
+def test_small_data_splits_dev_by_row_or_not_at_all(tmp_path, tiny_dir):
+    # a small review export: every row from one document, which a split by document cannot hold out
+    from groundqa.cli import main
+    from groundqa.generate.finetune import split_dev
+
+    rows = [{"id": i, "question": q, "answer": a, "context": DOCS["alpha"][k], "contexts": DOCS["alpha"], "doc_id": "alpha"}
+            for i, (q, a, k) in enumerate([("Who founded the alpha club?", "Ann", 0), ("What color are the doors?", "red", 1),
+                                           ("When do members meet?", "Monday", 2), ("Where was the club founded?", "Paris", 0)])]
+    data = tmp_path / "export.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from groundqa.bench.squad import load_squad
+
+    items = load_squad(data)
+    kw = dict(data=str(data), base=str(tiny_dir), out=str(tmp_path / "o"))
+    train, dev, info = split_dev(items, FinetuneConfig(dev_docs=0.25, **kw))
+    assert info["by"] == "rows" and len(dev) == 1 and len(train) == 3 and "the data has 1 document" in info["note"]
+    with pytest.raises(ConfigError, match="at least 2"):
+        split_dev(items, FinetuneConfig(dev_docs=0.25, dev_split="documents", **kw))
+    train, dev, info = split_dev(items, FinetuneConfig(dev_docs=0, **kw))
+    assert info["by"] == "none" and dev == [] and len(train) == 4
+    train, dev, info = split_dev(items[:1], FinetuneConfig(**kw))
+    assert info["by"] == "none" and "too few" in info["note"]
+    with pytest.raises(ConfigError, match="dev_split"):
+        FinetuneConfig(dev_split="random", **kw)
+
+    out = tmp_path / "nodev"
+    assert main(["finetune", "--data", str(data), "--base", str(tiny_dir), "--out", str(out), "--max-steps", "1", "--batch-size", "2",
+                 "--grad-accum", "1", "--dev-docs", "0", "--unanswerable-rate", "0", "--no-progress"]) == 0
+    card = json.loads((out / "groundqa_card.json").read_text())
+    assert card["data"]["dev_split"] == "none" and card["dev"]["before"] is None and card["dev"]["after"] is None
+    assert card["data"]["train_examples"] == 4 and card["data"]["train_unanswerable"] == 0 and card["training"]["steps"] == 1
+    readme = (out / "README.md").read_text()
+    assert "no dev split (dev_docs=0)" in readme and "dev token F1" not in readme
+    out = tmp_path / "byrow"
+    assert main(["finetune", "--data", str(data), "--base", str(tiny_dir), "--out", str(out), "--max-steps", "1", "--batch-size", "2",
+                 "--grad-accum", "1", "--eval-steps", "1", "--dev-docs", "0.25", "--dev-sample", "1",
+                 "--no-progress"]) == 0
+    card = json.loads((out / "groundqa_card.json").read_text())
+    assert card["data"]["dev_split"] == "rows" and card["data"]["dev_sample"] == 1 and card["dev"]["after"]["n_answerable"] == 1
+    assert "dev split by row" in (out / "README.md").read_text()

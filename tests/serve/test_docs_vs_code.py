@@ -36,3 +36,20 @@ def test_serve_says_it_keeps_an_audit_log(tmp_path: Path, capsys: pytest.Capture
     audit = tmp_path / "idx.serve" / "audit.sqlite"
     assert started["port"] == 8765
     assert f"recorded in the audit log {audit}" in err and "groundqa review list --audit" in err and "audit_path" in err
+
+
+def test_every_serve_key_is_documented() -> None:
+    """Issue 26: every [serve] key is in the README's table (and in the settings docstring)."""
+    import dataclasses
+    import re
+
+    from groundqa.serve import settings as settings_mod
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| `[serve]` key |") :]
+    table = table[: table.index("\n\n")]
+    documented = set(re.findall(r"^\| `(\w+)` \|", table, flags=re.M))
+    keys = {f.name for f in dataclasses.fields(ServeSettings)}
+    assert documented == keys, f"undocumented: {sorted(keys - documented)}; not keys: {sorted(documented - keys)}"
+    doc = settings_mod.__doc__ or ""
+    assert all(re.search(rf"^{k} = |\[\[serve\.{k}\]\]", doc, flags=re.M) for k in keys), [k for k in keys if k not in doc]

@@ -43,7 +43,11 @@ def register(sub: Any, bench_sub: Any) -> None:
     ft.add_argument("--distractors", type=_pair, default=(1, 2), help="distractor passages per example, MIN,MAX (default 1,2)")
     ft.add_argument("--unanswerable-rate", type=float, default=0.15, help="share of examples whose gold passage is removed")
     ft.add_argument("--max-passage-words", type=int, default=80, help="truncate passages (gold: a window around the answer)")
-    ft.add_argument("--dev-docs", type=float, default=0.1, help="share of documents held out as dev")
+    ft.add_argument("--dev-docs", type=float, default=0.1,
+                    help="share of documents (or of rows, see --dev-split) held out as dev; 0: no dev split (no dev metrics, no early stopping)")
+    ft.add_argument("--dev-split", default="auto", choices=["auto", "documents", "rows"],
+                    help="hold out whole documents (the honest split), or rows; auto (default): by document when the data has "
+                    "2 or more documents (doc_id), else by row (a small `groundqa review export`). The card says which")
     ft.add_argument("--dev-sample", type=int, default=40, help="dev questions generated at each evaluation")
     ft.add_argument("--eval-steps", type=int, default=50, help="evaluate (dev F1) and checkpoint every N steps")
     ft.add_argument("--patience", type=int, default=3, help="early stopping: evaluations without dev F1 gain")
@@ -98,15 +102,20 @@ def _finetune(args: argparse.Namespace) -> int:
         lora_dropout=args.lora_dropout, learning_rate=args.lr, epochs=args.epochs, max_steps=args.max_steps,
         batch_size=args.batch_size, grad_accum=args.grad_accum, max_examples=args.max_examples,
         distractors=tuple(args.distractors), unanswerable_rate=args.unanswerable_rate,
-        max_passage_words=args.max_passage_words, dev_docs=args.dev_docs, dev_sample=args.dev_sample,
+        max_passage_words=args.max_passage_words, dev_docs=args.dev_docs, dev_split=args.dev_split, dev_sample=args.dev_sample,
         eval_steps=args.eval_steps, patience=args.patience, time_budget_min=args.time_budget_min, seed=args.seed,
         threads=args.threads, resume=not args.no_resume,
         command="groundqa " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("groundqa") else "",
     )
     res = finetune(cfg, show_progress=not args.no_progress)
-    d = res.card["dev"]
-    print(f"wrote {res.out}: dev F1 {d['before']['f1']} -> {d['after']['f1']}, "
+    d, data = res.card["dev"], res.card["data"]
+    dev = f"dev F1 {d['before']['f1']} -> {d['after']['f1']}" if d["after"] is not None else "no dev metrics"
+    print(f"wrote {res.out}: {data['train_examples']} training examples ({data['train_unanswerable']} declines), {dev}, "
           f"perplexity {res.card['forgetting']['before']['perplexity']} -> {res.card['forgetting']['after']['perplexity']}")
+    if data["dev_note"]:
+        print(f"note: {data['dev_note']}")
+    if data["answers_in_no_context"]:
+        print(f"warning: {data['answers_in_no_context']} question(s) have an answer in none of their contexts and trained as declines")
     return 0
 
 

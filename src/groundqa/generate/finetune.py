@@ -4,8 +4,10 @@ Examples are built as the pipeline will show them: the gold passage at a random 
 distractor passages of the same document, the target a short answer with its citation ``[n]``.
 Some examples have their gold passage removed (and SQuAD v2 unanswerable questions keep theirs
 absent); their target is the decline sentence. The loss covers the target tokens only (labels are
--100 on the prompt and on padding); the dev split is by document; evaluation generates answers on a
-fixed dev sample and early stopping watches its token F1. The output folder loads with
+-100 on the prompt and on padding); the dev split is by document (``dev_split="auto"``: by row when
+the data has one document, as a small review export may; ``dev_docs=0``: no dev split, no early
+stopping, the card says so); evaluation generates answers on a fixed dev sample and early stopping
+watches its token F1. The output folder loads with
 ``TransformersGenerator(out)`` / ``--generator OUT`` and carries ``groundqa_card.json`` and
 ``README.md``: base, data fingerprint and size, hyper-parameters, dev metrics, training time and a
 forgetting check (perplexity on a fixed general text, and a few general questions, before/after).
@@ -57,7 +59,8 @@ class FinetuneConfig:
     distractors: tuple[int, int] = (1, 2)
     unanswerable_rate: float = 0.15
     max_passage_words: int = 80
-    dev_docs: float = 0.1
+    dev_docs: float = 0.1  # share held out as dev (documents, or rows); 0: no dev split
+    dev_split: str = "auto"  # documents, rows, or auto (documents when there are 2+, else rows)
     dev_sample: int = 40
     eval_steps: int = 50
     patience: int = 3
@@ -82,8 +85,10 @@ class FinetuneConfig:
                 bad(name, v, "it must be an integer > 0")
         if not 0.0 <= self.unanswerable_rate < 1.0:
             bad("unanswerable_rate", self.unanswerable_rate, "it must be in [0, 1)")
-        if not 0.0 < self.dev_docs < 1.0:
-            bad("dev_docs", self.dev_docs, "it must be a fraction of documents in (0, 1)")
+        if not 0.0 <= self.dev_docs < 1.0:
+            bad("dev_docs", self.dev_docs, "it must be a fraction in [0, 1) (0: no dev split)")
+        if self.dev_split not in ("auto", "documents", "rows"):
+            bad("dev_split", self.dev_split, "choose auto, documents or rows")
         lo, hi = self.distractors
         if lo < 0 or hi < lo:
             bad("distractors", self.distractors, "give MIN,MAX with 0 <= MIN <= MAX")
@@ -160,6 +165,29 @@ def split_by_document(items: Sequence[Any], dev_fraction: float, seed: int) -> t
     dev_docs = sorted(rng.sample(docs, n_dev))
     dev_set = set(dev_docs)
     return [it for it in items if it.doc_id not in dev_set], [it for it in items if it.doc_id in dev_set], dev_docs
+
+
+def split_dev(items: Sequence[Any], cfg: FinetuneConfig) -> tuple[list[Any], list[Any], dict[str, Any]]:
+    """Train/dev items and how they were split (``{"by", "documents", "rows", "note"}``, for the card)."""
+    n_docs = len({it.doc_id for it in items})
+    if cfg.dev_docs == 0:
+        return list(items), [], {"by": "none", "documents": [], "rows": 0,
+                                 "note": "no dev split (dev_docs=0): no dev metrics and no early stopping; the model after the last step is kept"}
+    by = cfg.dev_split if cfg.dev_split != "auto" else ("documents" if n_docs >= 2 else "rows")
+    if by == "documents":
+        train, dev, dev_docs = split_by_document(items, cfg.dev_docs, cfg.seed)
+        return train, dev, {"by": "documents", "documents": dev_docs, "rows": len(dev), "note": ""}
+    if len(items) < 2:
+        return list(items), [], {"by": "none", "documents": [], "rows": 0,
+                                 "note": f"no dev split: the data has {len(items)} question(s), too few to hold one out; "
+                                         "no dev metrics and no early stopping"}
+    rng = random.Random(cfg.seed)
+    n_dev = min(len(items) - 1, max(1, round(len(items) * cfg.dev_docs)))
+    dev_ids = set(rng.sample(range(len(items)), n_dev))
+    why = f"the data has {n_docs} document" + ("s" if n_docs != 1 else "") if cfg.dev_split == "auto" else "dev_split=rows"
+    return ([it for i, it in enumerate(items) if i not in dev_ids], [it for i, it in enumerate(items) if i in dev_ids],
+            {"by": "rows", "documents": [], "rows": n_dev,
+             "note": f"dev split by row ({why}): dev questions may share documents with training questions, so dev scores are optimistic"})
 
 
 def encode_example(tokenizer: Any, template: PromptTemplate, ex: Example, *, max_length: int = 1024) -> dict[str, list[int]]:
@@ -328,7 +356,12 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
     if not items:
         raise ConfigError(f"data={cfg.data!r} holds no questions")
     pool = context_pool(items)
-    train_items, dev_items, dev_docs = split_by_document(items, cfg.dev_docs, cfg.seed)
+    lost = sum(1 for it in items if it.answers and not it.context)
+    if lost:
+        log.warning("%d question(s) of %s have an answer that is in none of their contexts: they train as declines "
+                    "(export review data with `groundqa review export`, which writes the passage holding each answer)", lost, cfg.data)
+    train_items, dev_items, split = split_dev(items, cfg)
+    dev_docs = split["documents"]
     rng = random.Random(cfg.seed)
     if cfg.max_examples is not None and cfg.max_examples < len(train_items):
         train_items = rng.sample(train_items, cfg.max_examples)
@@ -347,7 +380,7 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     forgetting_before = forgetting_check(model, tokenizer)
-    dev_before = dev_f1(model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens)
+    dev_before = dev_f1(model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens) if dev_ex else None
     log.info("before training: dev %s, perplexity %.2f", dev_before, forgetting_before["perplexity"])
     if cfg.lora:
         from peft import LoraConfig, get_peft_model
@@ -404,7 +437,7 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
             if cfg.time_budget_min is not None and time.time() - t_start > cfg.time_budget_min * 60:
                 log.warning("time budget of %.1f min reached at step %d; stopping", cfg.time_budget_min, state.global_step)
                 control.should_training_stop = True
-                control.should_evaluate = True
+                control.should_evaluate = bool(dev_ex)
                 control.should_save = True
             return control
 
@@ -412,15 +445,15 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
     args = TrainingArguments(
         output_dir=str(ckpt_dir), per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.lr, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, warmup_steps=max(1, int(cfg.warmup_ratio * n_steps)),
-        lr_scheduler_type="linear", weight_decay=cfg.weight_decay, logging_steps=5, eval_strategy="steps",
+        lr_scheduler_type="linear", weight_decay=cfg.weight_decay, logging_steps=5, eval_strategy="steps" if dev_ex else "no",
         eval_steps=cfg.eval_steps, save_strategy="steps", save_steps=cfg.eval_steps, save_total_limit=cfg.save_total_limit,
-        load_best_model_at_end=True, metric_for_best_model="eval_f1", greater_is_better=True, report_to=[],
+        load_best_model_at_end=bool(dev_ex), metric_for_best_model="eval_f1" if dev_ex else None, greater_is_better=True, report_to=[],
         seed=cfg.seed, data_seed=cfg.seed, remove_unused_columns=False, disable_tqdm=not show_progress,
         use_cpu=not torch.cuda.is_available(), bf16=torch.cuda.is_available(), dataloader_num_workers=0,
         save_only_model=False,
     )
     trainer = _DevF1Trainer(model=model, args=args, train_dataset=_Data(encoded), eval_dataset=_Data(dev_encoded), data_collator=LeftPadCollator(tokenizer.pad_token_id),
-                            callbacks=[EarlyStoppingCallback(early_stopping_patience=cfg.patience), _TimeBudget()])
+                            callbacks=([EarlyStoppingCallback(early_stopping_patience=cfg.patience)] if dev_ex else []) + [_TimeBudget()])
     resume = None
     if cfg.resume and ckpt_dir.exists() and any(ckpt_dir.glob("checkpoint-*")):
         resume = True
@@ -429,7 +462,7 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
     train_out = trainer.train(resume_from_checkpoint=resume)
     train_seconds = time.time() - t_train
     best = trainer.state.best_metric
-    final_dev = dev_f1(trainer.model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens)
+    final_dev = dev_f1(trainer.model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens) if dev_ex else None
 
     # save ---------------------------------------------------------------------------------------
     model = trainer.model
@@ -451,8 +484,8 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
         "command": cfg.command or " ".join(sys.argv),
         "data": {"path": os.path.abspath(cfg.data), "sha256": _fingerprint(cfg.data), "questions": len(items),
                  "documents": len(pool), "train_examples": len(train_ex),
-                 "train_unanswerable": sum(not e.answerable for e in train_ex), "dev_documents": dev_docs,
-                 "dev_sample": len(dev_ex)},
+                 "train_unanswerable": sum(not e.answerable for e in train_ex), "answers_in_no_context": lost,
+                 "dev_split": split["by"], "dev_note": split["note"], "dev_documents": dev_docs, "dev_sample": len(dev_ex)},
         "hyperparameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()
                             if k not in ("data", "out", "base", "command")} | {"learning_rate": cfg.lr, "warmup_steps": args.warmup_steps},
         "template": template.to_dict(),
@@ -543,17 +576,24 @@ def render_card(card: dict[str, Any]) -> str:
         "",
         "| | before | after |",
         "|---|---|---|",
-        f"| dev token F1 (generated, {card['data']['dev_sample']} questions) | {d['before']['f1']} | {d['after']['f1']} |",
-        f"| dev exact match | {d['before']['em']} | {d['after']['em']} |",
-        f"| dev decline rate (unanswerable) | {d['before']['decline_rate']} | {d['after']['decline_rate']} |",
-        f"| dev gold-citation rate | {d['before']['citation_rate']} | {d['after']['citation_rate']} |",
+    ]
+    if d["before"] is not None and d["after"] is not None:
+        lines += [
+            f"| dev token F1 (generated, {card['data']['dev_sample']} questions) | {d['before']['f1']} | {d['after']['f1']} |",
+            f"| dev exact match | {d['before']['em']} | {d['after']['em']} |",
+            f"| dev decline rate (unanswerable) | {d['before']['decline_rate']} | {d['after']['decline_rate']} |",
+            f"| dev gold-citation rate | {d['before']['citation_rate']} | {d['after']['citation_rate']} |",
+        ]
+    lines += [
         f"| perplexity, fixed general text | {f['before']['perplexity']} | {f['after']['perplexity']} |",
         f"| general questions right | {f['before']['general_correct']}/{f['before']['general_total']} | "
         f"{f['after']['general_correct']}/{f['after']['general_total']} |",
         "",
         f"Data: `{card['data']['path']}` (sha256 {card['data']['sha256'][:16]}...), {card['data']['questions']} questions "
         f"in {card['data']['documents']} documents; {card['data']['train_examples']} training examples "
-        f"({card['data']['train_unanswerable']} unanswerable); dev documents: {', '.join(card['data']['dev_documents'])}.",
+        f"({card['data']['train_unanswerable']} unanswerable); "
+        + (f"dev documents: {', '.join(card['data']['dev_documents'])}." if card["data"].get("dev_split", "documents") == "documents"
+           else f"{card['data']['dev_note']}."),
         "",
         f"Training: {t['steps']} optimizer steps ({t['examples_seen']} examples), {t['seconds']} s on {t['device']} "
         f"with {t['threads']} thread(s); final train loss {t['train_loss']}.",

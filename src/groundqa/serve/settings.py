@@ -1,14 +1,18 @@
 """Service settings: one frozen dataclass, from keyword arguments or the ``[serve]`` table of the
 pipeline's TOML config.
 
+Every key, with its default (README.md, "The HTTP service", says what each does):
+
 ```toml
 [serve]
+index_dir = "my-index"            # the index folder (--index wins over it)
 state_dir = "my-index.serve"      # journal of acknowledged documents + audit log (default: next to the index)
 audit_path = "audit.sqlite"       # relative to state_dir unless absolute
 max_body_bytes = 2_000_000
 max_question_chars = 1000
 max_top_k = 20
-request_timeout_s = 120
+max_documents_per_request = 100   # documents in one POST /v1/documents
+request_timeout_s = 120           # a read that takes longer is a 504
 body_timeout_s = 30               # a client must send its whole request body within this (else 408)
 header_timeout_s = 10             # ... and its request line and headers within this (else the connection is closed)
 workers = 2                       # threads running inference at once

