@@ -22,10 +22,12 @@ import re
 import shutil
 import sys
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..errors import ConfigError, DocumentError
+from ..text import printable
 
 # -- arguments -----------------------------------------------------------------------------------
 
@@ -255,7 +257,7 @@ def _chunk(docs: Sequence[Any], embedder: Any, chunking: dict[str, Any], progres
 
 
 def _table(rows: Sequence[Sequence[Any]], header: Sequence[str], align: str | None = None) -> str:
-    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    cells = [[printable(c) for c in header]] + [[printable(c) for c in r] for r in rows]  # ids and text may hold escapes
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     align = align or "l" * len(header)
     lines = []
@@ -375,14 +377,15 @@ def cmd_delete(args: argparse.Namespace) -> int:
     folder = Path(args.index)
     index = _open_index(args.index)
     present = set(index.doc_ids())
-    ids = list(dict.fromkeys(args.doc_ids))
+    # an id typed in another Unicode form (NFD) names the stored one (ids are kept in NFC)
+    ids = list(dict.fromkeys(i if i in present else unicodedata.normalize("NFC", i) for i in args.doc_ids))
     found = [i for i in ids if i in present]
     missing = [i for i in ids if i not in present]
     removed = index.delete(found) if found else 0
     if removed:
         _save(index, folder, _read_chunking(folder, index))
     for m in missing:
-        print(f"not in the index: {m}", file=sys.stderr)
+        print(f"not in the index: {printable(m)}", file=sys.stderr)
     summary = {"action": "delete", "index": index.uri if hasattr(index, "uri") else str(folder.resolve()), "deleted_documents": found, "deleted_chunks": removed, "not_found": missing, "total_documents": len(present) - len(found), "total_chunks": len(index)}
     if args.json:
         _print_json(summary)

@@ -125,6 +125,8 @@ def _audit(args: argparse.Namespace) -> Any:
 
 
 def _review_list(args: argparse.Namespace) -> int:
+    from ..text import printable
+
     log = _audit(args)
     rows = log.list(status=args.status, flagged_only=not args.all_answers, limit=args.limit)
     if args.json:
@@ -135,7 +137,7 @@ def _review_list(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         s = _summary(r)
-        print(f"#{s['id']:<5} {s['verdict']:<10} support={s['support']:.2f} {s['review'] or 'pending':<9} {s['question'][:70]}")
+        print(f"#{s['id']:<5} {s['verdict']:<10} support={s['support']:.2f} {s['review'] or 'pending':<9} {printable(s['question'][:70])}")
     return 0
 
 
@@ -152,21 +154,23 @@ def _review_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rec.to_dict(), indent=2, ensure_ascii=False))
         return 0
-    print(f"#{rec.id}  verdict: {rec.verdict}  policy: {rec.policy}  support: {rec.support:.3f}  review: {rec.review_status or 'pending'}")
-    print(f"question: {rec.question}" + (f"\n  rewritten: {rec.rewritten}" if rec.rewritten else ""))
-    print(f"answer:   {rec.answer}")
+    from ..text import printable as e  # document text and ids reach the terminal escaped
+
+    print(f"#{rec.id}  verdict: {e(rec.verdict)}  policy: {e(rec.policy)}  support: {rec.support:.3f}  review: {e(rec.review_status or 'pending')}")
+    print(f"question: {e(rec.question)}" + (f"\n  rewritten: {e(rec.rewritten)}" if rec.rewritten else ""))
+    print(f"answer:   {e(rec.answer, newlines=True)}")
     if rec.generated and rec.generated != rec.answer:
-        print(f"generated: {rec.generated}")
+        print(f"generated: {e(rec.generated, newlines=True)}")
     if rec.reason:
-        print(f"reason:   {rec.reason}")
+        print(f"reason:   {e(rec.reason)}")
     print("claims:")
     for i, c in enumerate(rec.claims):
-        print(f"  [{i}] {c.get('verdict'):<11} p={c.get('probability', 0):.3f}  {c.get('text')}")
+        print(f"  [{i}] {e(c.get('verdict')):<11} p={c.get('probability', 0):.3f}  {e(c.get('text'))}")
     print("passages:")
     for p in rec.passages:
-        print(f"  [{p.get('rank')}] {p.get('doc_id')} ({p.get('start')}-{p.get('end')}): {str(p.get('text', ''))[:150]}")
+        print(f"  [{p.get('rank')}] {e(p.get('doc_id'))} ({p.get('start')}-{p.get('end')}): {e(str(p.get('text', ''))[:150])}")
     if rec.corrected_answer:
-        print(f"corrected: {rec.corrected_answer}")
+        print(f"corrected: {e(rec.corrected_answer, newlines=True)}")
     return 0
 
 
