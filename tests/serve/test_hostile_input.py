@@ -452,3 +452,27 @@ def test_public_settings_are_checked() -> None:
     with pytest.raises(ConfigError, match="public_docs='yes' is not valid; it must be true or false"):
         ServeSettings.from_mapping({"public_docs": "yes"})
     assert ServeSettings.from_mapping({"public_metrics": True}).public_metrics is True
+
+
+def test_groundqa_serve_refuses_damaged_state_before_loading_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`groundqa serve` checks the journal, the index folder and the audit log first: one message,
+    exit code 2, no traceback after minutes of model loading."""
+    from groundqa.cli import main
+
+    index_dir, state = tmp_path / "idx", tmp_path / "idx.serve"
+    store = _store(index_dir, state)
+    store.replay()
+    store.ingest(_docs(("a.md", "First document.")))
+    store.snapshot()
+    store.close()
+    journal = state / "journal.jsonl"
+    good = journal.read_bytes()
+    journal.write_bytes(good + b"[]\n" + good)
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--index", str(index_dir), "--port", "8765"])
+    assert exit_.value.code == 2 and f"{journal}: line 2 is valid JSON but not a journal record" in capsys.readouterr().err
+    journal.write_bytes(good)
+    (state / "audit.sqlite").write_bytes(b"not sqlite" * 500)
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--index", str(index_dir), "--port", "8765"])
+    assert exit_.value.code == 2 and f"the audit log {state / 'audit.sqlite'} cannot be opened" in capsys.readouterr().err

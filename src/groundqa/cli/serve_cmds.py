@@ -87,9 +87,10 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from ..serve.app import create_app
+        from ..serve.app import check_state, create_app
     except ModuleNotFoundError as exc:
         raise ConfigError(f"the service needs the serve extra ({exc.name} is missing): pip install 'groundqa[serve]'") from exc
+    check_state(settings)  # a damaged journal or audit log, a missing index folder: refused before models load
     app = create_app(settings=settings, config=args.config)
     if not settings.api_keys:
         print("groundqa serve: no API keys configured: every request is allowed (loopback only)", file=sys.stderr)

@@ -62,7 +62,7 @@ from .schemas import (
     StreamSentence,
 )
 from .settings import ServeSettings
-from .store import DocumentStore, check_batch_ids, content_hash
+from .store import DocumentStore, check_batch_ids, check_index_folder, content_hash, read_journal
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,25 @@ def open_index(index_dir: Path | None, embedder: str) -> Any:
     if index_dir is not None and index_dir.exists() and any(index_dir.iterdir()):
         raise ConfigError(f"--index {index_dir} exists and is not a groundqa index; pass an index folder or a new path")
     return HybridIndex(embedder)
+
+
+def check_state(settings: ServeSettings) -> None:
+    """What start-up would refuse in the service's files, checked before any model loads (``groundqa
+    serve`` calls it, so a refusal is one message and exit code 2, not a traceback minutes later):
+    a damaged or foreign journal line, an index folder missing while the journal is not, an audit
+    log that is not groundqa's SQLite file. It changes nothing, except that it puts back an index
+    folder that a save killed between its two renames left aside, as start-up does; the lifespan
+    runs the same checks again."""
+    if settings.index_dir is not None:
+        from ..index.hybrid import recover_interrupted_save
+
+        recover_interrupted_save(settings.index_dir)
+    state = settings.resolved_state_dir()
+    docs, _, _ = read_journal(state / "journal.jsonl", warn=False)
+    check_index_folder(settings.index_dir, state, docs)
+    audit = settings.resolved_audit_path()
+    if audit.exists():
+        AuditLog(audit).close()
 
 
 def _upload_name(filename: str | None, i: int) -> str:
@@ -208,8 +227,8 @@ def create_app(
             st.pipeline = pipe
             st.store = DocumentStore(pipe.retriever, settings.index_dir, settings.resolved_state_dir())
             st.replay = st.store.replay()
+            st.audit = AuditLog(settings.resolved_audit_path())  # before the models load: a bad file fails fast
             pipe.warm_up()
-            st.audit = AuditLog(settings.resolved_audit_path())
 
         try:
             await anyio.to_thread.run_sync(load)

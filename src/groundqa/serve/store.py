@@ -159,41 +159,8 @@ class DocumentStore:
         """Rebuild the document map from the journal and bring the index up to date with it."""
         t0 = time.perf_counter()
         rep = ReplayReport()
-        docs: dict[str, StoredDocument] = {}
-        deleted: set[str] = set()
-        if self.journal_path.exists():
-            with open(self.journal_path, "rb") as f:
-                lines = f.read().split(b"\n")
-            for n, raw in enumerate(lines):
-                if not raw.strip():
-                    continue
-                try:
-                    r = json.loads(raw)
-                except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deeply
-                    # only the last line can be torn (a crash mid-append, never acknowledged)
-                    if any(x.strip() for x in lines[n + 1 :]):
-                        raise ConfigError(
-                            f"{self.journal_path}: line {n + 1} is damaged and is not the last one; the journal was edited or the disk is "
-                            f"failing. Restore the journal from a backup, or repair or remove line {n + 1} (its document's change is lost "
-                            "then) and start again"
-                        ) from None
-                    rep.torn_lines += 1
-                    log.warning("%s: line %d (the last) is torn, a write cut by a crash that was never acknowledged; it is ignored", self.journal_path, n + 1)
-                    continue
-                problem = _record_problem(r)
-                if problem is not None:
-                    raise ConfigError(
-                        f"{self.journal_path}: line {n + 1} is valid JSON but not a journal record ({problem}); the journal was edited "
-                        f"or damaged. Restore it from a backup, or repair or remove line {n + 1} (its document's change is lost then) "
-                        "and start again; the other lines are untouched"
-                    )
-                if r["op"] == "put":
-                    docs[r["id"]] = StoredDocument.from_record(r)
-                    deleted.discard(r["id"])
-                else:
-                    docs.pop(r["id"], None)
-                    deleted.add(r["id"])
-        self._check_index_folder(docs)
+        docs, deleted, rep.torn_lines = read_journal(self.journal_path)
+        check_index_folder(self.index_dir, self.state_dir, docs)
         if deleted:
             rep.deleted = self.index.delete(deleted)
         present = self._chunk_ids_by_doc()
@@ -222,48 +189,9 @@ class DocumentStore:
         rep.seconds = time.perf_counter() - t0
         return rep
 
-    def _check_index_folder(self, docs: Mapping[str, StoredDocument]) -> None:
-        """Refuse to start when the index folder is gone but the journal is not: the service would
-        serve the journal's documents only, and its first snapshot would make the loss of the
-        index's own documents permanent. Unless the marker this store keeps next to the journal
-        says that every document of the index came through the journal (then the journal is a
-        complete record and the index is rebuilt from it, with a warning)."""
-        if self.index_dir is None or self.index_dir.exists() or not docs:
-            return
-        marker = self._read_marker()
-        prebuilt = marker.get("prebuilt_documents") if marker else None
-        if prebuilt == 0:
-            log.warning(
-                "index folder %s does not exist: rebuilding it from the journal %s (%d documents; every document of the index was "
-                "ingested through the service, so nothing is lost)", self.index_dir, self.journal_path, len(docs)
-            )
-            return
-        held = (
-            f"the index also held {prebuilt} document(s) built with `groundqa index build` that the journal does not have"
-            if isinstance(prebuilt, int)
-            else f"nothing in {self.state_dir} records whether the index held documents built with `groundqa index build` that the journal does not have"
-        )
-        raise ConfigError(
-            f"the index folder {self.index_dir} does not exist, but {self.journal_path} holds {len(docs)} document(s) ingested "
-            f"through the service, and {held}. Starting would serve the journal's documents only, and the next snapshot would make "
-            f"the loss permanent. Restore {self.index_dir} from a backup (or rebuild it with `groundqa index build SOURCES --out "
-            f"{self.index_dir}`; the journal is replayed over it), or pass the right --index; to serve the journal's documents "
-            f"alone, create the empty folder {self.index_dir} and start again"
-        )
-
     @property
     def marker_path(self) -> Path:
-        return self.state_dir / "index.json"
-
-    def _read_marker(self) -> dict[str, Any] | None:
-        try:
-            data = json.loads(self.marker_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            log.warning("%s cannot be read (%s); treated as missing", self.marker_path, exc)
-            return None
-        return data if isinstance(data, dict) else None
+        return self.state_dir / MARKER
 
     def _write_marker(self, prebuilt: int | None) -> None:
         """Record how many documents of the index are not in the journal (None: unknown)."""
@@ -465,6 +393,96 @@ class _Pending:
     outcomes: list[IngestOutcome] = field(default_factory=list)
     done: bool = False
     error: BaseException | None = None
+
+
+MARKER = "index.json"
+
+
+def read_journal(path: Path, *, warn: bool = True) -> tuple[dict[str, StoredDocument], set[str], int]:
+    """``(live documents, deleted ids, torn lines)`` of the journal at ``path`` (empty if it does not
+    exist). ``ConfigError`` naming the file, the line and the fix for a damaged line that is not
+    the last one, or a line that is not a put or delete record; a torn last line (a crash in the
+    middle of an append, never acknowledged) is skipped, with a warning when ``warn``."""
+    docs: dict[str, StoredDocument] = {}
+    deleted: set[str] = set()
+    torn = 0
+    if not path.exists():
+        return docs, deleted, torn
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    for n, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        try:
+            r = json.loads(raw)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deeply
+            # only the last line can be torn (a crash mid-append, never acknowledged)
+            if any(x.strip() for x in lines[n + 1 :]):
+                raise ConfigError(
+                    f"{path}: line {n + 1} is damaged and is not the last one; the journal was edited or the disk is failing. "
+                    f"Restore the journal from a backup, or repair or remove line {n + 1} (its document's change is lost then) "
+                    "and start again"
+                ) from None
+            torn += 1
+            if warn:
+                log.warning("%s: line %d (the last) is torn, a write cut by a crash that was never acknowledged; it is ignored", path, n + 1)
+            continue
+        problem = _record_problem(r)
+        if problem is not None:
+            raise ConfigError(
+                f"{path}: line {n + 1} is valid JSON but not a journal record ({problem}); the journal was edited or damaged. "
+                f"Restore it from a backup, or repair or remove line {n + 1} (its document's change is lost then) and start "
+                "again; the other lines are untouched"
+            )
+        if r["op"] == "put":
+            docs[r["id"]] = StoredDocument.from_record(r)
+            deleted.discard(r["id"])
+        else:
+            docs.pop(r["id"], None)
+            deleted.add(r["id"])
+    return docs, deleted, torn
+
+
+def check_index_folder(index_dir: Path | None, state_dir: Path, docs: Mapping[str, StoredDocument]) -> None:
+    """Refuse to start when the index folder is gone but the journal is not: the service would
+    serve the journal's documents only, and its first snapshot would make the loss of the index's
+    own documents permanent. Unless the marker the store keeps next to the journal (``index.json``)
+    says that every document of the index came through the journal: then the journal is a complete
+    record and the index is rebuilt from it, with a warning."""
+    if index_dir is None or index_dir.exists() or not docs:
+        return
+    journal = state_dir / "journal.jsonl"
+    marker = _read_marker(state_dir / MARKER)
+    prebuilt = marker.get("prebuilt_documents") if marker else None
+    if prebuilt == 0:
+        log.warning(
+            "index folder %s does not exist: rebuilding it from the journal %s (%d documents; every document of the index was "
+            "ingested through the service, so nothing is lost)", index_dir, journal, len(docs)
+        )
+        return
+    held = (
+        f"the index also held {prebuilt} document(s) built with `groundqa index build` that the journal does not have"
+        if isinstance(prebuilt, int)
+        else f"nothing in {state_dir} records whether the index held documents built with `groundqa index build` that the journal does not have"
+    )
+    raise ConfigError(
+        f"the index folder {index_dir} does not exist, but {journal} holds {len(docs)} document(s) ingested through the "
+        f"service, and {held}. Starting would serve the journal's documents only, and the next snapshot would make the loss "
+        f"permanent. Restore {index_dir} from a backup (or rebuild it with `groundqa index build SOURCES --out {index_dir}`; "
+        f"the journal is replayed over it), or pass the right --index; to serve the journal's documents alone, create the "
+        f"empty folder {index_dir} and start again"
+    )
+
+
+def _read_marker(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("%s cannot be read (%s); treated as missing", path, exc)
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _record_problem(r: Any) -> str | None:
