@@ -197,8 +197,10 @@ def test_an_audit_log_of_another_program_is_refused(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE answers (id INTEGER PRIMARY KEY, body TEXT)")
     db.close()
+    content = path.read_bytes()
     with pytest.raises(ConfigError, match="has a table 'answers' without the column"):
         AuditLog(path)
+    assert path.read_bytes() == content  # not switched to WAL or given groundqa's table
 
 
 def test_review_cli_reports_a_garbage_audit_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -209,6 +209,8 @@ def create_app(
         st.ready = False
 
         def load() -> None:
+            # the audit log first: a bad file is refused before the models load or the journal is compacted
+            st.audit = AuditLog(settings.resolved_audit_path())
             pipe = pipeline
             if pipe is None:
                 index = open_index(settings.index_dir, settings.embedder)
@@ -227,7 +229,6 @@ def create_app(
             st.pipeline = pipe
             st.store = DocumentStore(pipe.retriever, settings.index_dir, settings.resolved_state_dir())
             st.replay = st.store.replay()
-            st.audit = AuditLog(settings.resolved_audit_path())  # before the models load: a bad file fails fast
             pipe.warm_up()
 
         try:

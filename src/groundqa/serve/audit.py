@@ -109,13 +109,8 @@ class AuditLog:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+        try:  # read first: a file that is not groundqa's is left exactly as it was
             have = {r["name"] for r in self._db.execute("PRAGMA table_info(answers)")}
-            if not have:
-                self._db.executescript(_SCHEMA)
-                have = set(_COLUMNS)
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise ConfigError(
@@ -123,14 +118,16 @@ class AuditLog:
                 f"Move it away (the service then starts a new, empty audit log there) or point audit_path in the [serve] table "
                 "at another file; `sqlite3 FILE .recover` may save its rows"
             ) from None
-        missing = [c for c in _COLUMNS if c not in have]
+        missing = [c for c in _COLUMNS if c not in have] if have else []
         if missing:
             self._db.close()
             raise ConfigError(
                 f"the audit log {self.path} has a table 'answers' without the column(s) {', '.join(missing)}: it was not written by "
                 "groundqa. Move it away (a new one is started there) or point audit_path in the [serve] table at another file"
             )
-        self._db.executescript(_SCHEMA)  # the index, if an older log lacks it
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         with self._lock:
