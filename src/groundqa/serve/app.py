@@ -27,6 +27,7 @@ import re
 import tempfile
 import threading
 import time
+import unicodedata
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Mapping
@@ -160,8 +161,6 @@ def _check_id(doc_id: str, what: str = "document id") -> str:
 
 def _id_candidates(doc_id: str) -> list[str]:
     """The ids a path id may name: as sent, then its NFC form (what ingest stores)."""
-    import unicodedata
-
     return list(dict.fromkeys((doc_id, unicodedata.normalize("NFC", doc_id))))
 
 
