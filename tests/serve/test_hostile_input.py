@@ -478,3 +478,23 @@ def test_groundqa_serve_refuses_damaged_state_before_loading_models(tmp_path: Pa
     with pytest.raises(SystemExit) as exit_:
         main(["serve", "--index", str(index_dir), "--port", "8765"])
     assert exit_.value.code == 2 and f"the audit log {state / 'audit.sqlite'} cannot be opened" in capsys.readouterr().err
+
+
+def test_groundqa_ask_output_escapes_document_text_and_ids() -> None:
+    """`groundqa ask` prints passages and citations: their ids and text are escaped, while its own
+    colours (``color=True``) stay."""
+    from groundqa.cli.pipeline_cmds import render_answer
+    from groundqa.documents import Chunker
+    from groundqa.index import HybridIndex
+    from groundqa.pipeline import Pipeline
+    from groundqa.testing import ExtractiveGenerator, KeywordGuard
+    from groundqa.types import Document
+
+    idx = HybridIndex("hash")
+    doc = Document("evil\x1b]0;pwned\x07.md", "Oxygen was discovered by \x1b[2J\x1b[31mJoseph Priestley\r in 1774.")
+    idx.add([c for g in Chunker(idx.embedder).chunk_many([doc]) for c in g])
+    a = Pipeline(idx, ExtractiveGenerator(), KeywordGuard(), policy="flag").ask("Who discovered oxygen?")
+    shown = render_answer(a)
+    assert "\x1b" not in shown and "\r" not in shown and "\x07" not in shown
+    assert "evil\\x1b]0;pwned\\x07.md" in shown and "\\x1b[31mJoseph Priestley" in shown
+    assert "\x1b[32m" in render_answer(a, color=True) or "\x1b[31m" in render_answer(a, color=True)
