@@ -360,11 +360,16 @@ def cmd_add(args: argparse.Namespace) -> int:
     incoming: dict[str, set[str]] = {}
     for c in chunks:
         incoming.setdefault(c.doc_id, set()).add(c.id)
-    new_docs = [d.id for d in result.documents if d.id not in existing]
+    # an index built before ids were put in NFC may hold another Unicode form of an incoming id
+    # (file names on macOS are decomposed): that document is replaced, not kept as a twin
+    other_forms = {unicodedata.normalize("NFC", k): k for k in existing if unicodedata.normalize("NFC", k) != k}
+    replaced = [other_forms[d.id] for d in result.documents if d.id in other_forms and d.id not in existing]
+    new_docs = [d.id for d in result.documents if d.id not in existing and d.id not in other_forms]
     unchanged = [d.id for d in result.documents if d.id in existing and existing[d.id] == incoming.get(d.id, set())]
     updated = [d.id for d in result.documents if d.id in existing and existing[d.id] != incoming.get(d.id, set())]
+    updated += [d.id for d in result.documents if d.id in other_forms and d.id not in existing]
     if updated:
-        index.delete(updated)
+        index.delete([u for u in updated if u in existing] + replaced)
     added = index.add(chunks, show_progress=_progress(args))
     saved = _save(index, folder, chunking) if (added or updated) else (index.uri if hasattr(index, "uri") else folder.resolve())
     stats = {"new_documents": len(new_docs), "updated_documents": len(updated), "unchanged_documents": len(unchanged), "chunks_added": added}
