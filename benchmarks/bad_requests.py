@@ -2,6 +2,13 @@
 or unauthorised requests, each must get a 4xx with a JSON error body (never a 5xx or a dropped
 connection) in under 2 s, and the service must answer /v1/health right after each.
 
+Then an id sweep (issue 25): documents under ordinary and hostile ids (newlines, NUL, zero-width
+and direction characters, terminal escapes, NFD forms, dot segments, URL and query syntax). Every
+id must be either refused with a 422 that lists the allowed characters, or accepted and then
+readable (GET, by the stored id and by the id as sent) and deletable (DELETE, then GET 404):
+0 unreachable ids. Look-alike twins (NFC/NFD) must be one document, and the pair whose chunk ids
+used to collide through NUL must not lose a chunk.
+
 The server is the real command (``python -m groundqa serve``, default models) over a copy of an
 index, with API keys and ``body_timeout_s = 1.5`` from a config file; one ordinary document is
 ingested before the timed cases (the first ingest loads the sentence splitter). Build the index
@@ -24,7 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 ADMIN, ASKER = "admin-key-0123456789abcdef", "ask-only-key-0123456789ab"
 ASK, DOCS = "/v1/ask", "/v1/documents"
@@ -49,6 +59,10 @@ def cases() -> list[tuple[str, str, str, dict, set[int]]]:
     add("malformed auth header", "POST", ASK, {"json": {"question": q}, "headers": {"Authorization": "Basic abc"}}, 401)
     add("ask key ingests", "POST", DOCS, {"json": {"documents": [{"text": "x y z"}]}, "headers": {"Authorization": f"Bearer {ASKER}"}}, 403)
     add("ask key deletes", "DELETE", f"{DOCS}/apollo_program.md", {"headers": {"Authorization": f"Bearer {ASKER}"}}, 403)
+    # issue 25: reading documents needs the read scope; docs and metrics need a key once keys are set
+    add("ask key reads a whole document", "GET", f"{DOCS}/apollo_program.md", {"headers": {"Authorization": f"Bearer {ASKER}"}}, 403)
+    for route in ("/metrics", "/openapi.json", "/docs", "/redoc"):
+        add(f"{route} without a key", "GET", route, {"headers": {"Authorization": ""}}, 401)
     # ask: fields
     for name, body in [
         ("empty question", {"question": ""}), ("blank question", {"question": " \n\t "}), ("question 1001 chars", {"question": "why " * 251}),
@@ -65,6 +79,10 @@ def cases() -> list[tuple[str, str, str, dict, set[int]]]:
         ("filter list with a dict", {"question": q, "filters": {"n": [{"a": 1}]}}), ("filter $gt string", {"question": q, "filters": {"n": {"$gt": "5"}}}),
         ("filter $gte bool", {"question": q, "filters": {"n": {"$gte": True}}}), ("filters a list", {"question": q, "filters": ["a"]}),
         ("filter two bad ops", {"question": q, "filters": {"n": {"$foo": 1, "$bar": 2}}}), ("filter key 10k chars", {"question": q, "filters": {"k" * 10_000: {"$nope": 1}}}),
+        # issue 25: every limit the schema states (max_question_chars for the question and each turn)
+        ("conversation turn 1001 chars", {"question": q, "conversation": [{"role": "user", "content": "x" * 1001}]}),
+        ("conversation turn 4000 chars", {"question": q, "conversation": [{"role": "assistant", "content": "y" * 4000}]}),
+        ("question 1000 chars and a space", {"question": "x" * 1000 + " "}),
     ]:
         add(name, "POST", ASK, {"json": body}, {400, 422})
     add("filter $gt 10^400", "POST", ASK, {"content": b'{"question": "x?", "filters": {"n": {"$gt": 1' + b"0" * 400 + b"}}}", "headers": J}, 400)
@@ -89,7 +107,7 @@ def cases() -> list[tuple[str, str, str, dict, set[int]]]:
         ("metadata a list", {"documents": [{"text": "hello there", "metadata": [1]}]}), ("metadata list value", {"documents": [{"text": "hello there", "metadata": {"a": [1]}}]}),
         ("unknown document field", {"documents": [{"text": "hello there", "lang": "en"}]}), ("source 3000 chars", {"documents": [{"text": "hello there", "source": "s" * 3000}]}),
         ("101 documents", {"documents": [{"text": f"document {i}"} for i in range(101)]}), ("documents null", {"documents": None}),
-    ]:
+    ] + [(f"id {name}", {"documents": [{"id": i, "text": "hello there"}]}) for name, i in REFUSED_IDS]:
         add(name, "POST", DOCS, {"json": body}, {400, 413, 422})
     for name, raw in [
         ("invalid JSON", b"{nope"), ("JSON array", b"[]"), ("empty body", b""), ("invalid UTF-8", b"\xff\xfe\xfd"),
@@ -120,16 +138,99 @@ def cases() -> list[tuple[str, str, str, dict, set[int]]]:
         ("empty file", [("files", ("empty.txt", b"", T))]), ("unknown extension", [("files", ("a.exe", b"MZ hello", T))]), ("undecodable", [("files", ("a.txt", b"\x80\x81\x82 abc \xc3\x28" * 10, T))]),
         ("csv without text column", [("files", ("a.csv", b"title,n\nx,1\n", "text/csv"))]), ("html without visible text", [("files", ("a.html", b"<script>x()</script>", "text/html"))]),
         ("101 files", [("files", (f"f{i}.txt", b"hi", T)) for i in range(101)]),
+        ("name with a zero-width space", [("files", ("refunds\u200b.md", b"hello there", T))]), ("name with a direction override", [("files", ("evil\u202etxt.md", b"hello there", T))]),
+        ("name with an escape", [("files", ("x\x1b[31m.txt", b"hello there", T))]),
     ]:
         add(f"upload {name}", "POST", DOCS, {"files": files}, {400, 413, 422})
     # paths and methods
     for name, method, path, ok in [
         ("unknown document", "GET", f"{DOCS}/nope/never", 404), ("delete unknown document", "DELETE", f"{DOCS}/never-was", 404),
         ("document id 10k chars", "GET", f"{DOCS}/" + "d" * 10_000, {404, 414, 431}), ("document id with %00", "GET", f"{DOCS}/a%00b", 404),
+        ("document id with %0A", "GET", f"{DOCS}/never%0Awas", 404), ("delete document id with %0D", "DELETE", f"{DOCS}/never%0Dwas", 404),
         ("unknown route", "GET", "/v1/nothing", 404), ("GET ask", "GET", ASK, 405), ("PUT ask", "PUT", ASK, 405), ("PATCH documents", "PATCH", DOCS, 405),
     ]:
         add(name, method, path, {}, ok)
     return c
+
+
+# ids the service must refuse with a 422 that lists the allowed characters (issue 25)
+REFUSED_IDS = [
+    ("with a newline", "a\nb"), ("ending in a newline", "refunds.md\n"), ("with a carriage return", "a\rb"), ("with NUL", "col\x00Warranty"),
+    ("with a tab", "a\tb"), ("with an ANSI escape", "x\x1b[31mred"), ("with a zero-width space", "refunds\u200b.md"), ("with a zero-width joiner", "re\u200dfunds.md"),
+    ("with a BOM", "\ufeffrefunds.md"), ("with a direction override", "evil\u202etxt.md"), ("with a line separator", "a\u2028b"), ("with a soft hyphen", "re\u00adfunds.md"),
+    ("with a leading space", " refunds.md"), ("with a trailing space", "refunds.md "), ("'..'", ".."), ("with a '.' segment", "a/./b"), ("with a '..' segment", "a/../b"),
+    ("with DEL", "a\x7fb"), ("with a C1 control", "a\x85b"),
+]
+# ids the service must accept, and then serve and delete by the stored id and by the id as sent
+ACCEPTED_IDS = [
+    "plain.md", "a/b/c.md", "with space.md", "100% ?&#=+;.md", "ümlaut/日本.txt", "...", "a/..b/.c", "%2F", "%0A", "/lead/slash", "a//b", "trailing/",
+    "quote\"'`", "back\\slash", "nbsp\u00a0x", "🙂", "x" * 512, unicodedata.normalize("NFD", "café/menü.md"), "<script>alert(1)</script>",
+    "' OR 1=1 --", 'doc_id == "x" || true', "{}", "a;b", "~user", "CON", "Ω≈ç√", ".env", "sha256:0000",
+]
+
+
+def id_sweep(c: Any) -> dict[str, Any]:
+    """Every id refused with the allowed characters, or readable and deletable (issue 25)."""
+    rows = []
+    for kind, doc_id in [("refused", i) for _, i in REFUSED_IDS] + [("accepted", i) for i in ACCEPTED_IDS]:
+        text = f"Document under the id number {len(rows)}."
+        r = c.post(DOCS, json={"documents": [{"id": doc_id, "text": text}]})
+        row: dict[str, Any] = {"id": doc_id, "expected": kind, "post": r.status_code, "problems": []}
+        if r.status_code in (200, 201):
+            stored = r.json()["documents"][0]["id"]
+            row["stored"] = stored
+            if stored != unicodedata.normalize("NFC", doc_id):
+                row["problems"].append(f"stored as {stored!r}")
+            for name, asked in (("get stored", stored), ("get as sent", doc_id)):
+                g = c.get(f"{DOCS}/{quote(asked, safe='')}")
+                row[name] = g.status_code
+                if g.status_code != 200 or g.json().get("text") != text:
+                    row["problems"].append(f"{name}: {g.status_code}")
+            d = c.delete(f"{DOCS}/{quote(stored, safe='')}")
+            row["delete"] = d.status_code
+            if d.status_code != 200:
+                row["problems"].append(f"delete: {d.status_code}")
+            gone = c.get(f"{DOCS}/{quote(stored, safe='')}").status_code
+            if gone != 404:
+                row["problems"].append(f"get after delete: {gone}")
+        else:
+            msg = r.json().get("message", "") if r.headers.get("content-type", "").startswith("application/json") else r.text
+            row["message"] = msg[:200]
+            if r.status_code != 422 or "ids may hold" not in msg:
+                row["problems"].append("refused without saying which characters are allowed")
+        rows.append(row)
+    # look-alike twins are one document
+    nfc, nfd = "twins/café.md", unicodedata.normalize("NFD", "twins/café.md")
+    a = c.post(DOCS, json={"documents": [{"id": nfd, "text": "The menu changes daily."}]}).json()["documents"][0]
+    b = c.post(DOCS, json={"documents": [{"id": nfc, "text": "The menu changes daily."}]}).json()["documents"][0]
+    twins = int(not (a["id"] == b["id"] == nfc and b["status"] == "unchanged"))
+    c.delete(f"{DOCS}/{quote(nfc, safe='')}")
+    # the pair whose chunk ids collided through NUL: the first is refused, the second keeps its chunk
+    first = c.post(DOCS, json={"documents": [{"id": "col\x00Warranty", "text": "T"}]}).status_code
+    second = c.post(DOCS, json={"documents": [{"id": "col", "text": "Warranty\x00T"}]})
+    held = c.get(f"{DOCS}/col").json().get("chunks") if second.status_code in (200, 201) else None
+    nul_ok = first == 422 and second.status_code in (200, 201) and second.json()["documents"][0]["chunks"] == held == 1
+    c.delete(f"{DOCS}/col")
+    accepted = [r for r in rows if r["post"] in (200, 201)]
+    return {
+        "ids": len(rows),
+        "accepted": len(accepted),
+        "refused": len(rows) - len(accepted),
+        "accepted_as_expected": sum(r["expected"] == "accepted" for r in accepted),
+        "refused_as_expected": sum(r["expected"] == "refused" and r["post"] == 422 for r in rows),
+        "unreachable": sum(bool(r["problems"]) for r in accepted),
+        "refused_without_allowed_characters": sum(bool(r["problems"]) for r in rows if r["post"] not in (200, 201)),
+        "status_5xx": sum(r["post"] >= 500 for r in rows),
+        "lookalike_twins_stored_twice": twins,
+        "nul_collision_pair_ok": nul_ok,
+        "rows": rows,
+    }
+
+
+def hash_key_check() -> dict[str, Any]:
+    """``groundqa serve --hash-key`` with a non-ASCII key: refused (exit 2) with the reason."""
+    p = subprocess.run([sys.executable, "-m", "groundqa", "serve", "--hash-key", "clé-secrète-0123456789"], capture_output=True, text=True, timeout=120)
+    return {"exit_code": p.returncode, "refused": p.returncode == 2 and "printable ASCII" in p.stderr, "message": p.stderr.strip()[-300:]}
 
 
 def hostile_but_valid() -> list[tuple[str, str, str, dict, set[int]]]:
@@ -138,6 +239,7 @@ def hostile_but_valid() -> list[tuple[str, str, str, dict, set[int]]]:
     return [
         ("upload Markdown title padded with 3,000 spaces", "POST", DOCS, {"files": [("files", ("padded.md", md, "text/markdown"))]}, {200, 201}),
         ("upload jsonl with one deep and one good line", "POST", DOCS, {"files": [("files", ("mixed.jsonl", nested(100_000) + b'\n{"id": "mixed-ok", "text": "A flat record."}\n', "application/x-ndjson"))]}, {200, 201}),
+        ("upload jsonl with a newline id and a good one (the first skipped, with the reason)", "POST", DOCS, {"files": [("files", ("ids.jsonl", b'{"id": "bad\\nid", "text": "x y"}\n{"id": "ids-ok", "text": "A flat record."}\n', "application/x-ndjson"))]}, {200, 201}),
     ]
 
 
@@ -215,6 +317,8 @@ def main() -> None:
                     th = time.perf_counter()
                     health = httpx.get(f"{url}/v1/health", timeout=10).status_code
                     rows.append({"kind": kind, "name": name, "status": status, "expected": sorted(ok), "seconds": round(secs, 3), "json_error": json_error, "health_after": health, "health_s": round(time.perf_counter() - th, 3), "message": body[:160]})
+        with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+            ids = id_sweep(c)
         code, secs = slow_body(url)
         rows.append({"kind": "bad", "name": "body stalled after 15 bytes (body_timeout_s 1.5)", "status": code, "expected": [408], "seconds": round(secs, 3), "json_error": True, "health_after": httpx.get(f"{url}/v1/health", timeout=10).status_code, "health_s": 0.0, "message": ""})
     finally:
@@ -238,6 +342,8 @@ def main() -> None:
         "health_failures_after": sum(r["health_after"] != 200 for r in rows),
         "max_health_seconds": max(r["health_s"] for r in rows),
         "statuses": {str(s): sum(r["status"] == s for r in rows) for s in sorted({r["status"] for r in rows})},
+        "id_sweep": {k: v for k, v in ids.items() if k != "rows"},
+        "hash_key_non_ascii": hash_key_check(),
         "server_startup_s": round(startup, 1),
         "config": {
             "server": "python -m groundqa serve (default pipeline: real embedder, generator and guard) over a copy of --index; API keys and body_timeout_s = 1.5 from a config file",
@@ -247,17 +353,21 @@ def main() -> None:
             "command": "python " + " ".join(sys.argv),
         },
         "rows": rows,
+        "id_rows": ids["rows"],
     }
     print(f"{'case':60s} {'status':>6s} {'s':>6s}")
     for r in rows:
         print(f"{r['name'][:60]:60s} {r['status']:>6d} {r['seconds']:>6.2f}")
-    summary = {k: v for k, v in out.items() if k != "rows"}
+    summary = {k: v for k, v in out.items() if k not in ("rows", "id_rows")}
     print(json.dumps(summary, indent=2))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     shutil.rmtree(tmp, ignore_errors=True)
     ok = not (out["status_5xx"] or out["dropped_connections"] or out["unexpected_status"] or out["slower_than_limit"] or out["non_json_errors"] or out["health_failures_after"])
+    sweep = out["id_sweep"]
+    ok = ok and not (sweep["unreachable"] or sweep["refused_without_allowed_characters"] or sweep["status_5xx"] or sweep["lookalike_twins_stored_twice"])
+    ok = ok and sweep["nul_collision_pair_ok"] and sweep["accepted_as_expected"] == len(ACCEPTED_IDS) and sweep["refused_as_expected"] == len(REFUSED_IDS) and out["hash_key_non_ascii"]["refused"]
     sys.exit(0 if ok else 1)
 
 

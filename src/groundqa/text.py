@@ -8,10 +8,35 @@ data is used if it is installed; otherwise the error says what to install.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Any
 
 from .errors import ModelNotFoundError
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_UNSAFE = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+
+
+def printable(text: object, *, newlines: bool = False) -> str:
+    """``text`` safe to print to a terminal or a log line: control characters (terminal escapes,
+    carriage returns, NUL ...), invisible format characters (zero-width, direction overrides) and
+    line separators are shown as ``\\x1b``, ``\\r``, ``\\u200b``; backslashes are left as they are.
+    With ``newlines=True`` a newline stays a newline (for multi-line fields); otherwise it is
+    shown as ``\\n``, so a value never breaks a table's or a log's line."""
+    s = str(text)
+    if all(unicodedata.category(ch) not in _UNSAFE for ch in s):
+        return s
+    out = []
+    for ch in s:
+        if newlines and ch == "\n":
+            out.append(ch)
+        elif unicodedata.category(ch) in _UNSAFE:
+            out.append(_ESCAPES.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"))
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 @lru_cache(maxsize=4)

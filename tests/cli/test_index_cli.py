@@ -272,3 +272,36 @@ def test_build_fit_fusion_keeps_the_fit_in_the_manifest(tmp_path, capsys):
     assert fusion["weights"] == fusion["fit"]["weights"]["zscore"]
     code, _, err = run(capsys, "index", "build", root, "--backend", "milvus", "--uri", tmp_path / "m.db", "--embedder", "hash", "--fit-fusion")
     assert code != 0 and "--fit-fusion" in err
+
+
+def test_cli_ids_are_checked_escaped_and_found_in_any_unicode_form(capsys, tmp_path):
+    """Issue 25: `index build` skips records whose id no URL or terminal can carry (with the reason),
+    stores ids in NFC, `index add` replaces a document an older index holds under the NFD form of
+    the id (not a look-alike twin), `index delete` finds an id typed in NFD, and `search` escapes
+    ids and text in its table."""
+    import unicodedata
+
+    from groundqa.documents import Chunker
+    from groundqa.index import HybridIndex
+    from groundqa.types import Document
+
+    nfc, nfd = "café.md", unicodedata.normalize("NFD", "café.md")
+    src = write(tmp_path / "in" / "c.jsonl", "\n".join(json.dumps(r) for r in [
+        {"id": "ok", "text": "Plain record about \x1b[31mturbines\x1b[0m."}, {"id": "bad\nid", "text": "Newline id."},
+    ]) + "\n")
+    idx = tmp_path / "idx"
+    code, out, err = run(capsys, "index", "build", src, "--out", idx, "--embedder", "hash", "--json")
+    assert code == 0 and json.loads(out)["documents"] == 1 and "U+000A (line feed)" in err
+    # an index of an older version holding the NFD form of an id
+    index = HybridIndex.load(idx)
+    index.add([c for g in Chunker(index.embedder).chunk_many([Document(nfd, "Old menu text.")]) for c in g])
+    index.save(idx)
+    write(tmp_path / "in2" / "m.jsonl", json.dumps({"id": nfd, "text": "New menu text."}) + "\n")
+    code, out, err = run(capsys, "index", "add", idx, tmp_path / "in2" / "m.jsonl", "--json")
+    added = json.loads(out)
+    assert code == 0 and added["updated_documents"] == 1 and added["new_documents"] == 0 and added["total_documents"] == 2
+    assert sorted(HybridIndex.load(idx).doc_ids()) == sorted([nfc, "ok"])
+    code, out, _ = run(capsys, "search", "--index", idx, "plain record", "--mode", "bm25")
+    assert code == 0 and "\x1b" not in out and "\\x1b[31mturbines" in out
+    code, out, err = run(capsys, "index", "delete", idx, nfd, "--json")
+    assert code == 0 and json.loads(out)["deleted_documents"] == [nfc]

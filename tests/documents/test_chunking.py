@@ -193,3 +193,33 @@ def test_progress_bar_goes_to_stderr(sample_docs, capsys):
     chunks = chunk_documents(sample_docs, words, max_tokens=60, show_progress=True, batch_docs=3)
     out, err = capsys.readouterr()
     assert chunks and out == "" and "chunking" in err and f"{len(sample_docs)}/{len(sample_docs)}" in err
+
+
+def test_chunk_ids_are_unambiguous_through_nul_and_unchanged_otherwise():
+    """Issue 25: ``id + "\\0" + text`` gave ``col\\0Warranty``/``T`` and ``col``/``Warranty\\0T`` one chunk
+    id, so the second document had no chunk while its ingest said ``chunks: 1``."""
+    import hashlib
+
+    assert chunk_id("col\x00Warranty", "T") != chunk_id("col", "Warranty\x00T")
+    assert chunk_id("a\x00b", "c") != chunk_id("a\x00b", "c\x00") != chunk_id("a", "b\x00c")
+    # ids of every NUL-free document id are those existing indexes hold
+    for doc_id, text in [("faq/card", "A card."), ("col", "Warranty\x00T"), ("", "x")]:
+        assert chunk_id(doc_id, text) == hashlib.sha256(f"{doc_id}\x00{text}".encode()).hexdigest()[:32]
+    assert chunk_id("faq/card", "A card.") == "c9cebe0a4f2d39c0827def2aaa473e4b"  # pinned: saved indexes hold it
+
+
+def test_loaders_skip_unreachable_ids_and_put_ids_in_nfc(tmp_path):
+    """Issue 25: ids with newlines or zero-width characters from files (the CLI's path) are skipped
+    with the reason; decomposed (NFD) ids are stored in NFC."""
+    import json
+    import unicodedata
+
+    f = tmp_path / "c.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "ok", "text": "Fine."}, {"id": "a\nb", "text": "Newline."}, {"id": "refunds\u200b.md", "text": "Zero width."},
+        {"id": unicodedata.normalize("NFD", "café"), "text": "Decomposed."},
+    ]) + "\n", encoding="utf-8")
+    r = load_documents(f)
+    assert [d.id for d in r.documents] == ["ok", "café"]
+    reasons = " | ".join(s.reason for s in r.skipped)
+    assert "U+000A (line feed)" in reasons and "U+200B" in reasons and "rename the file or fix the record's id" in reasons

@@ -401,3 +401,15 @@ def test_the_last_close_stops_the_embedded_engine(tmp_path):
     b.close()
     assert uri not in server_manager_instance._servers
     b.close()  # closing twice is harmless
+
+
+@needs_lite
+def test_document_ids_that_no_route_or_filter_can_reach_are_refused(lite):
+    """Issue 25: an id with a newline or a zero-width character is refused before anything is stored."""
+    r = lite()
+    good = Chunk(id="c-ok", doc_id="ok", text="Fine text.", start=0, end=10)
+    for bad in ("a\nb", "a\rb", "refunds\u200b.md", "x\x00y"):
+        with pytest.raises(ConfigError, match="ids may hold letters"):
+            r.add([good, Chunk(id="c-bad", doc_id=bad, text="Bad id.", start=0, end=7)])
+    assert len(r) == 0
+    assert r.add([good]) == 1

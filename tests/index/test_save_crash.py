@@ -131,3 +131,13 @@ def test_a_hub_id_in_the_manifest_is_not_downloaded(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(models, "_from_hub", no_download)
     with pytest.raises(IndexFormatError, match="does not download"):
         HybridIndex.load(path)
+
+
+def test_a_damaged_chunk_line_is_named(tmp_path: Path) -> None:
+    """Issue 25: a start-up refusal names the file and the line where there is one."""
+    path = tmp_path / "index"
+    _index().save(path)
+    lines = (path / "chunks.jsonl").read_text().splitlines()
+    (path / "chunks.jsonl").write_text("\n".join([lines[0], "[]", *lines[1:]]) + "\n")
+    with pytest.raises(IndexFormatError, match=r"chunks.jsonl: line 2 is damaged .*rebuild the index"):
+        HybridIndex.load(path)

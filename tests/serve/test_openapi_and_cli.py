@@ -70,7 +70,7 @@ def test_settings_from_config_table() -> None:
     from groundqa.serve import ServeSettings, hash_key
 
     s = ServeSettings.from_mapping({"max_top_k": 5, "api_keys": [{"name": "bot", "sha256": hash_key("x" * 16), "scopes": ["ask", "ingest"]}]}, index_dir="idx")
-    assert s.max_top_k == 5 and s.api_keys[0].scopes == ("ask", "ingest")
+    assert s.max_top_k == 5 and s.api_keys[0].scopes == ("ask", "ingest", "read")  # ingest implies read
     assert s.resolved_state_dir() == Path("idx.serve") and s.resolved_audit_path() == Path("idx.serve/audit.sqlite")
     with pytest.raises(ConfigError, match="unknown key"):
         ServeSettings.from_mapping({"max_topk": 5})

@@ -102,7 +102,7 @@ def test_documents_are_idempotent_by_content(client: httpx.Client) -> None:
     assert r2.status_code == 200 and r2.json()["documents"][0]["status"] == "unchanged"
     r3 = client.post("/v1/documents", json={"documents": [{**doc, "text": "Support is open from 9am to 5pm on weekdays."}]}, headers=h)
     assert r3.status_code == 201 and r3.json()["documents"][0]["status"] == "updated"
-    got = client.get("/v1/documents/faq/hours", headers=auth(ASK_KEY)).json()
+    got = client.get("/v1/documents/faq/hours", headers=auth(INGEST_KEY)).json()
     assert got["text"].startswith("Support is open from 9am") and got["source"] == "kb/hours.md" and got["chunks"] == 1
     # no id: the id is the content hash, so the same text twice is one document
     a = client.post("/v1/documents", json={"documents": [{"text": "Our office is in Lisbon."}]}, headers=h).json()["documents"][0]
@@ -110,7 +110,7 @@ def test_documents_are_idempotent_by_content(client: httpx.Client) -> None:
     assert a["id"] == b["id"] and a["id"].startswith("sha256:") and b["status"] == "unchanged"
     d = client.delete("/v1/documents/faq/hours", headers=h)
     assert d.status_code == 200 and d.json() == {"id": "faq/hours", "deleted": True, "chunks": 1}
-    assert client.get("/v1/documents/faq/hours", headers=auth(ASK_KEY)).status_code == 404
+    assert client.get("/v1/documents/faq/hours", headers=auth(INGEST_KEY)).status_code == 404
     ans = client.post("/v1/ask", json={"question": "When is support open?", "top_k": 10}, headers=auth(ASK_KEY)).json()
     assert "faq/hours" not in {p["doc_id"] for p in ans["passages"]}
 
@@ -124,8 +124,8 @@ def test_one_request_with_two_texts_under_one_id_is_refused_whole(client: httpx.
     msg = r.json()["message"]
     assert "1 document(s) reuse the id of an earlier document in the same request with a different text" in msg
     assert "'kb/x' at positions 0 and 2" in msg and "nothing was stored" in msg
-    assert client.get("/v1/documents/kb/x", headers=auth(ASK_KEY)).status_code == 404
-    assert client.get("/v1/documents/kb/y", headers=auth(ASK_KEY)).status_code == 404
+    assert client.get("/v1/documents/kb/x", headers=auth(INGEST_KEY)).status_code == 404
+    assert client.get("/v1/documents/kb/y", headers=auth(INGEST_KEY)).status_code == 404
     # an exact repeat is one document; across requests other text under the same id is an update
     r = client.post("/v1/documents", json={"documents": [docs[0], dict(docs[0])]}, headers=h)
     assert r.status_code == 201 and [d["status"] for d in r.json()["documents"]] == ["created", "unchanged"]
@@ -159,6 +159,10 @@ def test_upload_files(client: httpx.Client) -> None:
         ("POST", "/v1/documents", ASK_KEY, 403),
         ("DELETE", "/v1/documents/faq/card", ASK_KEY, 403),
         ("GET", "/v1/documents/faq/card", None, 401),
+        ("GET", "/v1/documents/faq/card", ASK_KEY, 403),  # issue 25: reading documents needs the read scope
+        ("GET", "/metrics", None, 401),  # issue 25: keyed by default once keys are set
+        ("GET", "/openapi.json", None, 401),
+        ("GET", "/docs", None, 401),
     ],
 )
 def test_auth(client: httpx.Client, method: str, path: str, key: str | None, status: int) -> None:
@@ -177,7 +181,7 @@ def test_health_and_metrics(client: httpx.Client) -> None:
     h = client.get("/v1/health").json()
     assert h["status"] == "ok" and h["models_loaded"] and h["index"]["chunks"] >= 3
     client.post("/v1/ask", json={"question": "How do I reset my password?"}, headers=auth(ASK_KEY))
-    m = client.get("/metrics").text
+    m = client.get("/metrics", headers=auth(ASK_KEY)).text  # any key, no particular scope
     assert 'groundqa_http_requests_total{method="POST",route="/v1/ask",status="200"}' in m
     assert 'groundqa_http_request_duration_seconds_bucket{le="0.5",method="POST",route="/v1/ask"}' in m
     assert 'groundqa_answers_total{verdict="supported"}' in m

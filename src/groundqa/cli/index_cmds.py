@@ -22,10 +22,12 @@ import re
 import shutil
 import sys
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..errors import ConfigError, DocumentError
+from ..text import printable
 
 # -- arguments -----------------------------------------------------------------------------------
 
@@ -255,7 +257,7 @@ def _chunk(docs: Sequence[Any], embedder: Any, chunking: dict[str, Any], progres
 
 
 def _table(rows: Sequence[Sequence[Any]], header: Sequence[str], align: str | None = None) -> str:
-    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    cells = [[printable(c) for c in header]] + [[printable(c) for c in r] for r in rows]  # ids and text may hold escapes
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     align = align or "l" * len(header)
     lines = []
@@ -358,11 +360,16 @@ def cmd_add(args: argparse.Namespace) -> int:
     incoming: dict[str, set[str]] = {}
     for c in chunks:
         incoming.setdefault(c.doc_id, set()).add(c.id)
-    new_docs = [d.id for d in result.documents if d.id not in existing]
+    # an index built before ids were put in NFC may hold another Unicode form of an incoming id
+    # (file names on macOS are decomposed): that document is replaced, not kept as a twin
+    other_forms = {unicodedata.normalize("NFC", k): k for k in existing if unicodedata.normalize("NFC", k) != k}
+    replaced = [other_forms[d.id] for d in result.documents if d.id in other_forms and d.id not in existing]
+    new_docs = [d.id for d in result.documents if d.id not in existing and d.id not in other_forms]
     unchanged = [d.id for d in result.documents if d.id in existing and existing[d.id] == incoming.get(d.id, set())]
     updated = [d.id for d in result.documents if d.id in existing and existing[d.id] != incoming.get(d.id, set())]
+    updated += [d.id for d in result.documents if d.id in other_forms and d.id not in existing]
     if updated:
-        index.delete(updated)
+        index.delete([u for u in updated if u in existing] + replaced)
     added = index.add(chunks, show_progress=_progress(args))
     saved = _save(index, folder, chunking) if (added or updated) else (index.uri if hasattr(index, "uri") else folder.resolve())
     stats = {"new_documents": len(new_docs), "updated_documents": len(updated), "unchanged_documents": len(unchanged), "chunks_added": added}
@@ -375,14 +382,15 @@ def cmd_delete(args: argparse.Namespace) -> int:
     folder = Path(args.index)
     index = _open_index(args.index)
     present = set(index.doc_ids())
-    ids = list(dict.fromkeys(args.doc_ids))
+    # an id typed in another Unicode form (NFD) names the stored one (ids are kept in NFC)
+    ids = list(dict.fromkeys(i if i in present else unicodedata.normalize("NFC", i) for i in args.doc_ids))
     found = [i for i in ids if i in present]
     missing = [i for i in ids if i not in present]
     removed = index.delete(found) if found else 0
     if removed:
         _save(index, folder, _read_chunking(folder, index))
     for m in missing:
-        print(f"not in the index: {m}", file=sys.stderr)
+        print(f"not in the index: {printable(m)}", file=sys.stderr)
     summary = {"action": "delete", "index": index.uri if hasattr(index, "uri") else str(folder.resolve()), "deleted_documents": found, "deleted_chunks": removed, "not_found": missing, "total_documents": len(present) - len(found), "total_chunks": len(index)}
     if args.json:
         _print_json(summary)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..policy import POLICIES
+from ..text import printable
 
 
 def register(sub: Any, bench_sub: Any) -> None:
@@ -179,25 +180,26 @@ def _use_color() -> bool:
 def render_answer(answer: Any, *, color: bool = False) -> str:
     """A readable answer: text, verdict, claims coloured by verdict with score and citation, passages."""
     green, red, dim, bold, reset = ("\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m") if color else ("",) * 5
-    lines = [f"{bold}Q: {answer.question}{reset}", f"A: {answer.text}"]
+    e = printable  # document text, ids and generated text reach the terminal escaped (issue 25)
+    lines = [f"{bold}Q: {e(answer.question)}{reset}", f"A: {e(answer.text, newlines=True)}"]
     why = f" ({answer.reason})" if answer.reason else ""
     thr = getattr(answer, "threshold", None)
     support = f"; support {answer.support:.2f}" + (f" (threshold {thr:.2f})" if thr is not None else "") if answer.claims else ""
     lines.append(f"   verdict: {answer.verdict}{why}{support}")
     g = getattr(answer, "grounding", None)
     if g:
-        where = f"{g['doc_id']} [{g['start']}:{g['end']}]" if "doc_id" in g else f"passage {g['passage_rank']} [{g['start']}:{g['end']}]"
+        where = f"{e(g['doc_id'])} [{g['start']}:{g['end']}]" if "doc_id" in g else f"passage {g['passage_rank']} [{g['start']}:{g['end']}]"
         lines.append(f"   {dim}span: \"{_short(g['text'], 60)}\" at {where}{' (exact)' if g.get('exact') else ' (snapped)'}{reset}")
     for c in answer.claims:
         mark, col = ("supported", green) if c.supported else ("UNSUPPORTED", red)
         cite = ""
         if c.citation is not None:
             ct = c.citation
-            cite = f"  <- {ct.doc_id} [{ct.start}:{ct.end}] \"{_short(ct.text, 70)}\""
+            cite = f"  <- {e(ct.doc_id)} [{ct.start}:{ct.end}] \"{_short(ct.text, 70)}\""
         reasons = f" ({'; '.join(c.reasons)})" if c.reasons else ""
-        lines.append(f"   {col}[{mark} {c.probability:.2f}]{reset} {claim_shown(c, answer.generated)}{reasons}{dim}{cite}{reset}")
+        lines.append(f"   {col}[{mark} {c.probability:.2f}]{reset} {e(claim_shown(c, answer.generated))}{reasons}{dim}{cite}{reset}")
     for i, p in enumerate(answer.passages, start=1):
-        lines.append(f"   {dim}[{i}] {p.doc_id} {p.chunk.start}-{p.chunk.end} score {p.score:.4f}: {_short(p.text, 90)}{reset}")
+        lines.append(f"   {dim}[{i}] {e(p.doc_id)} {p.chunk.start}-{p.chunk.end} score {p.score:.4f}: {_short(p.text, 90)}{reset}")
     t = answer.timings
     lines.append(f"   {dim}retrieve {t.get('retrieve', 0):.0f} ms, generate {t.get('generate', 0):.0f} ms, verify {t.get('verify', 0):.0f} ms{reset}")
     return "\n".join(lines)
@@ -225,7 +227,7 @@ def claim_shown(claim: Any, generated: str) -> str:
 
 
 def _short(text: str, n: int) -> str:
-    text = " ".join(text.split())
+    text = printable(" ".join(text.split()))
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
@@ -258,7 +260,7 @@ def _demo(args: argparse.Namespace) -> int:
             for item in report:
                 print(f"\nQ: {item['question']}" + ("" if item["answerable"] else "  (not in the corpus)"))
                 for p in item["passages"]:
-                    print(f"   [{p['rank']}] {p['score']:.4f}  {p['doc_id']} {p['start']}-{p['end']}  {_short(p['text'], 100)}")
+                    print(f"   [{p['rank']}] {p['score']:.4f}  {printable(p['doc_id'])} {p['start']}-{p['end']}  {_short(p['text'], 100)}")
         return 0
     say(f"[3/{steps}] loading the generator ({args.generator}) and the guard (verifier: {args.verifier})")
     pipe = _pipeline(index, args.generator, args.verifier, args.policy, args.top_k, args.judge)

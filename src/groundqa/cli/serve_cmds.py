@@ -107,9 +107,10 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from ..serve.app import create_app
+        from ..serve.app import check_state, create_app
     except ModuleNotFoundError as exc:
         raise ConfigError(f"the service needs the serve extra ({exc.name} is missing): pip install 'groundqa[serve]'") from exc
+    check_state(settings)  # a damaged journal or audit log, a missing index folder: refused before models load
     app = create_app(settings=settings, config=args.config)
     if not settings.api_keys:
         print("groundqa serve: no API keys configured: every request is allowed (loopback only)", file=sys.stderr)
@@ -145,6 +146,8 @@ def _audit(args: argparse.Namespace) -> Any:
 
 
 def _review_list(args: argparse.Namespace) -> int:
+    from ..text import printable
+
     log = _audit(args)
     rows = log.list(status=args.status, flagged_only=not args.all_answers, limit=args.limit, declined=args.declined)
     if args.json:
@@ -155,11 +158,11 @@ def _review_list(args: argparse.Namespace) -> int:
     for r in rows:
         s = _summary(r)
         support = "n/a " if s["support"] is None else f"{s['support']:.2f}"
-        print(f"#{s['id']:<5} {s['verdict']:<10} support={support} {s['review'] or 'pending':<9} {s['question'][:70]}")
+        print(f"#{s['id']:<5} {s['verdict']:<10} support={support} {s['review'] or 'pending':<9} {printable(s['question'][:70])}")
     if not args.declined and not args.all_answers:
         hidden = log.count_declined(status=args.status)
         if hidden:
-            print(f"({hidden} declined or withheld-before-checking answer(s) not listed: `groundqa review list --audit {args.audit} --declined` lists them)")
+            print(f"({hidden} declined or withheld-before-checking answer(s) not listed: `groundqa review list --audit {printable(args.audit)} --declined` lists them)")
     return 0
 
 
@@ -187,38 +190,40 @@ def _review_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rec.to_dict(), indent=2, ensure_ascii=False))
         return 0
+    from ..text import printable as e  # document text and ids reach the terminal escaped
+
     support = "n/a" if _support(rec) is None else f"{rec.support:.3f}"
-    print(f"#{rec.id}  verdict: {rec.verdict}  policy: {rec.policy}  support: {support}  review: {rec.review_status or 'pending'}")
-    print(f"question: {rec.question}" + (f"\n  rewritten: {rec.rewritten}" if rec.rewritten else ""))
-    print(f"answer:   {rec.answer}")
+    print(f"#{rec.id}  verdict: {e(rec.verdict)}  policy: {e(rec.policy)}  support: {support}  review: {e(rec.review_status or 'pending')}")
+    print(f"question: {e(rec.question)}" + (f"\n  rewritten: {e(rec.rewritten)}" if rec.rewritten else ""))
+    print(f"answer:   {e(rec.answer, newlines=True)}")
     if rec.generated and rec.generated != rec.answer:
-        print(f"generated: {rec.generated}")
+        print(f"generated: {e(rec.generated, newlines=True)}")
     if rec.reason:
-        print(f"reason:   {rec.reason}")
+        print(f"reason:   {e(rec.reason)}")
     rank_of = {p.get("id"): p.get("rank") for p in rec.passages}
     print("claims:" if rec.claims else "claims:   none checked")
     for i, c in enumerate(rec.claims):
-        print(f"  [{i}] {c.get('verdict'):<11} p={c.get('probability', 0):.3f}  {c.get('text')}")
+        print(f"  [{i}] {e(c.get('verdict')):<11} p={c.get('probability', 0):.3f}  {e(c.get('text'))}")
         cit = c.get("citation") or {}
         if cit.get("text"):
-            where = f"passage [{rank_of.get(cit.get('chunk_id'), cit.get('passage_rank') or '?')}] {cit.get('doc_id')}"
-            print(f"      cited: {where}: {cit.get('text')}")
+            where = f"passage [{rank_of.get(cit.get('chunk_id'), cit.get('passage_rank') or '?')}] {e(cit.get('doc_id'))}"
+            print(f"      cited: {where}: {e(cit.get('text'))}")
     print("passages (>>> cited sentence <<<):" if any((c.get("citation") or {}).get("text") for c in rec.claims) else "passages:")
     for p in rec.passages:
-        print(f"  [{p.get('rank')}] {p.get('doc_id')} ({p.get('start')}-{p.get('end')}), score {float(p.get('score') or 0):.3f}")
+        print(f"  [{p.get('rank')}] {e(p.get('doc_id'))} ({p.get('start')}-{p.get('end')}), score {float(p.get('score') or 0):.3f}")
         text = _mark_cited(p, rec.claims)
-        for para in text.splitlines() or [""]:
-            print(textwrap.fill(para, width=100, initial_indent="      ", subsequent_indent="      ") if para.strip() else "")
+        for para in text.split("\n"):  # only newlines break lines: a carriage return is shown escaped
+            print(textwrap.fill(e(para), width=100, initial_indent="      ", subsequent_indent="      ") if para.strip() else "")
     if rec.review_status:
         when = _time.strftime("%Y-%m-%d %H:%M", _time.gmtime(rec.reviewed_at)) + " UTC" if rec.reviewed_at else ""
-        print(f"review:   {rec.review_status}" + (f" by {rec.reviewer}" if rec.reviewer else "") + (f", {when}" if when else ""))
+        print(f"review:   {e(rec.review_status)}" + (f" by {e(rec.reviewer)}" if rec.reviewer else "") + (f", {when}" if when else ""))
         if rec.corrected_answer is not None:
-            print(f"corrected: {rec.corrected_answer}")
+            print(f"corrected: {e(rec.corrected_answer, newlines=True)}")
         if rec.review_note:
-            print(f"note:     {rec.review_note}")
+            print(f"note:     {e(rec.review_note)}")
     t = training_target(rec, args.audit)
     lead = "trains on:" if rec.review_status else "if marked --correct, trains on:"
-    print(f"{lead} {_describe_target(t, rec)}")
+    print(f"{lead} {e(_describe_target(t, rec), newlines=True)}")
     return 0
 
 

@@ -13,7 +13,14 @@ again with one sentence fewer. So the limit holds exactly, at the cost of two ba
 
 Chunk ids are ``sha256(doc_id + "\\0" + text)`` (32 hex characters), so chunking the same
 document twice gives the same ids and adding them to an index again changes nothing. Repeated
-identical text inside one document yields one chunk (the first occurrence).
+identical text inside one document yields one chunk (the first occurrence). The NUL separates id
+and text unambiguously only when the id holds no NUL; an id that does (``normalize_doc_id`` keeps
+them out of the service and the loaders, but a library caller can still build one) is hashed
+another way: ``sha256("groundqa-chunk/2:" + sha256(doc_id) + ":" + sha256(text))``, in hex. That
+string has no NUL, so it can equal no id-NUL-text string. Chunks of every NUL-free id keep the
+ids they always had, so existing indexes stay valid and re-adding their documents is still a
+no-op; only a document whose id holds a NUL gets new chunk ids (re-adding it once replaces its
+chunks, as an update does).
 """
 
 from __future__ import annotations
@@ -44,7 +51,11 @@ class TokenCounter(Protocol):
 
 
 def chunk_id(doc_id: str, text: str) -> str:
-    """The content hash that identifies a chunk: 32 hex characters of sha256(doc id, text)."""
+    """The content hash that identifies a chunk: 32 hex characters of sha256(doc id, text), one
+    to one with (doc id, text) (see the module docstring for ids that hold a NUL)."""
+    if "\x00" in doc_id:
+        parts = (hashlib.sha256(doc_id.encode("utf-8", "surrogatepass")).hexdigest(), hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+        return hashlib.sha256(f"groundqa-chunk/2:{parts[0]}:{parts[1]}".encode("ascii")).hexdigest()[:32]
     return hashlib.sha256(f"{doc_id}\x00{text}".encode("utf-8")).hexdigest()[:32]
 
 

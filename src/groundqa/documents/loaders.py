@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal, Mapping, Sequence
 
 from ..errors import ConfigError, check_positive
+from ..ids import normalize_doc_id
 from ..types import Document
 
 __all__ = [
@@ -434,7 +435,15 @@ class _RecordReader:
 
 def _add_unique(result: IngestResult, seen: _Seen, doc: Document, where: str, fix: str) -> None:
     """Add ``doc`` unless its id is taken: an exact repeat is kept once, a different text under a
-    taken id is left out and reported as an ``id_conflict`` (never silently replaced)."""
+    taken id is left out and reported as an ``id_conflict`` (never silently replaced). The id is
+    put in NFC; one with control or invisible characters is skipped (``groundqa.ids``)."""
+    try:
+        doc_id = normalize_doc_id(doc.id)
+    except ValueError as exc:
+        result.skipped.append(Skipped(where, f"{exc}; rename the file or fix the record's id"))
+        return
+    if doc_id != doc.id:
+        doc = Document(id=doc_id, text=doc.text, source=doc.source, metadata=doc.metadata)
     digest = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
     first = seen.get(doc.id)
     if first is not None:

@@ -439,11 +439,7 @@ class HybridIndex:
                 index.fit = FusionFit.from_dict(fu["fit"])
         index._built_with = dict(built_with)
         with _damaged(folder / "chunks.jsonl", "a line"):
-            with open(folder / "chunks.jsonl", encoding="utf-8") as f:
-                index._chunks = [Chunk.from_dict(json.loads(line)) for line in f if line.strip()]
-            for c in index._chunks:
-                if not isinstance(c.id, str) or not isinstance(c.doc_id, str) or not isinstance(c.text, str):
-                    raise ValueError(f"chunk {c.id!r} has a field of the wrong type")
+            index._chunks = _read_chunks(folder / "chunks.jsonl")
         index._pos = {c.id: i for i, c in enumerate(index._chunks)}
         if len(index._pos) != len(index._chunks):
             raise IndexFormatError(f"{folder / 'chunks.jsonl'} repeats a chunk id; the index is damaged: rebuild it with `groundqa index build`")
@@ -462,6 +458,24 @@ class HybridIndex:
             else:
                 index.sparse.set_tokens(index.sparse.tokenizer.many([c.text for c in index._chunks]))
         return index
+
+
+def _read_chunks(path: Path) -> list[Chunk]:
+    """The chunks of ``chunks.jsonl``; ``IndexFormatError`` naming the line of a damaged one."""
+    chunks = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                c = Chunk.from_dict(json.loads(line))
+                if not isinstance(c.id, str) or not isinstance(c.doc_id, str) or not isinstance(c.text, str):
+                    raise ValueError(f"chunk {c.id!r} has a field of the wrong type")
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+                detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+                raise IndexFormatError(f"{path}: line {n} is damaged ({type(exc).__name__}: {detail}); rebuild the index with `groundqa index build` or restore the folder from a backup") from exc
+            chunks.append(c)
+    return chunks
 
 
 @contextlib.contextmanager

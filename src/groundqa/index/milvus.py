@@ -60,6 +60,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from ..errors import ConfigError, EmbedderMismatchError, GroundQAError, IndexFormatError, check_choice
+from ..ids import ALLOWED_ID_CHARACTERS, id_problem
 from ..types import Chunk, Passage
 from . import fusion as fusion_fns
 from .hybrid import DEFAULT_FUSION, DEFAULT_NORM, NORMS, HybridIndex, check_queries
@@ -624,6 +625,9 @@ class MilvusRetriever:
                 for c in batch:
                     if not isinstance(c, Chunk):
                         raise ConfigError(f"add() takes Chunk objects, got {type(c).__name__}; chunk documents with groundqa.documents.Chunker first")
+                    problem = id_problem(c.doc_id)
+                    if problem is not None:  # it would land in filter expressions and be unreachable by id
+                        raise ConfigError(f"chunk {c.id!r}: document id {c.doc_id!r} {problem}; {ALLOWED_ID_CHARACTERS}")
                 fresh = []
                 for c in batch:
                     if c.id not in seen:

@@ -6,7 +6,13 @@ Routes (all JSON; errors are ``{"error", "message", "details"}`` with a 4xx for 
   ``sentence`` event per judged sentence and a final ``done`` event carrying the whole answer.
 * ``POST /v1/documents`` (JSON ``{documents: [...]}`` or multipart ``files``),
   ``GET``/``DELETE /v1/documents/{id}``: durable ingest (see ``serve.store``).
-* ``GET /v1/health``, ``GET /metrics`` (Prometheus).
+* ``GET /v1/health`` (no key), ``GET /metrics`` (Prometheus), ``/docs``, ``/redoc`` and
+  ``/openapi.json``: with API keys configured these need a key (any scope) unless
+  ``public_metrics`` / ``public_docs`` is set.
+
+Document ids go through ``groundqa.ids.normalize_doc_id`` on the way in (NFC; no control or
+invisible characters); ``GET``/``DELETE`` find a document by the id as sent or by its NFC form, and
+their route matches every character, so an id stored by an older version stays reachable.
 
 Models load once in the lifespan; blocking work (retrieval, generation, the guard, ingest) runs in
 worker threads, at most ``settings.workers`` at once; everything lives on ``app.state``.
@@ -21,6 +27,7 @@ import re
 import tempfile
 import threading
 import time
+import unicodedata
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Mapping
@@ -28,12 +35,16 @@ from typing import Any, AsyncIterator, Callable, Mapping
 import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ConfigError, DocumentError, GroundQAError
+from ..ids import normalize_doc_id
+from ..text import printable
 from ..types import Document
 from .audit import AuditLog
 from .auth import AuthError, authenticate
@@ -52,9 +63,25 @@ from .schemas import (
     StreamSentence,
 )
 from .settings import ServeSettings
-from .store import DocumentStore, check_batch_ids, content_hash
+from .store import DocumentStore, check_batch_ids, check_index_folder, content_hash, read_journal
 
 log = logging.getLogger(__name__)
+
+
+class _DocIdConvertor(Convertor):
+    """Starlette's ``path`` convertor stops at a newline (its regex is ``.*``); a document id is
+    matched whole, whatever it holds, so no stored id is out of reach of GET and DELETE."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("doc_id", _DocIdConvertor())
 
 _CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 406: "not_acceptable", 408: "timeout", 413: "too_large", 415: "unsupported_media_type", 422: "validation_error", 500: "internal_error", 503: "unavailable", 504: "timeout"}
@@ -90,17 +117,51 @@ def open_index(index_dir: Path | None, embedder: str) -> Any:
     return HybridIndex(embedder)
 
 
+def check_state(settings: ServeSettings) -> None:
+    """What start-up would refuse in the service's files, checked before any model loads (``groundqa
+    serve`` calls it, so a refusal is one message and exit code 2, not a traceback minutes later):
+    a damaged or foreign journal line, an index folder missing while the journal is not, an audit
+    log that is not groundqa's SQLite file. It changes nothing, except that it puts back an index
+    folder that a save killed between its two renames left aside, as start-up does; the lifespan
+    runs the same checks again."""
+    if settings.index_dir is not None:
+        from ..index.hybrid import recover_interrupted_save
+
+        recover_interrupted_save(settings.index_dir)
+    state = settings.resolved_state_dir()
+    docs, _, _ = read_journal(state / "journal.jsonl", warn=False)
+    check_index_folder(settings.index_dir, state, docs)
+    audit = settings.resolved_audit_path()
+    if audit.exists():
+        AuditLog(audit).close()
+
+
 def _upload_name(filename: str | None, i: int) -> str:
     """The file name an upload is stored (and identified) under; 422 for one that cannot be a name."""
     raw = filename or f"file{i}.txt"
     name = raw.replace("\\", "/").rsplit("/", 1)[-1]
     if name in ("", ".", "..") or "\x00" in name:
         raise ApiError(422, f"uploaded file {i + 1} has the file name {_cut(raw)!r}, which cannot be used; give it a real name such as 'notes.md'", code="bad_document")
+    name = _check_id(name, f"uploaded file {i + 1}: file name (the document id)")
     if len(name.encode("utf-8")) > 255:
         raise ApiError(422, f"uploaded file {i + 1} has a file name of {len(name.encode('utf-8'))} bytes ({_cut(name, 40)!r}); file names are document ids and may have at most 255 bytes: rename it", code="bad_document")
     if name.startswith("."):
         raise ApiError(422, f"uploaded file {i + 1} is named {_cut(name)!r}: hidden files (a leading '.') are not ingested; rename it", code="bad_document")
     return name
+
+
+def _check_id(doc_id: str, what: str = "document id") -> str:
+    """``doc_id`` in its normal form (``groundqa.ids``), or a 422 that says which characters an
+    id may hold. Every route that takes an id in goes through here."""
+    try:
+        return normalize_doc_id(doc_id, what)
+    except ValueError as exc:
+        raise ApiError(422, str(exc), [{"loc": ["body", "documents", "id"], "msg": "invalid id"}], code="bad_document") from None
+
+
+def _id_candidates(doc_id: str) -> list[str]:
+    """The ids a path id may name: as sent, then its NFC form (what ingest stores)."""
+    return list(dict.fromkeys((doc_id, unicodedata.normalize("NFC", doc_id))))
 
 
 def _cut(text: str, limit: int = 200) -> str:
@@ -147,6 +208,8 @@ def create_app(
         st.ready = False
 
         def load() -> None:
+            # the audit log first: a bad file is refused before the models load or the journal is compacted
+            st.audit = AuditLog(settings.resolved_audit_path())
             pipe = pipeline
             if pipe is None:
                 index = open_index(settings.index_dir, settings.embedder)
@@ -166,7 +229,6 @@ def create_app(
             st.store = DocumentStore(pipe.retriever, settings.index_dir, settings.resolved_state_dir())
             st.replay = st.store.replay()
             pipe.warm_up()
-            st.audit = AuditLog(settings.resolved_audit_path())
 
         try:
             await anyio.to_thread.run_sync(load)
@@ -204,6 +266,9 @@ def create_app(
         version=__version__,
         description="Verified question answering over your documents: every claim of an answer is checked against the passages it cites.",
         lifespan=lifespan,
+        docs_url=None,  # served below, behind a key unless public_docs
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.limiter = anyio.CapacityLimiter(settings.workers)
@@ -230,6 +295,14 @@ def create_app(
     def require(scope: str) -> Callable[..., Any]:
         def dep(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Any:
             return authenticate(request.headers.get("authorization"), settings.api_keys, scope)
+
+        return dep
+
+    def require_key(public: bool) -> Callable[..., Any]:
+        """Any configured key (no particular scope), or none when ``public``."""
+
+        def dep(request: Request) -> Any:
+            return None if public else authenticate(request.headers.get("authorization"), settings.api_keys, None)
 
         return dep
 
@@ -273,7 +346,7 @@ def create_app(
 
     @app.exception_handler(GroundQAError)
     async def on_groundqa(request: Request, exc: GroundQAError) -> Any:
-        log.exception("groundqa error while serving %s", request.url.path)
+        log.exception("groundqa error while serving %s", printable(request.url.path))
         return _error(500, f"{type(exc).__name__}: {exc}", code="service_error")
 
     @app.exception_handler(StarletteHTTPException)
@@ -288,7 +361,7 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def on_any(request: Request, exc: Exception) -> Any:
-        log.exception("unhandled error while serving %s", request.url.path)
+        log.exception("unhandled error while serving %s", printable(request.url.path))
         return _error(500, f"internal error ({type(exc).__name__}); see the server log")
 
     # -- ask ------------------------------------------------------------------------------------
@@ -296,8 +369,11 @@ def create_app(
         q = req.question.strip()
         if not q:
             raise ApiError(422, "question: is empty (only whitespace); send the question text", [{"loc": ["body", "question"], "msg": "empty"}])
-        if len(q) > settings.max_question_chars:
-            raise ApiError(422, f"question: has {len(q)} characters, over the limit of {settings.max_question_chars} (max_question_chars); shorten it", [{"loc": ["body", "question"], "msg": "too long"}])
+        if len(req.question) > settings.max_question_chars:  # as sent: the schema's maxLength counts every character
+            raise ApiError(422, f"question: has {len(req.question)} characters, over the limit of {settings.max_question_chars} (max_question_chars); shorten it", [{"loc": ["body", "question"], "msg": "too long"}])
+        for i, turn in enumerate(req.conversation or []):
+            if len(turn.content) > settings.max_question_chars:
+                raise ApiError(422, f"conversation.{i}.content: has {len(turn.content)} characters, over the limit of {settings.max_question_chars} (max_question_chars); shorten the turn or leave it out", [{"loc": ["body", "conversation", i, "content"], "msg": "too long"}])
         if req.top_k is not None and req.top_k > settings.max_top_k:
             raise ApiError(422, f"top_k: {req.top_k} is over the limit of {settings.max_top_k} (max_top_k)", [{"loc": ["body", "top_k"], "msg": "too large"}])
         if req.filters:
@@ -404,6 +480,7 @@ def create_app(
         doc_id = d.id if d.id is not None else f"sha256:{content_hash(d.text)[:32]}"
         if not doc_id.strip():
             raise ApiError(422, "document id is blank; send a non-empty id or leave it out")
+        doc_id = _check_id(doc_id)
         return Document(id=doc_id, text=d.text, source=d.source or doc_id, metadata=dict(d.metadata))
 
     async def read_files(request: Request) -> tuple[list[Document], list[dict[str, str]]]:
@@ -433,21 +510,23 @@ def create_app(
         skipped = [{"source": Path(s.source.split("#")[0]).name + ("#" + s.source.split("#", 1)[1] if "#" in s.source else ""), "reason": s.reason} for s in result.skipped]
         return docs, skipped
 
-    @app.get("/v1/documents/{doc_id:path}", response_model=DocumentOut, responses=_ERRORS | {404: {"model": ErrorResponse, "description": "unknown document id"}}, tags=["documents"])
-    async def get_document(doc_id: str, key: Any = Depends(require("ask"))) -> Any:
-        """A stored document: its text, source, metadata, content hash and number of chunks."""
-        d = app.state.store.get(doc_id)
+    @app.get("/v1/documents/{doc_id:doc_id}", response_model=DocumentOut, responses=_ERRORS | {404: {"model": ErrorResponse, "description": "unknown document id"}}, tags=["documents"])
+    async def get_document(doc_id: str, key: Any = Depends(require("read"))) -> Any:
+        """A stored document: its text, source, metadata, content hash and number of chunks (needs
+        the ``read`` scope, which ``ingest`` implies; the id as stored or in another Unicode form)."""
+        d = next((x for x in map(app.state.store.get, _id_candidates(doc_id)) if x is not None), None)
         if d is None:
             raise ApiError(404, f"no document with id {doc_id!r}", code="not_found")
         return {"id": d.id, "source": d.source, "metadata": dict(d.metadata), "sha256": d.sha256, "chunks": len(d.chunk_ids), "text": d.text, "created": d.created}
 
-    @app.delete("/v1/documents/{doc_id:path}", response_model=DeleteResponse, responses=_ERRORS | {404: {"model": ErrorResponse, "description": "unknown document id"}}, tags=["documents"])
+    @app.delete("/v1/documents/{doc_id:doc_id}", response_model=DeleteResponse, responses=_ERRORS | {404: {"model": ErrorResponse, "description": "unknown document id"}}, tags=["documents"])
     async def delete_document(doc_id: str, key: Any = Depends(require("ingest"))) -> Any:
         """Remove a document and its chunks (durable once answered)."""
-        removed = await run(app.state.store.delete, doc_id, limiter=app.state.write_limiter, timeout=False)
-        if removed is None:
-            raise ApiError(404, f"no document with id {doc_id!r}", code="not_found")
-        return {"id": doc_id, "deleted": True, "chunks": removed}
+        for candidate in _id_candidates(doc_id):
+            removed = await run(app.state.store.delete, candidate, limiter=app.state.write_limiter, timeout=False)
+            if removed is not None:
+                return {"id": candidate, "deleted": True, "chunks": removed}
+        raise ApiError(404, f"no document with id {doc_id!r}", code="not_found")
 
     # -- health and metrics ---------------------------------------------------------------------
     @app.get("/v1/health", response_model=HealthResponse, tags=["service"])
@@ -463,11 +542,25 @@ def create_app(
             "version": __version__,
         }
 
-    @app.get("/metrics", tags=["service"], response_class=Response, responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
-    async def metrics() -> Any:
-        """Prometheus metrics (no key needed; expose the port to your scraper only)."""
+    @app.get("/metrics", tags=["service"], response_class=Response, responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}, 401: _ERRORS[401]})
+    async def metrics(key: Any = Depends(require_key(settings.public_metrics))) -> Any:
+        """Prometheus metrics. With API keys configured, any key may read them (no particular
+        scope), or no key at all when ``public_metrics = true`` in the ``[serve]`` table."""
         body, ctype = app.state.metrics.render()
         return Response(body, media_type=ctype)
+
+    # -- docs: FastAPI's own routes, behind a key unless public_docs ----------------------------
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_json(key: Any = Depends(require_key(settings.public_docs))) -> Any:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger(key: Any = Depends(require_key(settings.public_docs))) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - Swagger UI")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(key: Any = Depends(require_key(settings.public_docs))) -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} - ReDoc")
 
     def custom_openapi() -> dict[str, Any]:
         if app.openapi_schema:

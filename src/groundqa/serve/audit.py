@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS answers (
 );
 CREATE INDEX IF NOT EXISTS answers_flagged ON answers(flagged, review_status);
 """
+_COLUMNS = [line.split()[0] for line in _SCHEMA.split("(", 1)[1].split(");", 1)[0].strip().splitlines()]
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,22 @@ class AuditLog:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
+        try:  # read first: a file that is not groundqa's is left exactly as it was
+            have = {r["name"] for r in self._db.execute("PRAGMA table_info(answers)")}
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise ConfigError(
+                f"the audit log {self.path} cannot be opened as an SQLite database ({exc}); it is damaged or another kind of file. "
+                f"Move it away (the service then starts a new, empty audit log there) or point audit_path in the [serve] table "
+                "at another file; `sqlite3 FILE .recover` may save its rows"
+            ) from None
+        missing = [c for c in _COLUMNS if c not in have] if have else []
+        if missing:
+            self._db.close()
+            raise ConfigError(
+                f"the audit log {self.path} has a table 'answers' without the column(s) {', '.join(missing)}: it was not written by "
+                "groundqa. Move it away (a new one is started there) or point audit_path in the [serve] table at another file"
+            )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)

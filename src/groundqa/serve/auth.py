@@ -1,4 +1,9 @@
-"""Bearer-token API keys: compared by their sha256 digest in constant time."""
+"""Bearer-token API keys: compared by their sha256 digest in constant time.
+
+The digest is taken over the bytes the client sent (HTTP header values reach the app decoded as
+latin-1; encoding them back to latin-1 gives those bytes), so a key hashed as UTF-8 by
+``hash_key`` matches whatever a client sends for it; ``hash_key`` accepts ASCII keys only, which
+every HTTP client sends the same way."""
 
 from __future__ import annotations
 
@@ -17,11 +22,12 @@ class AuthError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-ANONYMOUS = ApiKey(name="anonymous", sha256="0" * 64, scopes=("ask", "ingest"))
+ANONYMOUS = ApiKey(name="anonymous", sha256="0" * 64, scopes=("ask", "ingest", "read"))
 
 
-def authenticate(authorization: str | None, keys: Sequence[ApiKey], scope: str) -> ApiKey:
-    """The key that ``authorization`` ("Bearer KEY") carries, checked for ``scope``.
+def authenticate(authorization: str | None, keys: Sequence[ApiKey], scope: str | None) -> ApiKey:
+    """The key that ``authorization`` ("Bearer KEY") carries, checked for ``scope`` (None: any
+    configured key will do).
 
     With no keys configured every request is let through as ``anonymous``.
     """
@@ -33,13 +39,17 @@ def authenticate(authorization: str | None, keys: Sequence[ApiKey], scope: str) 
     token = token.strip()
     if kind.lower() != "bearer" or not token:
         raise AuthError(401, "unauthorized", "malformed Authorization header: expected 'Bearer <key>'")
-    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    try:
+        raw = token.encode("latin-1")  # the header's bytes as sent
+    except UnicodeEncodeError:  # not from an HTTP header (a caller passing text): its UTF-8
+        raw = token.encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(raw).hexdigest()
     found = None
     for k in keys:  # compare against every key so timing does not tell which one matched
         if hmac.compare_digest(digest, k.sha256):
             found = k
     if found is None:
         raise AuthError(401, "unauthorized", "unknown API key")
-    if scope not in found.scopes:
+    if scope is not None and scope not in found.scopes:
         raise AuthError(403, "forbidden", f"API key {found.name!r} lacks the {scope!r} scope (it has: {', '.join(found.scopes)})")
     return found

@@ -20,14 +20,20 @@ batch_max = 8                     # concurrent asks answered together by Pipelin
 batch_wait_ms = 5                 # how long the first ask of a batch waits for others
 snapshot_interval_s = 30          # how often changed indexes are saved (the journal covers the gap)
 embedder = "minilm-l6"            # for an index folder that does not exist yet
+public_docs = false               # /docs, /redoc, /openapi.json without a key (default: any key needed once keys are set)
+public_metrics = false            # /metrics without a key (default: any key needed once keys are set)
 
 [[serve.api_keys]]
 name = "support-bot"
 sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"   # groundqa serve --hash-key KEY
-scopes = ["ask"]                  # "ask", "ingest"
+scopes = ["ask"]                  # "ask", "read", "ingest" (ingest implies read)
 ```
 
-Keys are stored hashed (sha256 of the key); the plain key exists only in the client.
+Keys are stored hashed (sha256 of the key); the plain key exists only in the client. Scopes:
+``ask`` (``POST /v1/ask``), ``read`` (``GET /v1/documents/{id}``: whole documents), ``ingest``
+(add, replace and delete documents; it implies ``read``, so a key configured before ``read``
+existed keeps every route it had except reading documents with an ask-only key). With no keys
+configured every request is allowed (loopback only).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError
 
-SCOPES: tuple[str, ...] = ("ask", "ingest")
+SCOPES: tuple[str, ...] = ("ask", "ingest", "read")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -48,6 +54,13 @@ def hash_key(key: str) -> str:
     """The sha256 hex digest stored in the configuration for an API key."""
     if not isinstance(key, str) or len(key) < 16:
         raise ConfigError("an API key must be a string of at least 16 characters; generate one with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+    if not key.isascii() or not key.isprintable() or key != key.strip():
+        bad = next((c for c in key if not (c.isascii() and c.isprintable())), " ")
+        raise ConfigError(
+            f"an API key must be printable ASCII without spaces at either end (it has {bad!r}): HTTP clients send "
+            "other characters in different encodings, so the key would never match; generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
@@ -68,6 +81,8 @@ class ApiKey:
         bad = [s for s in scopes if s not in SCOPES]
         if bad or not scopes:
             raise ConfigError(f"api key {self.name!r}: scopes={list(scopes)!r} is not valid; choose from: {', '.join(SCOPES)}")
+        if "ingest" in scopes and "read" not in scopes:
+            scopes += ("read",)  # a key that can replace and delete every document may read them
         object.__setattr__(self, "scopes", scopes)
 
     @classmethod
@@ -99,6 +114,8 @@ class ServeSettings:
     batch_wait_ms: float = 5.0
     snapshot_interval_s: float = 30.0
     embedder: str = "minilm-l6"
+    public_docs: bool = False
+    public_metrics: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_question_chars", "max_top_k", "max_documents_per_request", "workers", "batch_max"):
@@ -109,6 +126,9 @@ class ServeSettings:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
                 raise ConfigError(f"[serve] {name}={v!r} is not valid; it must be a number of seconds > 0")
+        for name in ("public_docs", "public_metrics"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"[serve] {name}={getattr(self, name)!r} is not valid; it must be true or false")
         if isinstance(self.batch_wait_ms, bool) or not isinstance(self.batch_wait_ms, (int, float)) or self.batch_wait_ms < 0:
             raise ConfigError(f"[serve] batch_wait_ms={self.batch_wait_ms!r} is not valid; it must be a number of milliseconds >= 0")
         for name in ("index_dir", "state_dir", "audit_path"):

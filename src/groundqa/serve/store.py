@@ -7,7 +7,15 @@ it to the index folder every ``snapshot_interval_s`` when it changed, and at shu
 the journal is replayed over the last snapshot: documents whose chunks are all in the index are
 skipped, the others are chunked and added, deleted ones are removed. Replay is idempotent, so a
 crash at any point (before or after a snapshot) loses nothing that was acknowledged. A torn last
-line (a crash in the middle of an append, never acknowledged) is ignored.
+line (a crash in the middle of an append, never acknowledged) is ignored, with a warning; any
+other damaged line, or a line of valid JSON that is not a put or delete record, stops start-up
+with the file, the line and the fix.
+
+Next to the journal, ``index.json`` records how many documents of the index are not in the
+journal (documents of ``groundqa index build``). When the index folder is missing but the journal
+is not, replay refuses to start (the service would serve the journal's documents only, and its
+first snapshot would make the loss permanent) unless that number is 0: then the journal is a
+complete record and the index is rebuilt from it.
 
 After replay the journal is compacted to one ``put`` line per live document (written to a
 temporary file, fsynced and renamed), so it stays the size of the corpus. The journal is also
@@ -151,28 +159,8 @@ class DocumentStore:
         """Rebuild the document map from the journal and bring the index up to date with it."""
         t0 = time.perf_counter()
         rep = ReplayReport()
-        docs: dict[str, StoredDocument] = {}
-        deleted: set[str] = set()
-        if self.journal_path.exists():
-            with open(self.journal_path, "rb") as f:
-                lines = f.read().split(b"\n")
-            for n, raw in enumerate(lines):
-                if not raw.strip():
-                    continue
-                try:
-                    r = json.loads(raw)
-                except json.JSONDecodeError:
-                    # only the last line can be torn (a crash mid-append, never acknowledged)
-                    rep.torn_lines += 1
-                    if any(x.strip() for x in lines[n + 1 :]):
-                        raise ConfigError(f"{self.journal_path}: line {n + 1} is damaged and is not the last one; the journal was edited or the disk is failing")
-                    continue
-                if r.get("op") == "put":
-                    docs[r["id"]] = StoredDocument.from_record(r)
-                    deleted.discard(r["id"])
-                elif r.get("op") == "delete":
-                    docs.pop(r["id"], None)
-                    deleted.add(r["id"])
+        docs, deleted, rep.torn_lines = read_journal(self.journal_path)
+        check_index_folder(self.index_dir, self.state_dir, docs)
         if deleted:
             rep.deleted = self.index.delete(deleted)
         present = self._chunk_ids_by_doc()
@@ -191,6 +179,7 @@ class DocumentStore:
             rep.reindexed = len(todo)
         self._docs = docs
         rep.documents = len(docs)
+        self._write_marker(None if present is None else len(self._prebuilt))
         if rep.deleted or todo:
             # the snapshot must hold the replayed state before the journal forgets its tombstones
             self._dirty = True
@@ -199,6 +188,20 @@ class DocumentStore:
         self._journal = open(self.journal_path, "ab")
         rep.seconds = time.perf_counter() - t0
         return rep
+
+    @property
+    def marker_path(self) -> Path:
+        return self.state_dir / MARKER
+
+    def _write_marker(self, prebuilt: int | None) -> None:
+        """Record how many documents of the index are not in the journal (None: unknown)."""
+        record = {"format": 1, "index_dir": str(self.index_dir) if self.index_dir is not None else None, "prebuilt_documents": prebuilt, "time": time.time()}
+        tmp = self.marker_path.with_suffix(".json.tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.marker_path)
 
     def _chunk_ids_by_doc(self) -> dict[str, set[str]] | None:
         """doc id -> ids of its chunks in the index (None for a retriever that cannot list them)."""
@@ -298,6 +301,7 @@ class DocumentStore:
             groups = self.chunker().chunk_many(fresh)
             now = time.time()
             stored = [StoredDocument(d.id, d.text, d.source, dict(d.metadata), content_hash(d.text), tuple(c.id for c in g), now) for d, g in zip(fresh, groups)]
+            self._check_chunk_owners(fresh, groups)
             # durable first: the journal lines are fsynced before anything is acknowledged
             self._append([x.to_record() for x in stored])
             replaced = [i for i in last if i in self._docs or i in self._prebuilt]
@@ -312,6 +316,23 @@ class DocumentStore:
         for r in group:
             r.outcomes = [IngestOutcome(o.id, o.status, self._chunk_count(o.id)) for o in r.outcomes]
             r.done = True
+
+    def _check_chunk_owners(self, docs: Sequence[Document], groups: Sequence[Sequence[Any]]) -> None:
+        """Refuse (before anything is written) chunks whose id another document already holds:
+        the index would keep the other one's chunk and this document would have none, while the
+        report said otherwise. Chunk ids hash (document id, text) one to one (``chunk_id``), so
+        this guards against a hash collision or a foreign chunker, not against ordinary input."""
+        owner: dict[str, str] = {}
+        for d, g in zip(docs, groups):
+            for c in g:
+                if owner.setdefault(c.id, d.id) != d.id:
+                    raise DocumentError("documents", f"documents {owner[c.id]!r} and {d.id!r} have a chunk with the same id {c.id!r}; nothing was stored. Change one document's id")
+        lookup = getattr(self.index, "existing_ids", None)
+        present = lookup(list(owner)) if lookup is not None else [i for i in owner if self.index.get(i) is not None]
+        for cid in present:
+            held = self.index.get(cid)
+            if held is not None and held.doc_id != owner[cid]:
+                raise DocumentError("documents", f"document {owner[cid]!r} has a chunk whose id {cid!r} document {held.doc_id!r} already holds in the index; nothing was stored. Change the document's id")
 
     def _chunk_count(self, doc_id: str) -> int:
         d = self._docs.get(doc_id) or self.get(doc_id)
@@ -372,6 +393,122 @@ class _Pending:
     outcomes: list[IngestOutcome] = field(default_factory=list)
     done: bool = False
     error: BaseException | None = None
+
+
+MARKER = "index.json"
+
+
+def read_journal(path: Path, *, warn: bool = True) -> tuple[dict[str, StoredDocument], set[str], int]:
+    """``(live documents, deleted ids, torn lines)`` of the journal at ``path`` (empty if it does not
+    exist). ``ConfigError`` naming the file, the line and the fix for a damaged line that is not
+    the last one, or a line that is not a put or delete record; a torn last line (a crash in the
+    middle of an append, never acknowledged) is skipped, with a warning when ``warn``."""
+    docs: dict[str, StoredDocument] = {}
+    deleted: set[str] = set()
+    torn = 0
+    if not path.exists():
+        return docs, deleted, torn
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    for n, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        try:
+            r = json.loads(raw)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, nested too deeply
+            # only the last line can be torn (a crash mid-append, never acknowledged)
+            if any(x.strip() for x in lines[n + 1 :]):
+                raise ConfigError(
+                    f"{path}: line {n + 1} is damaged and is not the last one; the journal was edited or the disk is failing. "
+                    f"Restore the journal from a backup, or repair or remove line {n + 1} (its document's change is lost then) "
+                    "and start again"
+                ) from None
+            torn += 1
+            if warn:
+                log.warning("%s: line %d (the last) is torn, a write cut by a crash that was never acknowledged; it is ignored", path, n + 1)
+            continue
+        problem = _record_problem(r)
+        if problem is not None:
+            raise ConfigError(
+                f"{path}: line {n + 1} is valid JSON but not a journal record ({problem}); the journal was edited or damaged. "
+                f"Restore it from a backup, or repair or remove line {n + 1} (its document's change is lost then) and start "
+                "again; the other lines are untouched"
+            )
+        if r["op"] == "put":
+            docs[r["id"]] = StoredDocument.from_record(r)
+            deleted.discard(r["id"])
+        else:
+            docs.pop(r["id"], None)
+            deleted.add(r["id"])
+    return docs, deleted, torn
+
+
+def check_index_folder(index_dir: Path | None, state_dir: Path, docs: Mapping[str, StoredDocument]) -> None:
+    """Refuse to start when the index folder is gone but the journal is not: the service would
+    serve the journal's documents only, and its first snapshot would make the loss of the index's
+    own documents permanent. Unless the marker the store keeps next to the journal (``index.json``)
+    says that every document of the index came through the journal: then the journal is a complete
+    record and the index is rebuilt from it, with a warning."""
+    if index_dir is None or index_dir.exists() or not docs:
+        return
+    journal = state_dir / "journal.jsonl"
+    marker = _read_marker(state_dir / MARKER)
+    prebuilt = marker.get("prebuilt_documents") if marker else None
+    if prebuilt == 0:
+        log.warning(
+            "index folder %s does not exist: rebuilding it from the journal %s (%d documents; every document of the index was "
+            "ingested through the service, so nothing is lost)", index_dir, journal, len(docs)
+        )
+        return
+    held = (
+        f"the index also held {prebuilt} document(s) built with `groundqa index build` that the journal does not have"
+        if isinstance(prebuilt, int)
+        else f"nothing in {state_dir} records whether the index held documents built with `groundqa index build` that the journal does not have"
+    )
+    raise ConfigError(
+        f"the index folder {index_dir} does not exist, but {journal} holds {len(docs)} document(s) ingested through the "
+        f"service, and {held}. Starting would serve the journal's documents only, and the next snapshot would make the loss "
+        f"permanent. Restore {index_dir} from a backup (or rebuild it with `groundqa index build SOURCES --out {index_dir}`; "
+        f"the journal is replayed over it), or pass the right --index; to serve the journal's documents alone, create the "
+        f"empty folder {index_dir} and start again"
+    )
+
+
+def _read_marker(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("%s cannot be read (%s); treated as missing", path, exc)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _record_problem(r: Any) -> str | None:
+    """What makes a parsed journal line something other than a put or delete record (None: fine)."""
+    if not isinstance(r, dict):
+        return f"a JSON {type(r).__name__}, not an object"
+    op = r.get("op")
+    if op not in ("put", "delete"):
+        return f"op is {op!r}, not 'put' or 'delete'"
+    if not isinstance(r.get("id"), str) or not r["id"]:
+        return f"id is {r.get('id')!r}, not a non-empty string"
+    if op == "delete":
+        return None
+    for name in ("text", "sha256"):
+        if not isinstance(r.get(name), str):
+            return f"a put with no {name!r} field" if name not in r else f"{name} is a {type(r[name]).__name__}, not a string"
+    if not isinstance(r.get("source", ""), str):
+        return "source is not a string"
+    if not isinstance(r.get("metadata") or {}, dict):
+        return "metadata is not an object"
+    ids = r.get("chunk_ids") or []
+    if not isinstance(ids, list) or not all(isinstance(c, str) for c in ids):
+        return "chunk_ids is not a list of strings"
+    if isinstance(r.get("created", 0.0), bool) or not isinstance(r.get("created", 0.0), (int, float)):
+        return "created is not a number"
+    return None
 
 
 def _line(record: Mapping[str, Any]) -> bytes:
