@@ -87,7 +87,9 @@ class ExtractiveGenerator:
         for q, ps in zip(questions, passages):
             text = self._answer(q, ps)
             declined = text == self.decline
-            out.append(Generation(text=text, citations=() if declined else (1,), declined=declined, tokens=len(text.split()), model=self.name))
+            prompt = len(q.split()) + sum(len(str(getattr(p, "text", p)).split()) for p in ps)  # words stand in for tokens
+            out.append(Generation(text=text, citations=() if declined else (1,), declined=declined, tokens=len(text.split()),
+                                  prompt_tokens=prompt, model=self.name))
         return out
 
     def stream(self, question: str, passages: Sequence[Any], **overrides: Any) -> Any:

@@ -7,6 +7,8 @@ Routes (all JSON; errors are ``{"error", "message", "details"}`` with a 4xx for 
 * ``POST /v1/documents`` (JSON ``{documents: [...]}`` or multipart ``files``),
   ``GET``/``DELETE /v1/documents/{id}``: durable ingest (see ``serve.store``).
 * ``GET /v1/health``, ``GET /metrics`` (Prometheus).
+* ``POST /v1/chat/completions``, ``GET /v1/models``: OpenAI's protocol over the same pipeline
+  (``serve.openai_routes``), errors in OpenAI's error object.
 
 Models load once in the lifespan; blocking work (retrieval, generation, the guard, ingest) runs in
 worker threads, at most ``settings.workers`` at once; everything lives on ``app.state``.
@@ -334,6 +336,11 @@ def create_app(
         d = payload(answer, q, rewritten)
         await run(record, d, key, limiter=app.state.audit_limiter, timeout=False)
         return d
+
+    from .openai_routes import install_openai_routes  # POST /v1/chat/completions, GET /v1/models
+
+    install_openai_routes(app, answer=lambda q, kw: app.state.batcher.ask(q, kw), payload=payload,
+                          record=lambda d, key: run(record, d, key, limiter=app.state.audit_limiter, timeout=False))
 
     async def stream(pipe: Any, question: str, asked: str, rewritten: str | None, kwargs: dict, key: Any) -> AsyncIterator[str]:
         it = pipe.stream(question, **kwargs)
