@@ -267,3 +267,24 @@ def test_client_disconnect_mid_stream(tmp_path_factory: pytest.TempPathFactory, 
         with httpx.stream("POST", f"{url}/v1/chat/completions", json={"model": "groundqa", "messages": q, "stream": True}, headers=auth(ASK_KEY), timeout=30) as r:
             body = r.read().decode()
         assert ": keep-alive" in body and body.rstrip().endswith("data: [DONE]")
+
+
+def test_the_example_openai_bot(server: tuple[str, Any]) -> None:
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    sys.path.insert(0, root)
+    try:
+        from examples.support_bot.openai_bot import FALLBACK, BotReply, ask, ask_stream, connect
+    finally:
+        sys.path.remove(root)
+    url, _ = server
+    client = connect(f"{url}/v1", ASK_KEY)
+    history: list[dict[str, str]] = []
+    r = ask(client, history, "How do I transfer money to another account?")
+    assert r.answered and r.sources == ["faq/transfer"] and "Payments" in r.text and len(history) == 2
+    *pieces, last = list(ask_stream(client, history, "and how long does that take?"))  # a follow-up, streamed
+    assert isinstance(last, BotReply) and last.answered and last.sources == ["faq/transfer"] and "".join(pieces) == history[-1]["content"]
+    off = ask(client, [], "Which planet has the most moons?", model="groundqa-abstain")
+    assert off.handoff and off.text == FALLBACK and off.verdict == "declined"
