@@ -288,3 +288,30 @@ def test_the_example_openai_bot(server: tuple[str, Any]) -> None:
     assert isinstance(last, BotReply) and last.answered and last.sources == ["faq/transfer"] and "".join(pieces) == history[-1]["content"]
     off = ask(client, [], "Which planet has the most moons?", model="groundqa-abstain")
     assert off.handoff and off.text == FALLBACK and off.verdict == "declined"
+
+
+def test_a_failing_generator_server_is_a_503_and_an_error_event(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    from groundqa.generate import OpenAIServerGenerator
+    from groundqa.pipeline import Pipeline
+    from groundqa.serve.app import create_app
+    from groundqa.testing import KeywordGuard
+
+    broken = FastAPI()  # an inference server that is up but failing
+    broken.get("/v1/models")(lambda: {"object": "list", "data": [{"id": "m", "object": "model"}]})
+    broken.post("/v1/chat/completions")(lambda: JSONResponse({"error": {"message": "CUDA out of memory"}}, status_code=500))
+    with serving(broken) as gen_url:
+        gen = OpenAIServerGenerator(f"openai:{gen_url}/v1", retries=0)
+        app = create_app(pipeline_factory=lambda index: Pipeline(index, gen, KeywordGuard(), top_k=3), settings=keyed_settings(tmp_path_factory.mktemp("down")))
+        with serving(app) as url:
+            httpx.post(f"{url}/v1/documents", json={"documents": FAQ}, headers=auth(INGEST_KEY), timeout=300).raise_for_status()
+            with openai.OpenAI(base_url=f"{url}/v1", api_key=ASK_KEY, max_retries=0) as oa:
+                q = [{"role": "user", "content": "How long does a transfer between accounts take?"}]
+                with pytest.raises(openai.InternalServerError) as e:
+                    oa.chat.completions.create(model="groundqa", messages=q)
+                assert e.value.status_code == 503 and e.value.body["code"] == "generator_unavailable"
+                assert "HTTP 500: CUDA out of memory" in e.value.body["message"]
+                with pytest.raises(openai.APIError, match="CUDA out of memory"):  # mid-stream: an error event, as OpenAI sends
+                    list(oa.chat.completions.create(model="groundqa", messages=q, stream=True))

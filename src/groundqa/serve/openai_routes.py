@@ -33,7 +33,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..errors import ConfigError, GroundQAError
+from ..errors import ConfigError, GeneratorServerError, GroundQAError
 from ..policy import POLICIES
 from .auth import AuthError, authenticate
 from .openai_schemas import ChatCompletion, ChatCompletionRequest, ModelList, ModelOut, OpenAIError
@@ -107,6 +107,9 @@ def _as_openai_error(exc: Exception, path: str) -> JSONResponse | None:
     status = getattr(exc, "status", None)  # the service's ApiError (504 timeouts, limits)
     if isinstance(status, int) and hasattr(exc, "message"):
         return error_response(status, str(exc.message), code=getattr(exc, "code", None))
+    if isinstance(exc, GeneratorServerError):  # the inference server behind an openai: generator
+        log.error("generator server failed while serving %s: %s", path, exc)
+        return error_response(503, str(exc), code="generator_unavailable")
     if isinstance(exc, GroundQAError):
         log.exception("groundqa error while serving %s", path)
         return error_response(500, f"{type(exc).__name__}: {exc}", code="service_error")
