@@ -133,7 +133,8 @@ def test_ignored_parameters_are_listed_with_why(oa: Any) -> None:
     r = oa.chat.completions.create(model="groundqa", messages=[{"role": "user", "content": "How do I reset my password?"}],
                                    temperature=0.7, max_tokens=20, seed=3, user="u-1", extra_body={"vendor_flag": True})
     ignored = {i["param"]: i["reason"] for i in ext(r)["ignored"]}
-    assert set(ignored) == {"temperature", "max_tokens", "seed", "user", "vendor_flag"}
+    assert len(ext(r)["ignored"]) == len(ignored) == 5 and set(ignored) == {"temperature", "max_tokens", "seed", "user", "vendor_flag"}
+    assert "deterministic" in ignored["seed"] and "audit log" in ignored["user"]
     assert "greedy" in ignored["temperature"] and ignored["vendor_flag"] == "not a parameter groundqa uses"
     assert "Settings" in r.choices[0].message.content
 

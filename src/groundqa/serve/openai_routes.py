@@ -223,7 +223,7 @@ def install_openai_routes(
         if fmt != "text":
             raise OpenAIRouteError(400, f"response_format type {fmt!r} is not supported; the answer is text with [n] citations: leave response_format out", "response_format", "unsupported_parameter")
         ignored = [{"param": k, "reason": why} for k, why in _IGNORED.items() if getattr(req, k, None) is not None and k in req.model_fields_set]
-        ignored += [{"param": k, "reason": "not a parameter groundqa uses"} for k in sorted(req.model_extra or {})]
+        ignored += [{"param": k, "reason": "not a parameter groundqa uses"} for k in sorted(req.model_extra or {}) if k not in _IGNORED]
         last = req.messages[-1]
         where = f"messages.{len(req.messages) - 1}"
         if last.role != "user":
