@@ -1,6 +1,8 @@
 """Bad-request sweep against the real ``groundqa serve``: over 100 malformed, oversized, hostile
 or unauthorised requests, each must get a 4xx with a JSON error body (never a 5xx or a dropped
-connection) in under 2 s, and the service must answer /v1/health right after each.
+connection) in under 2 s, and the service must answer /v1/health right after each. The OpenAI
+routes (``/v1/chat/completions``, ``/v1/models``, issue 27) are swept too; their errors are
+OpenAI's error object (``{"error": {"message", ...}}``).
 
 Then an id sweep (issue 25): documents under ordinary and hostile ids (newlines, NUL, zero-width
 and direction characters, terminal escapes, NFD forms, dot segments, URL and query syntax). Every
@@ -37,7 +39,7 @@ from typing import Any
 from urllib.parse import quote
 
 ADMIN, ASKER = "admin-key-0123456789abcdef", "ask-only-key-0123456789ab"
-ASK, DOCS = "/v1/ask", "/v1/documents"
+ASK, DOCS, CHAT, MODELS = "/v1/ask", "/v1/documents", "/v1/chat/completions", "/v1/models"
 J = {"Content-Type": "application/json"}
 
 
@@ -142,8 +144,52 @@ def cases() -> list[tuple[str, str, str, dict, set[int]]]:
         ("name with an escape", [("files", ("x\x1b[31m.txt", b"hello there", T))]),
     ]:
         add(f"upload {name}", "POST", DOCS, {"files": files}, {400, 413, 422})
+    # the OpenAI route
+    u = {"role": "user", "content": q}
+    add("chat no key", "POST", CHAT, {"json": {"model": "groundqa", "messages": [u]}, "headers": {"Authorization": ""}}, 401)
+    add("chat unknown key", "POST", CHAT, {"json": {"model": "groundqa", "messages": [u]}, "headers": {"Authorization": "Bearer not-a-key-000000000000"}}, 401)
+    add("chat malformed auth header", "POST", CHAT, {"json": {"model": "groundqa", "messages": [u]}, "headers": {"Authorization": "Basic abc"}}, 401)
+    add("models no key", "GET", MODELS, {"headers": {"Authorization": ""}}, 401)
+    add("chat unknown model", "POST", CHAT, {"json": {"model": "gpt-4o", "messages": [u]}}, 404)
+    add("model id unknown", "GET", f"{MODELS}/gpt-4o", {}, 404)
+    for name, body in [
+        ("missing model", {"messages": [u]}), ("model int", {"model": 5, "messages": [u]}), ("model empty", {"model": "", "messages": [u]}),
+        ("missing messages", {"model": "groundqa"}), ("messages empty", {"model": "groundqa", "messages": []}), ("messages a string", {"model": "groundqa", "messages": q}),
+        ("message without role", {"model": "groundqa", "messages": [{"content": q}]}), ("message role bot", {"model": "groundqa", "messages": [{"role": "bot", "content": q}]}),
+        ("content int", {"model": "groundqa", "messages": [{"role": "user", "content": 5}]}), ("content null", {"model": "groundqa", "messages": [{"role": "user", "content": None}]}),
+        ("content blank", {"model": "groundqa", "messages": [{"role": "user", "content": " \n "}]}),
+        ("content image part", {"model": "groundqa", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x/a.png"}}]}]}),
+        ("content part without type", {"model": "groundqa", "messages": [{"role": "user", "content": [{"text": q}]}]}),
+        ("last message assistant", {"model": "groundqa", "messages": [u, {"role": "assistant", "content": "ok"}]}),
+        ("only a system message", {"model": "groundqa", "messages": [{"role": "system", "content": "be nice"}]}),
+        ("question 1001 chars", {"model": "groundqa", "messages": [{"role": "user", "content": "why " * 251}]}),
+        ("question 5000 chars", {"model": "groundqa", "messages": [{"role": "user", "content": "x" * 5000}]}),
+        ("101 messages", {"model": "groundqa", "messages": [u] * 101}),
+        ("n 2", {"model": "groundqa", "messages": [u], "n": 2}), ("n 0", {"model": "groundqa", "messages": [u], "n": 0}), ("n 10^30", {"model": "groundqa", "messages": [u], "n": 10**30}),
+        ("tools", {"model": "groundqa", "messages": [u], "tools": [{"type": "function", "function": {"name": "f"}}]}),
+        ("response_format json", {"model": "groundqa", "messages": [u], "response_format": {"type": "json_object"}}),
+        ("temperature 5", {"model": "groundqa", "messages": [u], "temperature": 5}), ("temperature string", {"model": "groundqa", "messages": [u], "temperature": "hot"}),
+        ("max_tokens 0", {"model": "groundqa", "messages": [u], "max_tokens": 0}), ("stop int", {"model": "groundqa", "messages": [u], "stop": 5}),
+        ("stream string", {"model": "groundqa", "messages": [u], "stream": "yes please"}), ("stream_options a list", {"model": "groundqa", "messages": [u], "stream": True, "stream_options": [1]}),
+        ("groundqa top_k 21", {"model": "groundqa", "messages": [u], "groundqa": {"top_k": 21}}), ("groundqa top_k string", {"model": "groundqa", "messages": [u], "groundqa": {"top_k": "5"}}),
+        ("groundqa unknown option", {"model": "groundqa", "messages": [u], "groundqa": {"rerank": True}}), ("groundqa not an object", {"model": "groundqa", "messages": [u], "groundqa": 1}),
+        ("groundqa filter $regex", {"model": "groundqa", "messages": [u], "groundqa": {"filters": {"title": {"$regex": "a"}}}}),
+        ("groundqa filter $in not a list", {"model": "groundqa", "messages": [u], "groundqa": {"filters": {"n": {"$in": 3}}}}),
+    ]:
+        add(f"chat {name}", "POST", CHAT, {"json": body}, {400, 404})
+    for name, raw in [
+        ("invalid JSON", b'{"model": "groundqa",'), ("JSON array", b'[{"role": "user"}]'), ("JSON null", b"null"), ("empty body", b""),
+        ("invalid UTF-8", b'{"model": "groundqa", "messages": [{"role": "user", "content": "\xff\xfe"}]}'), ("NaN temperature", b'{"model": "groundqa", "messages": [], "temperature": NaN}'),
+        ("n of 5000 digits", b'{"model": "groundqa", "messages": [], "n": ' + b"9" * 5000 + b"}"), ("nested 100k deep", nested(100_000)),
+        ("messages nested 100k deep", b'{"model": "groundqa", "messages": ' + nested(100_000) + b"}"),
+    ]:
+        add(f"chat {name}", "POST", CHAT, {"content": raw, "headers": J}, {400, 413, 422})
+    add("chat form body", "POST", CHAT, {"data": {"model": "groundqa"}}, 400)
+    add("chat text/plain", "POST", CHAT, {"content": q.encode(), "headers": {"Content-Type": "text/plain"}}, 400)
+    add("chat body 3 MB", "POST", CHAT, {"content": b'{"model": "groundqa", "messages": [{"role": "user", "content": "' + b"a " * 1_500_000 + b'"}]}', "headers": J}, 413)
     # paths and methods
     for name, method, path, ok in [
+        ("GET chat", "GET", CHAT, 405), ("PUT models", "PUT", MODELS, 405), ("DELETE chat", "DELETE", CHAT, 405),
         ("unknown document", "GET", f"{DOCS}/nope/never", 404), ("delete unknown document", "DELETE", f"{DOCS}/never-was", 404),
         ("document id 10k chars", "GET", f"{DOCS}/" + "d" * 10_000, {404, 414, 431}), ("document id with %00", "GET", f"{DOCS}/a%00b", 404),
         ("document id with %0A", "GET", f"{DOCS}/never%0Awas", 404), ("delete document id with %0D", "DELETE", f"{DOCS}/never%0Dwas", 404),
@@ -311,16 +357,17 @@ def main() -> None:
                     if status >= 400:
                         try:
                             e = json.loads(body)
-                            json_error = bool(e.get("error")) and bool(e.get("message"))
+                            err = e.get("error")  # the service's {"error", "message"} or OpenAI's {"error": {"message", ...}}
+                            json_error = bool(err) and bool(e.get("message") or (isinstance(err, dict) and err.get("message")))
                         except ValueError:
                             json_error = False
                     th = time.perf_counter()
                     health = httpx.get(f"{url}/v1/health", timeout=10).status_code
-                    rows.append({"kind": kind, "name": name, "status": status, "expected": sorted(ok), "seconds": round(secs, 3), "json_error": json_error, "health_after": health, "health_s": round(time.perf_counter() - th, 3), "message": body[:160]})
+                    rows.append({"kind": kind, "name": name, "path": path[:80], "status": status, "expected": sorted(ok), "seconds": round(secs, 3), "json_error": json_error, "health_after": health, "health_s": round(time.perf_counter() - th, 3), "message": body[:160]})
         with httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {ADMIN}"}) as c:
             ids = id_sweep(c)
         code, secs = slow_body(url)
-        rows.append({"kind": "bad", "name": "body stalled after 15 bytes (body_timeout_s 1.5)", "status": code, "expected": [408], "seconds": round(secs, 3), "json_error": True, "health_after": httpx.get(f"{url}/v1/health", timeout=10).status_code, "health_s": 0.0, "message": ""})
+        rows.append({"kind": "bad", "name": "body stalled after 15 bytes (body_timeout_s 1.5)", "path": DOCS, "status": code, "expected": [408], "seconds": round(secs, 3), "json_error": True, "health_after": httpx.get(f"{url}/v1/health", timeout=10).status_code, "health_s": 0.0, "message": ""})
     finally:
         proc.terminate()
         try:
@@ -334,6 +381,8 @@ def main() -> None:
         "bad_requests": len(bad),
         "hostile_but_valid": len(rows) - len(bad),
         "status_5xx": sum(r["status"] >= 500 for r in rows),
+        "openai_route_cases": sum(r["path"] in (CHAT, MODELS) or r["path"].startswith(MODELS + "/") for r in rows),
+        "openai_route_5xx": sum(r["status"] >= 500 for r in rows if r["path"] in (CHAT, MODELS) or r["path"].startswith(MODELS + "/")),
         "dropped_connections": sum(r["status"] == 0 for r in rows),
         "unexpected_status": sum(r["status"] not in r["expected"] for r in rows),
         "non_json_errors": sum(not r["json_error"] for r in rows),

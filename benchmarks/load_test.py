@@ -18,6 +18,15 @@ serves a copy of a pre-built index whose documents are updated too (issue 15):
     python benchmarks/load_test.py --real --index /tmp/sample-index --embedder minilm-l6 --clients 6 \\
         --seconds 60 --ingest-share 0.3 --update-share 0.25 --delete-share 0.15 --kill-after 10 \\
         --snapshot-s 5 --out benchmarks/results/serve_load_real_kill.json
+
+``--chat-share`` sends that share of the questions through the OpenAI route,
+``/v1/chat/completions`` (half of them with ``stream: true``, read to ``data: [DONE]``), the rest
+through ``/v1/ask``, so the two routes' latencies come from the same run (issue 27); a request
+without an answer within ``--hang-s`` counts as hung. ``--generator fast`` serves the real
+pipeline with the fast generator profile:
+
+    python benchmarks/load_test.py --clients 8 --seconds 60 --ingest-share 0 --chat-share 0.5 \\
+        --out benchmarks/results/serve_load_chat.json
 """
 
 from __future__ import annotations
@@ -68,7 +77,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(index_dir: str, embedder: str, real: bool = False, snapshot_s: float = 15.0) -> tuple[subprocess.Popen, str]:
+def start(index_dir: str, embedder: str, real: bool = False, snapshot_s: float = 15.0, generator: str | None = None) -> tuple[subprocess.Popen, str]:
     """The server in its own process: the fakes (``--serve``), or with ``real`` the real
     ``groundqa serve`` command (default pipeline) with a config file for its [serve] table."""
     import httpx
@@ -76,7 +85,8 @@ def start(index_dir: str, embedder: str, real: bool = False, snapshot_s: float =
     port = free_port()
     if real:
         cfg = Path(index_dir).parent / "serve.toml"
-        cfg.write_text(f'[serve]\nsnapshot_interval_s = {snapshot_s}\nworkers = 2\nrequest_timeout_s = 600\nembedder = "{embedder}"\n')
+        cfg.write_text((f'[generator]\nmodel = "{generator}"\n\n' if generator else "")
+                       + f'[serve]\nsnapshot_interval_s = {snapshot_s}\nworkers = 2\nrequest_timeout_s = 600\nembedder = "{embedder}"\n')
         cmd = [sys.executable, "-m", "groundqa", "serve", "--index", index_dir, "--port", str(port), "--config", str(cfg), "--log-level", "warning"]
     else:
         cmd = [sys.executable, __file__, "--serve", index_dir, str(port), "--embedder", embedder]
@@ -130,14 +140,16 @@ class State:
         self.deleted.add(doc_id)
 
 
-async def run_load(url: str, clients: int, seconds: float, shares: dict[str, float], seed: int, state: State, stop_event: asyncio.Event | None = None) -> dict:
+async def run_load(url: str, clients: int, seconds: float, shares: dict[str, float], seed: int, state: State, stop_event: asyncio.Event | None = None,
+                   chat_share: float = 0.0, hang_s: float = 600.0) -> dict:
     """``clients`` concurrent clients for ``seconds``; each request is an ask, or creates, updates
     or deletes a document. Updates and deletes go to documents the same client created (or, for
     client 0, the documents of a pre-built index), so their order is the order of the answers."""
     import httpx
 
-    lat: dict[str, list[float]] = {"ask": [], "ingest": [], "update": [], "delete": []}
+    lat: dict[str, list[float]] = {"ask": [], "chat": [], "chat_stream": [], "ingest": [], "update": [], "delete": []}
     errors: list[str] = []
+    hung: list[str] = []
     counter = state.counter
     stop = time.perf_counter() + seconds
     cuts = []
@@ -152,7 +164,7 @@ async def run_load(url: str, clients: int, seconds: float, shares: dict[str, flo
 
     async def client(cid: int) -> None:
         r = random.Random(seed * 1000 + cid)
-        async with httpx.AsyncClient(base_url=url, timeout=600) as c:
+        async with httpx.AsyncClient(base_url=url, timeout=hang_s) as c:
             while time.perf_counter() < stop and not (stop_event and stop_event.is_set()):
                 t0 = time.perf_counter()
                 op = pick(r)
@@ -193,11 +205,39 @@ async def run_load(url: str, clients: int, seconds: float, shares: dict[str, flo
                         lat["delete"].append(time.perf_counter() - t0)
                     else:
                         errors.append(f"delete {resp.status_code} {resp.text[:200]}")
+                elif chat_share and r.random() < chat_share:
+                    t = r.choice(TOPICS)
+                    q = r.choice([f"How do I manage my {t}?", f"How long do {t} changes take?", f"Where do I change my {t} settings?"])
+                    stream = r.random() < 0.5
+                    body = {"model": "groundqa", "messages": [{"role": "user", "content": q}], "stream": stream}
+                    kind = "chat_stream" if stream else "chat"
+                    try:
+                        if stream:
+                            async with c.stream("POST", "/v1/chat/completions", json=body) as resp:
+                                text = (await resp.aread()).decode()
+                            ok = resp.status_code == 200 and text.rstrip().endswith("data: [DONE]") and '"finish_reason": "stop"' in text
+                        else:
+                            resp = await c.post("/v1/chat/completions", json=body)
+                            text = resp.text
+                            ok = resp.status_code == 200 and "verdict" in resp.json().get("groundqa", {})
+                    except httpx.TimeoutException:
+                        hung.append(kind)
+                        continue
+                    except httpx.HTTPError as exc:
+                        errors.append(f"{kind} {type(exc).__name__}")
+                        return
+                    if ok:
+                        lat[kind].append(time.perf_counter() - t0)
+                    else:
+                        errors.append(f"{kind} {resp.status_code} {text[:200]}")
                 else:
                     t = r.choice(TOPICS)
                     q = r.choice([f"How do I manage my {t}?", f"How long do {t} changes take?", f"Where do I change my {t} settings?"])
                     try:
                         resp = await c.post("/v1/ask", json={"question": q})
+                    except httpx.TimeoutException:
+                        hung.append("ask")
+                        continue
                     except httpx.HTTPError as exc:
                         errors.append(f"ask {type(exc).__name__}")
                         return
@@ -215,6 +255,8 @@ async def run_load(url: str, clients: int, seconds: float, shares: dict[str, flo
         "requests": done,
         "errors": len(errors),
         "error_samples": errors[:5],
+        "hung": len(hung),
+        "hang_s": hang_s,
         "throughput_rps": round(done / wall, 1),
         **{op: {"count": len(v), "p50_ms": round(pct(v, 50) * 1000, 1), "p95_ms": round(pct(v, 95) * 1000, 1), "p99_ms": round(pct(v, 99) * 1000, 1)} for op, v in lat.items()},
     }
@@ -305,6 +347,9 @@ def main() -> None:
     ap.add_argument("--index", default=None, help="serve a copy of this pre-built index (its documents get updated too)")
     ap.add_argument("--snapshot-s", type=float, default=15.0, help="snapshot_interval_s of the real server (default 15)")
     ap.add_argument("--embedder", default="hash", help="hash (default: measures the service) or minilm-l6")
+    ap.add_argument("--chat-share", type=float, default=0.0, help="share of the questions sent to /v1/chat/completions (half streamed) instead of /v1/ask (default 0)")
+    ap.add_argument("--hang-s", type=float, default=600.0, help="a request unanswered after this many seconds counts as hung (default 600)")
+    ap.add_argument("--generator", default=None, help="with --real: the [generator] model of the served pipeline (e.g. fast; default: the default profile)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -321,7 +366,7 @@ def main() -> None:
         shutil.copytree(args.index, index_dir)
     shares = {"ingest": args.ingest_share, "update": args.update_share, "delete": args.delete_share}
     state = State()
-    proc, url = start(index_dir, args.embedder, args.real, args.snapshot_s)
+    proc, url = start(index_dir, args.embedder, args.real, args.snapshot_s, args.generator)
     try:
         if args.index:
             from groundqa.index import HybridIndex
@@ -336,7 +381,7 @@ def main() -> None:
         for d in seed_docs():
             state.current[d["id"]] = d["text"]
         print(f"server up at {url}; {args.clients} clients for {args.seconds:.0f} s ...", file=sys.stderr)
-        res = asyncio.run(run_load(url, args.clients, args.seconds, shares, args.seed, state))
+        res = asyncio.run(run_load(url, args.clients, args.seconds, shares, args.seed, state, chat_share=args.chat_share, hang_s=args.hang_s))
         print(f"load done: {res['requests']} requests, {res['errors']} errors; verifying {len(state.current)} documents ...", file=sys.stderr)
         res["verify_live"] = asyncio.run(verify(url, state, retrieval=not args.real))
         if args.kill_after > 0:
@@ -353,7 +398,7 @@ def main() -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     t0 = time.perf_counter()
-    proc, url = start(index_dir, args.embedder, args.real, args.snapshot_s)
+    proc, url = start(index_dir, args.embedder, args.real, args.snapshot_s, args.generator)
     res["restart_after_sigkill_s"] = round(time.perf_counter() - t0, 2)
     try:
         res["verify_after_sigkill"] = asyncio.run(verify(url, state, retrieval=not args.real))
@@ -372,11 +417,12 @@ def main() -> None:
     res["config"] = {
         "clients": args.clients,
         "seconds": args.seconds,
-        "shares": {**shares, "ask": round(1 - sum(shares.values()), 3)},
+        "shares": {**shares, "ask": round((1 - sum(shares.values())) * (1 - args.chat_share), 3), "chat": round((1 - sum(shares.values())) * args.chat_share, 3)},
+        "hang_s": args.hang_s,
         "kill_after_s": args.kill_after,
         "index": args.index,
         "embedder": args.embedder,
-        "generator": "the default pipeline's (real)" if args.real else "extractive-fake (groundqa.testing)",
+        "generator": (f"real: {args.generator or 'default'} profile") if args.real else "extractive-fake (groundqa.testing)",
         "guard": "the default pipeline's (real)" if args.real else "keyword-fake (groundqa.testing)",
         "server": f"python -m groundqa serve, snapshot_interval_s={args.snapshot_s}, workers=2" if args.real else "uvicorn, 1 process, workers=4 inference threads, loopback",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs), {platform.python_version()}",
@@ -388,7 +434,7 @@ def main() -> None:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text + "\n")
     live, after, idx = res["verify_live"], res["verify_after_sigkill"], res["index_after_restart"]
-    ok = res["errors"] == 0 and not (live["lost"] or live["resurrected"] or after["lost"] or after["resurrected"] or idx["lost"] or idx["stale"] or idx["resurrected"])
+    ok = res["errors"] == 0 and res["hung"] == 0 and not (live["lost"] or live["resurrected"] or after["lost"] or after["resurrected"] or idx["lost"] or idx["stale"] or idx["resurrected"])
     shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(0 if ok else 1)
 

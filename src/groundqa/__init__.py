@@ -23,6 +23,7 @@ _EXPORTS = {
     "DocumentError": "groundqa.errors",
     "IndexFormatError": "groundqa.errors",
     "EmbedderMismatchError": "groundqa.errors",
+    "GeneratorServerError": "groundqa.errors",
     # models and text
     "resolve_model": "groundqa.models",
     "split_sentences": "groundqa.text",
@@ -34,6 +35,7 @@ _EXPORTS = {
     "make_embedder": "groundqa.index.embed",
     # generator, guard, pipeline
     "TransformersGenerator": "groundqa.generate.hf",
+    "OpenAIServerGenerator": "groundqa.generate.openai_server",
     "Guard": "groundqa.verify.guard",
     "Pipeline": "groundqa.pipeline",
     "Answer": "groundqa.pipeline",

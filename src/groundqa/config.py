@@ -7,7 +7,10 @@ top_k = 4
 mode = "hybrid"             # hybrid | bm25 | dense
 
 [generator]
-model = "default"           # a profile (default, fast, quality), a short name, a folder or a hub id
+model = "default"           # a profile (default, fast, quality), a short name, a folder or a hub id,
+                            # or "openai:http://HOST:PORT/v1": a model on an OpenAI-compatible server
+# server_model = "groundqa-lora"   # with openai:, the server's model name (default: the only one it lists)
+# timeout_s = 60, retries = 2, concurrency = 8   # with openai: (see groundqa.generate.openai_server)
 max_new_tokens = 64
 
 [guard]
@@ -70,7 +73,7 @@ def open_retriever(spec: Mapping[str, Any]) -> Any:
 
 
 def build_pipeline(config: str | Path | Mapping[str, Any], *, retriever: Any = None) -> Any:
-    from .generate.hf import TransformersGenerator
+    from .generate import make_generator
     from .pipeline import Pipeline
     from .verify.guard import Guard
 
@@ -78,7 +81,7 @@ def build_pipeline(config: str | Path | Mapping[str, Any], *, retriever: Any = N
     r = dict(data.get("retriever", {}))
     retriever = retriever if retriever is not None else open_retriever(r)
     g = dict(data.get("generator", {}))
-    generator = TransformersGenerator(g.pop("model", "default"), **g)
+    generator = make_generator(g.pop("model", "default"), **g)
     v = dict(data.get("guard", {}))
     guard = Guard(v.pop("verifier", "default"), embedder=getattr(retriever, "embedder", "minilm-l6"), **v)
     p = dict(data.get("pipeline", {}))

@@ -5,7 +5,8 @@
     ├── ModelNotFoundError     a model reference that resolves to no weights
     ├── DocumentError          a file that cannot be ingested (binary, empty, too large, ...)
     ├── IndexFormatError       an index directory that is missing, damaged or of another version
-    └── EmbedderMismatchError  an index opened with an embedder other than the one that built it
+    ├── EmbedderMismatchError  an index opened with an embedder other than the one that built it
+    └── GeneratorServerError   an inference server (the openai: generator) that fails or cannot be reached
 
 Each message names the argument or path, echoes the value, and says the fix.
 """
@@ -40,6 +41,15 @@ class IndexFormatError(GroundQAError):
 
 class EmbedderMismatchError(GroundQAError):
     """An index was opened with a different embedder than the one it was built with."""
+
+
+class GeneratorServerError(GroundQAError):
+    """An OpenAI-compatible inference server refused a request, failed, or could not be reached
+    (after the retries). ``status`` is its HTTP status (None when there was no answer)."""
+
+    def __init__(self, url: str, status: int | None, message: str, fix: str) -> None:
+        super().__init__(f"generator server {url}: {message}; {fix}")
+        self.url, self.status, self.fix = url, status, fix
 
 
 def check_choice(name: str, value: object, choices: tuple[str, ...] | list[str]) -> str:

@@ -47,7 +47,9 @@ class Answer:
     is supported iff its probability is at least that; None when nothing was checked);
     ``timings`` milliseconds per stage; ``models`` the id of each stage's model; ``grounding``
     where a span-grounded answer lies (document id, chunk id, source, passage rank and the
-    answer's exact character offsets in the document, with its text), None when not grounded.
+    answer's exact character offsets in the document, with its text), None when not grounded;
+    ``usage`` the generator's token counts (``prompt_tokens``, ``completion_tokens``; empty where
+    nothing was generated), for the OpenAI route's ``usage``.
     """
 
     question: str
@@ -63,6 +65,7 @@ class Answer:
     models: Mapping[str, str] = field(default_factory=dict)
     threshold: float | None = None
     grounding: Mapping[str, Any] | None = None
+    usage: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def answered(self) -> bool:
@@ -194,7 +197,8 @@ class Pipeline:
                 support = float(result.probability) if result is not None else 1.0
                 threshold = float(result.threshold) if result is not None else None
                 span = grounded if decision.verdict not in ("withheld", "declined") else None
-                out[policy].append(Answer(q, decision.text, decision.verdict, decision.reason, text, claims, support, tuple(hits[i]), policy, timings, models, threshold, span))
+                usage = {"prompt_tokens": int(getattr(gen, "prompt_tokens", 0) or 0), "completion_tokens": int(getattr(gen, "tokens", 0) or 0)}
+                out[policy].append(Answer(q, decision.text, decision.verdict, decision.reason, text, claims, support, tuple(hits[i]), policy, timings, models, threshold, span, usage))
         return out
 
     def stream(self, question: str, *, top_k: int | None = None, filters: Mapping[str, Any] | None = None, policy: str | None = None) -> Iterator[StreamEvent]:

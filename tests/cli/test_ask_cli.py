@@ -43,9 +43,10 @@ def index_dir(tmp_path):
 def fake_stages(monkeypatch):
     built = {}
 
-    def fake(index, generator, verifier, policy, top_k, judge=None):
+    def fake(index, generator, verifier, policy, top_k, judge=None, server_model=None):
         built["policy"] = policy
         built["judge"] = judge
+        built["generator"], built["server_model"] = generator, server_model
         return Pipeline(index, ExtractiveGenerator(), KeywordGuard(), policy=policy or "abstain", top_k=top_k)
 
     monkeypatch.setattr(pipeline_cmds, "_pipeline", fake)
@@ -80,6 +81,8 @@ def test_ask_many_questions_from_a_file_in_one_run(capsys, tmp_path, index_dir, 
     assert code == 0 and "support 1.00 (threshold 1.00)" in out and "time:" in err and fake_stages["judge"] is None
     code, out, err = run(capsys, "ask", "--index", index_dir, "--judge", "qwen2.5-coder-0.5b", "Who discovered oxygen?")
     assert code == 0 and fake_stages["judge"] == "qwen2.5-coder-0.5b"  # --judge reaches the guard
+    code, out, err = run(capsys, "ask", "--index", index_dir, "--generator", "openai:http://127.0.0.1:9/v1", "--server-model", "lora", "Who discovered oxygen?")
+    assert code == 0 and fake_stages["generator"] == "openai:http://127.0.0.1:9/v1" and fake_stages["server_model"] == "lora"  # reach the generator
 
 
 def test_ask_argument_errors_exit_2(capsys, tmp_path, index_dir, fake_stages):

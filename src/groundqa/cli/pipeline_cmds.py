@@ -22,7 +22,8 @@ from ..text import printable
 def register(sub: Any, bench_sub: Any) -> None:
     p = sub.add_parser("demo", help="index the bundled sample corpus and answer its questions, verified")
     p.add_argument("--embedder", default="minilm-l6", help="embedder reference (default: minilm-l6)")
-    p.add_argument("--generator", default="default", help="generator profile (default, fast, quality) or model (default: default)")
+    p.add_argument("--generator", default="default", help="generator profile (default, fast, quality), model, or openai:http://HOST:PORT/v1 (a model on an OpenAI-compatible server; default: default)")
+    p.add_argument("--server-model", default=None, metavar="NAME", help="with --generator openai:URL: the server's model name (default: the only one it lists)")
     p.add_argument("--verifier", default="default", help="verifier model for the guard (default: the shipped one)")
     p.add_argument("--judge", default=None, help="add an LLM judge to the guard, e.g. qwen2.5-coder-0.5b (default: none)")
     p.add_argument("--policy", default="abstain", choices=POLICIES, help="what to do with unsupported claims (default: abstain, withhold the answer)")
@@ -41,7 +42,8 @@ def register(sub: Any, bench_sub: Any) -> None:
     a.add_argument("--index", required=True, help="index folder (from `groundqa index build`)")
     a.add_argument("question", nargs="?", default=None, help="the question (or use --questions FILE)")
     a.add_argument("--questions", default=None, metavar="FILE", help="ask every question in FILE: .txt (one per line, # comments), .json (a list of strings or of {\"question\": ...}) or .jsonl")
-    a.add_argument("--generator", default="default", help="generator profile (default, fast, quality) or model (default: default)")
+    a.add_argument("--generator", default="default", help="generator profile (default, fast, quality), model, or openai:http://HOST:PORT/v1 (a model on an OpenAI-compatible server; default: default)")
+    a.add_argument("--server-model", default=None, metavar="NAME", help="with --generator openai:URL: the server's model name (default: the only one it lists)")
     a.add_argument("--verifier", default="default", help="verifier model for the guard (default: the shipped one)")
     a.add_argument("--judge", default=None, help="add an LLM judge to the guard, e.g. qwen2.5-coder-0.5b (default: none)")
     a.add_argument("--config", default=None, help="a TOML pipeline config (overrides the options above)")
@@ -52,12 +54,13 @@ def register(sub: Any, bench_sub: Any) -> None:
     a.set_defaults(func=_ask)
 
 
-def _pipeline(index: Any, generator: str, verifier: str, policy: str | None, top_k: int, judge: str | None = None) -> Any:
-    from ..generate.hf import TransformersGenerator
+def _pipeline(index: Any, generator: str, verifier: str, policy: str | None, top_k: int, judge: str | None = None, server_model: str | None = None) -> Any:
+    from ..generate import make_generator
     from ..pipeline import Pipeline
     from ..verify.guard import Guard
 
-    return Pipeline(index, TransformersGenerator(generator), Guard(verifier, embedder=index.embedder, judge=judge),
+    gen = make_generator(generator, server_model=server_model) if server_model is not None else make_generator(generator)
+    return Pipeline(index, gen, Guard(verifier, embedder=index.embedder, judge=judge),
                     policy=policy or "abstain", top_k=top_k)
 
 
@@ -122,7 +125,7 @@ def _ask(args: argparse.Namespace) -> int:
 
         pipe = build_pipeline(args.config, retriever=retriever)
     else:
-        pipe = _pipeline(retriever, args.generator, args.verifier, args.policy, args.top_k, args.judge)
+        pipe = _pipeline(retriever, args.generator, args.verifier, args.policy, args.top_k, args.judge, args.server_model)
     t1 = time.perf_counter()
     pipe.warm_up()
     t_models = time.perf_counter() - t1
@@ -263,7 +266,7 @@ def _demo(args: argparse.Namespace) -> int:
                     print(f"   [{p['rank']}] {p['score']:.4f}  {printable(p['doc_id'])} {p['start']}-{p['end']}  {_short(p['text'], 100)}")
         return 0
     say(f"[3/{steps}] loading the generator ({args.generator}) and the guard (verifier: {args.verifier})")
-    pipe = _pipeline(index, args.generator, args.verifier, args.policy, args.top_k, args.judge)
+    pipe = _pipeline(index, args.generator, args.verifier, args.policy, args.top_k, args.judge, args.server_model)
     pipe.warm_up()
     say(f"[4/{steps}] answering {len(questions)} questions")
     answers = []

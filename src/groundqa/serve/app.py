@@ -9,6 +9,8 @@ Routes (all JSON; errors are ``{"error", "message", "details"}`` with a 4xx for 
 * ``GET /v1/health`` (no key), ``GET /metrics`` (Prometheus), ``/docs``, ``/redoc`` and
   ``/openapi.json``: with API keys configured these need a key (any scope) unless
   ``public_metrics`` / ``public_docs`` is set.
+* ``POST /v1/chat/completions``, ``GET /v1/models``: OpenAI's protocol over the same pipeline
+  (``serve.openai_routes``), errors in OpenAI's error object.
 
 Document ids go through ``groundqa.ids.normalize_doc_id`` on the way in (NFC; no control or
 invisible characters); ``GET``/``DELETE`` find a document by the id as sent or by its NFC form, and
@@ -411,6 +413,11 @@ def create_app(
         await run(record, d, key, limiter=app.state.audit_limiter, timeout=False)
         return d
 
+    from .openai_routes import install_openai_routes  # POST /v1/chat/completions, GET /v1/models
+
+    install_openai_routes(app, answer=lambda q, kw: app.state.batcher.ask(q, kw), payload=payload,
+                          record=lambda d, key: run(record, d, key, limiter=app.state.audit_limiter, timeout=False))
+
     async def stream(pipe: Any, question: str, asked: str, rewritten: str | None, kwargs: dict, key: Any) -> AsyncIterator[str]:
         it = pipe.stream(question, **kwargs)
         end = object()
@@ -581,6 +588,10 @@ def create_app(
             ask_props["question"]["maxLength"] = settings.max_question_chars
         top_k = ask_props.get("top_k", {})
         for opt in top_k.get("anyOf", [top_k]):
+            if "maximum" in opt:
+                opt["maximum"] = settings.max_top_k
+        chat_top_k = comps.get("GroundQAOptions", {}).get("properties", {}).get("top_k", {})
+        for opt in chat_top_k.get("anyOf", [chat_top_k]):
             if "maximum" in opt:
                 opt["maximum"] = settings.max_top_k
         turn = comps.get("Turn", {}).get("properties", {}).get("content")
