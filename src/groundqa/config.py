@@ -9,6 +9,9 @@ mode = "hybrid"             # hybrid | bm25 | dense
 [generator]
 model = "default"           # a profile (default, fast, quality), a short name, a folder or a hub id
 max_new_tokens = 64
+context = "windows"         # what it reads of each passage: windows (sentences around the best match) or chunks
+window_words = 40           # words shown per passage with context = "windows"
+threads = "auto"            # torch threads: auto (the free cores) or a number
 
 [guard]
 verifier = "default"        # the shipped cross-encoder, a folder/hub id, or "none"

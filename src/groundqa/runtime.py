@@ -64,8 +64,8 @@ def choose_threads(threads: int | str | None = "auto", *, workers: int = 1, load
     else the free cores divided among ``workers`` (at least one each); None leaves torch alone."""
     env = os.environ.get("GROUNDQA_THREADS", "").strip()
     if env:
-        checked = check_threads(env)
-        if not isinstance(checked, int):
+        checked = int(env) if env.isdigit() else None
+        if not checked:
             raise ConfigError(f"GROUNDQA_THREADS={env!r} is not valid; set a positive number of threads or unset it")
         return checked
     threads = check_threads(threads)

@@ -43,8 +43,9 @@ def index_dir(tmp_path):
 def fake_stages(monkeypatch):
     built = {}
 
-    def fake(index, generator, verifier, policy, top_k, judge=None):
+    def fake(index, generator, verifier, policy, top_k, judge=None, context="windows", threads="auto"):
         built["policy"] = policy
+        built["context"] = context
         built["judge"] = judge
         return Pipeline(index, ExtractiveGenerator(), KeywordGuard(), policy=policy or "abstain", top_k=top_k)
 
