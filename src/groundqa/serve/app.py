@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ConfigError, DocumentError, GroundQAError
+from ..runtime import apply_threads
 from ..types import Document
 from .audit import AuditLog
 from .auth import AuthError, authenticate
@@ -62,10 +63,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse, "descrip
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, details: list[dict[str, Any]] | None = None, code: str | None = None) -> None:
+    def __init__(self, status: int, message: str, details: list[dict[str, Any]] | None = None, code: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.details = status, message, details or []
         self.code = code or _ERROR_CODES.get(status, "error")
+        self.headers = dict(headers or {})
 
 
 def _error(status: int, message: str, details: list[dict[str, Any]] | None = None, code: str | None = None, headers: Mapping[str, str] | None = None) -> Any:
@@ -147,6 +150,9 @@ def create_app(
         st.ready = False
 
         def load() -> None:
+            # torch threads for the workers that run models at once: never more than the free cores
+            threads = apply_threads(settings.threads, workers=settings.workers)
+            log.info("torch threads: %s (%s, %d workers)", threads, settings.threads, settings.workers)
             pipe = pipeline
             if pipe is None:
                 index = open_index(settings.index_dir, settings.embedder)
@@ -188,7 +194,8 @@ def create_app(
                     log.exception("index snapshot failed")
 
         task = asyncio.create_task(snapshots())
-        st.batcher = _Batcher(lambda qs, kw: run(st.pipeline.ask_batch, qs, **kw), settings.batch_max, settings.batch_wait_ms / 1000.0)
+        st.batcher = _Batcher(lambda qs, kw: run(st.pipeline.ask_batch, qs, **kw), settings.batch_max, settings.batch_wait_ms / 1000.0,
+                              max_pending=settings.max_pending, workers=settings.workers)
         try:
             yield
         finally:
@@ -256,7 +263,7 @@ def create_app(
 
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, exc: ApiError) -> Any:
-        return _error(exc.status, exc.message, exc.details, exc.code)
+        return _error(exc.status, exc.message, exc.details, exc.code, headers=exc.headers)
 
     @app.exception_handler(AuthError)
     async def on_auth(request: Request, exc: AuthError) -> Any:
@@ -503,20 +510,40 @@ def create_app(
 class _Batcher:
     """Dynamic batching: asks that arrive within ``wait_s`` of each other (up to ``max_size``, with
     the same top_k/filters/policy) go through ``Pipeline.ask_batch`` together, so the generator and
-    the guard run one batch instead of one call per request."""
+    the guard run one batch instead of one call per request.
 
-    def __init__(self, run_batch: Callable[[list[str], dict], Any], max_size: int, wait_s: float) -> None:
+    Admission is bounded: with ``max_pending`` asks already waiting or being answered, a new one
+    is refused at once with a 503 and a ``Retry-After`` estimated from recent batch times, instead
+    of joining a queue it would time out in."""
+
+    def __init__(self, run_batch: Callable[[list[str], dict], Any], max_size: int, wait_s: float, *,
+                 max_pending: int = 64, workers: int = 1) -> None:
         self.run_batch, self.max_size, self.wait_s = run_batch, max_size, wait_s
+        self.max_pending, self.workers = max_pending, workers
         self.queue: asyncio.Queue = asyncio.Queue()
         self.task: asyncio.Task | None = None
         self.batches = 0
+        self.pending = 0
+        self.batch_s = 5.0  # a running mean of recent batch times (seconds), for Retry-After
+
+    def retry_after(self) -> int:
+        rounds = -(-self.pending // (self.max_size * self.workers))
+        return max(1, int(round(self.batch_s * rounds)))
 
     async def ask(self, question: str, kwargs: dict[str, Any]) -> Any:
+        if self.pending >= self.max_pending:
+            wait = self.retry_after()
+            raise ApiError(503, f"the service is answering {self.pending} questions, its limit ([serve] max_pending={self.max_pending}); "
+                                f"retry after {wait} s", headers={"Retry-After": str(wait)})
         if self.task is None:
             self.task = asyncio.create_task(self._collect())
         fut = asyncio.get_running_loop().create_future()
-        await self.queue.put((question, kwargs, fut))
-        return await fut
+        self.pending += 1
+        try:
+            await self.queue.put((question, kwargs, fut))
+            return await fut
+        finally:
+            self.pending -= 1
 
     def close(self) -> None:
         if self.task is not None:
@@ -541,8 +568,10 @@ class _Batcher:
 
     async def _answer(self, group: list) -> None:
         self.batches += 1
+        t0 = time.perf_counter()
         try:
             answers = await self.run_batch([q for q, _, _ in group], group[0][1])
+            self.batch_s = 0.7 * self.batch_s + 0.3 * (time.perf_counter() - t0)
         except BaseException as exc:
             for _, _, fut in group:
                 if not fut.done():
