@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 
 _CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 406: "not_acceptable", 408: "timeout", 413: "too_large", 415: "unsupported_media_type", 422: "validation_error", 500: "internal_error", 503: "unavailable", 504: "timeout"}
-_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse, "description": d} for s, d in ((400, "bad request (invalid JSON, bad filter, limits)"), (401, "no or unknown API key"), (403, "the key lacks the scope"), (413, "body too large"), (422, "a field is missing, of the wrong type, unknown or out of range"), (504, "the pipeline took longer than the request timeout"))}
+_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse, "description": d} for s, d in ((400, "bad request (invalid JSON, bad filter, limits)"), (401, "no or unknown API key"), (403, "the key lacks the scope"), (413, "body too large"), (422, "a field is missing, of the wrong type, unknown or out of range"), (503, "busy: max_pending asks are already waiting or being answered; retry after the Retry-After header's seconds"), (504, "the pipeline took longer than the request timeout"))}
 
 
 class ApiError(Exception):
