@@ -149,7 +149,8 @@ def main() -> int:
                 wall = (time.perf_counter() - t) * 1000
                 right, f1 = judge(a.text, q["answers"], rule) if a.answered and q["answerable"] else (False, 0.0)
                 gen_right, gen_f1 = judge(a.generated, q["answers"], rule) if a.generated and q["answerable"] else (False, 0.0)
-                rows[s].append({"question": q["question"], "answerable": q["answerable"], "answer": a.text, "verdict": a.verdict,
+                n_prompt = len(gen.tokenizer(gen.prompt(q["question"], a.passages), add_special_tokens=False)["input_ids"])
+                rows[s].append({"question": q["question"], "answerable": q["answerable"], "answer": a.text, "verdict": a.verdict, "prompt_tokens": n_prompt,
                                 "generated": a.generated, "right": right, "f1": f1, "f1_generated": gen_f1, "generated_right": gen_right,
                                 "ms": {**{k: round(v, 1) for k, v in a.timings.items()}, "wall": round(wall, 1)}})
             print(f"[{corpus} {qi + 1}/{len(questions)}] " + "  ".join(f"{s}: {rows[s][-1]['ms']['wall'] / 1000:.1f}s {rows[s][-1]['answer'][:30]!r}" for s in settings), flush=True)
@@ -164,6 +165,7 @@ def main() -> int:
             summary[s] = {
                 "questions": len(rs), "stage_ms": stage,
                 "generate_mean_ms": round(statistics.fmean(r["ms"].get("generate", 0.0) for r in rs)),
+                "prompt_tokens": {"mean": round(statistics.fmean(r.get("prompt_tokens", 0) for r in rs)), "p95": round(pct([r.get("prompt_tokens", 0) for r in rs], 0.95))},
                 "answered": round(len(returned) / max(1, len(ans)), 3),
                 "right": sum(r["right"] for r in ans), "wrong": sum(1 for r in returned if not r["right"]),
                 "declined_unanswerable": sum(1 for r in una if r["verdict"] in ("withheld", "declined")), "unanswerable": len(una),
@@ -185,11 +187,11 @@ def main() -> int:
 
 def print_table(corpus: str, summary: dict[str, Any]) -> None:
     print(f"\n{corpus}")
-    head = f"{'setting':<14}{'gen p50':>9}{'gen p95':>9}{'ask p50':>9}{'ask p95':>9}{'speedup':>9}{'answered':>10}{'right':>7}{'wrong':>7}{'U decl':>8}{'F1':>7}{'F1 gen':>8}"
+    head = f"{'setting':<14}{'tokens':>8}{'gen p50':>9}{'gen p95':>9}{'ask p50':>9}{'ask p95':>9}{'speedup':>9}{'answered':>10}{'right':>7}{'wrong':>7}{'U decl':>8}{'F1':>7}{'F1 gen':>8}"
     print(head)
     for s, r in summary.items():
         st = r["stage_ms"]
-        print(f"{s:<14}{st['generate']['p50'] / 1000:>8.2f}s{st['generate']['p95'] / 1000:>8.2f}s{st['wall']['p50'] / 1000:>8.2f}s{st['wall']['p95'] / 1000:>8.2f}s"
+        print(f"{s:<14}{r.get('prompt_tokens', {}).get('mean', 0):>8}{st['generate']['p50'] / 1000:>8.2f}s{st['generate']['p95'] / 1000:>8.2f}s{st['wall']['p50'] / 1000:>8.2f}s{st['wall']['p95'] / 1000:>8.2f}s"
               f"{r.get('generate_speedup_vs_chunks', 0):>8.2f}x{r['answered']:>10.2f}{r['right']:>7}{r['wrong']:>7}{r['declined_unanswerable']:>5}/{r['unanswerable']:<2}"
               f"{r['f1'] if r['f1'] is not None else '-':>7}{r['f1_generated'] if r['f1_generated'] is not None else '-':>8}")
 
