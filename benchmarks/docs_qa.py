@@ -73,6 +73,7 @@ def main() -> int:
     ap.add_argument("--verifier", default="default")
     ap.add_argument("--embedder", default="minilm-l6")
     ap.add_argument("--top-k", type=int, default=4)
+    ap.add_argument("--reads", default="windows", choices=["windows", "chunks"], help="what the generator reads of each passage (default: windows)")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--index-cache", default=None, help="reuse the index saved in this folder, or build and save it there")
     ap.add_argument("--limit", type=int, default=None, help="the first N questions only (a smoke run)")
@@ -111,7 +112,7 @@ def main() -> int:
 
     t = time.perf_counter()
     guard = Guard(args.verifier, embedder=index.embedder)
-    pipe = Pipeline(index, TransformersGenerator(args.generator, batch_size=args.batch_size), guard, top_k=args.top_k)
+    pipe = Pipeline(index, TransformersGenerator(args.generator, batch_size=args.batch_size, context=args.reads), guard, top_k=args.top_k)
     pipe.warm_up()
     times["load_models_s"] = time.perf_counter() - t
 
@@ -190,7 +191,7 @@ def main() -> int:
     config = {
         "docs": str(Path(args.docs).resolve().relative_to(ROOT)) if Path(args.docs).resolve().is_relative_to(ROOT) else args.docs,
         "questions": str(Path(args.questions).resolve().relative_to(ROOT)) if Path(args.questions).resolve().is_relative_to(ROOT) else args.questions,
-        "judging_rule": spec.get("judging_rule"), "generator": args.generator, "verifier": args.verifier, "embedder": args.embedder,
+        "judging_rule": spec.get("judging_rule"), "generator": args.generator, "reads": args.reads, "verifier": args.verifier, "embedder": args.embedder,
         "top_k": args.top_k, "index_built": built, "threshold": guard.threshold, "models": pipe.models(),
         "command": "OMP_NUM_THREADS=1 nice -n 10 python " + " ".join(sys.argv),
     }

@@ -59,7 +59,7 @@ def evaluate(generator: str, data: Path, limit: int | None, threads: int) -> dic
     torch.set_num_threads(threads)
     rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
     rows = rows[:limit] if limit else rows
-    gen = TransformersGenerator(generator)
+    gen = TransformersGenerator(generator, context="chunks")  # the yes/no reads the whole abstract
     t0 = time.perf_counter()
     gen.warm_up()
     load_s = time.perf_counter() - t0

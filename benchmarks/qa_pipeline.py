@@ -37,6 +37,7 @@ def main() -> int:
     ap.add_argument("--top-k", type=int, default=4)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--embedder", default="minilm-l6")
+    ap.add_argument("--reads", default="windows", choices=["windows", "chunks"], help="what the generator reads of each passage (default: windows)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--report", default=None)
     args = ap.parse_args()
@@ -56,14 +57,14 @@ def main() -> int:
         titles = sorted({it.doc_id for it in items})[-12:]
         pool = [it for it in items if it.doc_id in titles]
     chosen = sample_items(pool, args.limit, args.seed)
-    pipe = Pipeline(index, TransformersGenerator(args.generator), Guard(args.verifier, embedder=index.embedder), policy=args.policy, top_k=args.top_k)
+    pipe = Pipeline(index, TransformersGenerator(args.generator, context=args.reads), Guard(args.verifier, embedder=index.embedder), policy=args.policy, top_k=args.top_k)
     pipe.warm_up()
     records = run_pipeline_qa(chosen, pipe, batch_size=args.batch_size, version=args.version)
     summary = summarize(records, version=args.version)
     config = {
         "data": args.data, "version": args.version, "heldout": args.heldout, "limit": args.limit, "seed": args.seed,
         "questions": len(chosen), "paragraphs_indexed": len(index.doc_ids()), "chunks": len(index), "index_seconds": round(index_s, 1),
-        "generator": args.generator, "verifier": args.verifier, "policy": args.policy, "top_k": args.top_k, "embedder": args.embedder,
+        "generator": args.generator, "reads": args.reads, "verifier": args.verifier, "policy": args.policy, "top_k": args.top_k, "embedder": args.embedder,
         "command": "python " + " ".join(sys.argv),
     }
     print(json.dumps(summary, indent=2))

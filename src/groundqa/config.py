@@ -12,6 +12,9 @@ model = "default"           # a profile (default, fast, quality), a short name, 
 # server_model = "groundqa-lora"   # with openai:, the server's model name (default: the only one it lists)
 # timeout_s = 60, retries = 2, concurrency = 8   # with openai: (see groundqa.generate.openai_server)
 max_new_tokens = 64
+context = "windows"         # what it reads of each passage: windows (sentences around the best match) or chunks
+window_words = 40           # words shown per passage with context = "windows"
+threads = "auto"            # torch threads: auto (the free cores) or a number
 
 [guard]
 verifier = "default"        # the shipped cross-encoder, a folder/hub id, or "none"

@@ -43,8 +43,9 @@ def index_dir(tmp_path):
 def fake_stages(monkeypatch):
     built = {}
 
-    def fake(index, generator, verifier, policy, top_k, judge=None, server_model=None):
+    def fake(index, generator, verifier, policy, top_k, judge=None, server_model=None, context="windows", threads="auto"):
         built["policy"] = policy
+        built["context"] = context
         built["judge"] = judge
         built["generator"], built["server_model"] = generator, server_model
         return Pipeline(index, ExtractiveGenerator(), KeywordGuard(), policy=policy or "abstain", top_k=top_k)

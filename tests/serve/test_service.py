@@ -245,3 +245,58 @@ def test_concurrent_asks_are_batched(server) -> None:
     assert [r.json()["question"] for r in rs] == questions  # each caller gets its own answer
     assert {r.json()["passages"][0]["doc_id"] for r in rs[:3]} == {"faq/password", "faq/card", "faq/transfer"}
     assert app.state.batcher.batches - before < len(questions)  # some were answered together
+
+
+def test_a_full_queue_answers_503_with_retry_after_and_no_request_hangs(tmp_path) -> None:
+    import asyncio
+    import time as _time
+
+    from groundqa.pipeline import Pipeline
+    from groundqa.serve import ServeSettings
+    from groundqa.serve.app import create_app
+    from groundqa.testing import ExtractiveGenerator, KeywordGuard
+
+    from .conftest import serving
+
+    class SlowGenerator(ExtractiveGenerator):
+        def generate_batch(self, questions, passages, **kw):
+            _time.sleep(0.6)
+            return super().generate_batch(questions, passages, **kw)
+
+    def factory(index):
+        return Pipeline(index, SlowGenerator(), KeywordGuard())
+
+    settings = ServeSettings(index_dir=tmp_path / "i", embedder="hash", max_pending=3, batch_max=1, workers=1)
+    app = create_app(pipeline_factory=factory, settings=settings)
+    with serving(app) as url:
+        assert httpx.post(f"{url}/v1/documents", json={"documents": FAQ}, timeout=60).status_code == 201
+
+        async def go():
+            async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+                return await asyncio.gather(*(c.post("/v1/ask", json={"question": "How do I reset my password?"}) for _ in range(8)))
+
+        t0 = _time.perf_counter()
+        rs = asyncio.run(go())
+        elapsed = _time.perf_counter() - t0
+        codes = sorted(r.status_code for r in rs)
+        assert codes.count(200) >= 3 and set(codes) <= {200, 503}, codes
+        busy = [r for r in rs if r.status_code == 503]
+        assert busy, codes
+        for r in busy:
+            assert int(r.headers["Retry-After"]) >= 1
+            assert r.json()["error"] == "unavailable" and "max_pending=3" in r.json()["message"]
+        assert elapsed < 10  # refused at once, not queued until a timeout
+        # once the queue drains, asks are answered again
+        assert httpx.post(f"{url}/v1/ask", json={"question": "How do I reset my password?"}, timeout=30).status_code == 200
+        assert app.state.batcher.pending == 0
+
+
+def test_serve_settings_check_threads_and_max_pending(tmp_path) -> None:
+    from groundqa.errors import ConfigError
+    from groundqa.serve import ServeSettings
+
+    assert ServeSettings(index_dir=tmp_path, threads="2").threads == 2
+    with pytest.raises(ConfigError, match="threads"):
+        ServeSettings(index_dir=tmp_path, threads="lots")
+    with pytest.raises(ConfigError, match="max_pending"):
+        ServeSettings(index_dir=tmp_path, max_pending=0)

@@ -88,6 +88,7 @@ def register(sub: Any, bench_sub: Any) -> None:
     qa.add_argument("--int8", action="store_true", help="dynamic int8 quantisation (CPU)")
     qa.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     qa.add_argument("--ground", default="snap", choices=["snap", "off"], help="snap short answers to passage spans (default) or keep them as generated")
+    qa.add_argument("--reads", default="windows", choices=["windows", "chunks"], help="what the generator reads of each passage: windows (the sentences around the best match to the question; the default) or chunks (whole passages, as before issue 22)")
     qa.add_argument("--instruction", default=None, help="replace the prompt's instruction (may use {decline}); for measuring an untuned model fairly")
     qa.add_argument("--threads", type=int, default=None)
     qa.add_argument("--json", dest="json_out", default=None, help="write the report (with per-question records) here")
@@ -162,7 +163,8 @@ def _bench_generator(args: argparse.Namespace) -> Any:
             raise ConfigError("--instruction must contain {decline} (where the decline sentence goes), so unanswerable questions can be declined")
         template = PromptTemplate(instruction=args.instruction)
     return TransformersGenerator(args.generator, adapter=args.adapter, batch_size=args.batch_size, template=template,
-                                 max_new_tokens=args.max_new_tokens, int8=args.int8, dtype=args.dtype, ground=args.ground)
+                                 max_new_tokens=args.max_new_tokens, int8=args.int8, dtype=args.dtype, ground=args.ground,
+                                 context=getattr(args, "reads", "windows"))
 
 
 def _bench_qa_retrieved(args: argparse.Namespace, all_items: list, sample: list) -> int:

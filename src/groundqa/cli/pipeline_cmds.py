@@ -29,6 +29,8 @@ def register(sub: Any, bench_sub: Any) -> None:
     p.add_argument("--policy", default="abstain", choices=POLICIES, help="what to do with unsupported claims (default: abstain, withhold the answer)")
     p.add_argument("--top-k", type=int, default=4, help="passages per question (default: 4)")
     p.add_argument("--retrieval-only", action="store_true", help="show ranked passages only (no generator, no guard)")
+    p.add_argument("--context", default="windows", choices=("windows", "chunks"), help="what the generator reads of each passage: windows (the sentences around its best match to the question; the default, about 3x faster) or chunks (whole passages)")
+    p.add_argument("--threads", default="auto", help="torch threads: auto (the cores other work leaves free; the default) or a number")
     p.add_argument("--out", default=None, help="also save the sample index to this folder")
     p.add_argument("--json", action="store_true", help="print JSON instead of a report")
     p.set_defaults(func=_demo)
@@ -46,6 +48,8 @@ def register(sub: Any, bench_sub: Any) -> None:
     a.add_argument("--server-model", default=None, metavar="NAME", help="with --generator openai:URL: the server's model name (default: the only one it lists)")
     a.add_argument("--verifier", default="default", help="verifier model for the guard (default: the shipped one)")
     a.add_argument("--judge", default=None, help="add an LLM judge to the guard, e.g. qwen2.5-coder-0.5b (default: none)")
+    a.add_argument("--context", default="windows", choices=("windows", "chunks"), help="what the generator reads of each passage: windows (the sentences around its best match to the question; the default, about 3x faster) or chunks (whole passages)")
+    a.add_argument("--threads", default="auto", help="torch threads: auto (the cores other work leaves free; the default) or a number")
     a.add_argument("--config", default=None, help="a TOML pipeline config (overrides the options above)")
     a.add_argument("--policy", default=None, choices=POLICIES, help="what to do with unsupported claims: abstain (default: withhold the answer), strip, flag or return")
     a.add_argument("--top-k", type=int, default=4)
@@ -54,12 +58,18 @@ def register(sub: Any, bench_sub: Any) -> None:
     a.set_defaults(func=_ask)
 
 
-def _pipeline(index: Any, generator: str, verifier: str, policy: str | None, top_k: int, judge: str | None = None, server_model: str | None = None) -> Any:
+def _pipeline(index: Any, generator: str, verifier: str, policy: str | None, top_k: int, judge: str | None = None,
+              server_model: str | None = None, context: str = "windows", threads: str | int | None = "auto") -> Any:
     from ..generate import make_generator
     from ..pipeline import Pipeline
     from ..verify.guard import Guard
 
-    gen = make_generator(generator, server_model=server_model) if server_model is not None else make_generator(generator)
+    kw: dict[str, Any] = {"context": context}
+    if server_model is not None:
+        kw["server_model"] = server_model
+    if not str(generator).startswith("openai:"):  # a server's threads are its own
+        kw["threads"] = threads
+    gen = make_generator(generator, **kw)
     return Pipeline(index, gen, Guard(verifier, embedder=index.embedder, judge=judge),
                     policy=policy or "abstain", top_k=top_k)
 
@@ -125,7 +135,7 @@ def _ask(args: argparse.Namespace) -> int:
 
         pipe = build_pipeline(args.config, retriever=retriever)
     else:
-        pipe = _pipeline(retriever, args.generator, args.verifier, args.policy, args.top_k, args.judge, args.server_model)
+        pipe = _pipeline(retriever, args.generator, args.verifier, args.policy, args.top_k, args.judge, args.server_model, args.context, args.threads)
     t1 = time.perf_counter()
     pipe.warm_up()
     t_models = time.perf_counter() - t1
@@ -266,7 +276,7 @@ def _demo(args: argparse.Namespace) -> int:
                     print(f"   [{p['rank']}] {p['score']:.4f}  {printable(p['doc_id'])} {p['start']}-{p['end']}  {_short(p['text'], 100)}")
         return 0
     say(f"[3/{steps}] loading the generator ({args.generator}) and the guard (verifier: {args.verifier})")
-    pipe = _pipeline(index, args.generator, args.verifier, args.policy, args.top_k, args.judge, args.server_model)
+    pipe = _pipeline(index, args.generator, args.verifier, args.policy, args.top_k, args.judge, args.server_model, args.context, args.threads)
     pipe.warm_up()
     say(f"[4/{steps}] answering {len(questions)} questions")
     answers = []

@@ -8,8 +8,10 @@ import time
 from typing import Any, Iterator, Sequence
 
 from ..errors import ConfigError
+from ..runtime import apply_threads, check_threads
 from .base import Generation, passage_texts
-from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations, strip_citations
+from .context import DEFAULT_WINDOW_WORDS, Window, check_context, ground_in_windows, passage_windows
+from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
 
 
 class _StopOnStrings:
@@ -66,6 +68,10 @@ class TransformersGenerator:
         top_p: float = 1.0,
         max_prompt_tokens: int = 2048,
         ground: str = "snap",
+        context: str = "windows",
+        window_words: int = DEFAULT_WINDOW_WORDS,
+        prefix_cache: bool = True,
+        threads: int | str | None = "auto",
     ) -> None:
         self._ref = str(model)  # a profile name is resolved in warm_up (importing costs nothing)
         self._adapter = str(adapter) if adapter is not None else None
@@ -84,7 +90,15 @@ class TransformersGenerator:
         if ground not in ("snap", "off"):
             raise ConfigError(f"ground={ground!r} is not valid; use 'snap' (answers become passage spans) or 'off'")
         self.ground = ground
+        self.context = check_context(context)
+        if isinstance(window_words, bool) or not isinstance(window_words, int) or window_words < 1:
+            raise ConfigError(f"window_words={window_words!r} is not valid; give the words of each passage to show (e.g. {DEFAULT_WINDOW_WORDS})")
+        self.window_words = window_words
+        self.prefix_cache = bool(prefix_cache)
+        self.threads = check_threads(threads)
         self.name = str(model)
+        self._prefix: Any = None  # (token ids, cache) of the text every prompt starts with
+        self._prefix_lock = threading.Lock()
         self._model: Any = None
         self._tok: Any = None
         self._seq2seq = False
@@ -110,6 +124,7 @@ class TransformersGenerator:
         """Load the model and tokenizer (safe to call twice)."""
         if self._model is not None:
             return
+        apply_threads(self.threads)
         from .loading import load_generator_model
         from .profiles import resolve_profile
 
@@ -137,22 +152,96 @@ class TransformersGenerator:
 
     def identity(self) -> dict[str, Any]:
         return {"model": self._ref, "adapter": self._adapter, "dtype": self._dtype, "int8": self.int8,
-                "max_new_tokens": self.max_new_tokens, "greedy": not self.do_sample, "ground": self.ground}
+                "max_new_tokens": self.max_new_tokens, "greedy": not self.do_sample, "ground": self.ground,
+                "context": self.context, "window_words": self.window_words if self.context == "windows" else None,
+                "prefix_cache": self.prefix_cache}
 
     # ------------------------------------------------------------------ prompts
 
+    def windows(self, question: str, passages: Sequence[Any]) -> list[Window]:
+        """What the model reads of each passage: a window around its best match to the question
+        (``context="windows"``) or the whole passage (``"chunks"``); each is ``passage[start:end]``."""
+        return passage_windows(question, passage_texts(passages), self.context, self.window_words)
+
     def prompt(self, question: str, passages: Sequence[Any]) -> str:
+        """The prompt for ``question``: the template over what :meth:`windows` shows of each passage."""
+        return self._prompt(question, [w.text for w in self.windows(question, passages)])
+
+    def _prompt(self, question: str, texts: list[str]) -> str:
         self.warm_up()
         assert self.template is not None
-        texts = passage_texts(passages)
         if self._seq2seq:
             return self.template.user_message(question, texts)
         return self.template.render(self._tok, question, texts)
 
+    def _special(self) -> bool:
+        return not (getattr(self._tok, "chat_template", None) and not self._seq2seq)
+
+    def _prefix_state(self) -> tuple[list[int], Any] | None:
+        """The token ids every prompt starts with (the chat template's system part and the
+        instruction) and the model's cache for them, computed once per generator and reused by
+        every question and batch; None where prompts share too little or the model is seq2seq."""
+        if not self.prefix_cache or self._seq2seq:
+            return None
+        with self._prefix_lock:
+            if self._prefix is None:
+                self._prefix = self._compute_prefix() or False
+            return self._prefix or None
+
+    def _compute_prefix(self) -> tuple[list[int], Any] | None:
+        import torch
+
+        tok, special = self._tok, self._special()
+        a = tok(self._prompt("What is it?", ["\u2460 alpha"]), add_special_tokens=special)["input_ids"]
+        b = tok(self._prompt("Who?", ["\u2461 beta gamma"]), add_special_tokens=special)["input_ids"]
+        n = 0
+        while n < min(len(a), len(b)) and a[n] == b[n]:
+            n += 1
+        n -= 1  # the last shared token could merge with what follows it in another prompt
+        if n < 4:
+            return None
+        ids = a[:n]
+        with torch.inference_mode():
+            out = self._model(input_ids=torch.tensor([ids], device=self._model.device), use_cache=True)
+        cache = getattr(out, "cache", None)
+        if cache is None:
+            cache = getattr(out, "past_key_values", None)
+        return (ids, cache) if cache is not None else None
+
+    def _inputs(self, prompts: list[str]) -> tuple[Any, Any]:
+        """Model inputs for ``prompts`` and the cache to start from (None: read every token).
+
+        With a cached prefix each row is ``[prefix][pads][rest of its prompt]``, the pads masked
+        and positions counted over unmasked tokens only, so a row reads exactly as it would alone;
+        only the rest is computed. A prompt that does not start with the prefix's tokens, or is
+        longer than ``max_prompt_tokens``, sends the batch down the plain left-padded path."""
+        state = self._prefix_state()
+        if state is None:
+            return self._encode(prompts), None
+        import copy
+
+        import torch
+
+        ids0, cache0 = state
+        n = len(ids0)
+        rows = self._tok(prompts, add_special_tokens=self._special())["input_ids"]
+        if any(len(r) > self.max_prompt_tokens or len(r) <= n or r[:n] != ids0 for r in rows):
+            return self._encode(prompts), None
+        rest = [r[n:] for r in rows]
+        width = max(len(x) for x in rest)
+        pad = self._tok.pad_token_id if self._tok.pad_token_id is not None else 0
+        dev = self._model.device
+        input_ids = torch.tensor([ids0 + [pad] * (width - len(x)) + x for x in rest], device=dev)
+        mask = torch.tensor([[1] * n + [0] * (width - len(x)) + [1] * len(x) for x in rest], device=dev)
+        cache = copy.deepcopy(cache0)  # generate appends to the cache it is given
+        if len(rows) > 1:
+            cache.batch_repeat_interleave(len(rows))
+        return {"input_ids": input_ids, "attention_mask": mask}, cache
+
     def _encode(self, prompts: list[str]) -> Any:
         tok = self._tok
         tok.padding_side = "left"
-        special = not (getattr(tok, "chat_template", None) and not self._seq2seq)
+        special = self._special()
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=special,
                   truncation=True, max_length=self.max_prompt_tokens)
         return enc.to(self._model.device)
@@ -202,10 +291,13 @@ class TransformersGenerator:
 
         assert self.template is not None
         stop = tuple(overrides.get("stop", self.template.stop))
-        prompts = [self.prompt(q, p) for q, p in zip(questions, passages)]
-        enc = self._encode(prompts)
+        shown = [self.windows(q, p) for q, p in zip(questions, passages)]
+        prompts = [self._prompt(q, [w.text for w in ws]) for q, ws in zip(questions, shown)]
+        enc, cache = self._inputs(prompts)
         plen = 1 if self._seq2seq else enc["input_ids"].shape[1]
         kw = self._gen_kwargs(overrides)
+        if cache is not None:
+            kw["cache"] = cache
         crit = _StopOnStrings(self._tok, plen, stop, self._eos_ids())
         t0 = time.perf_counter()
         with torch.inference_mode():
@@ -248,7 +340,7 @@ class TransformersGenerator:
                           "margin_min": min(margins, default=0.0)}
             raw, snap = text, None
             if not declined and self.ground == "snap":
-                text, snap = self._ground(text, passages[i])
+                text, snap = self._ground(text, shown[i])
                 confidence["span_score"] = snap.score
             results.append(Generation(
                 text=text, citations=parse_citations(text, len(passages[i])), declined=declined,
@@ -270,15 +362,9 @@ class TransformersGenerator:
         return len(ids)
 
     @staticmethod
-    def _ground(text: str, passages: Sequence[Any]) -> tuple[str, Any]:
-        """``text`` with its answer replaced by the passage span it stands for, and the Snap."""
-        from .grounding import snap_answer
-
-        cited = parse_citations(text, len(passages))
-        snap = snap_answer(strip_citations(text), passage_texts(passages), cited)
-        if not snap.snapped:
-            return text, snap
-        return f"{snap.text} [{snap.passage}]", snap
+    def _ground(text: str, shown: Sequence[Window]) -> tuple[str, Any]:
+        """``text`` grounded in what the model read (:func:`~groundqa.generate.context.ground_in_windows`)."""
+        return ground_in_windows(text, shown)
 
     def choice_logprobs(self, question: str, passages: Sequence[Any], choices: Sequence[str]) -> list[float]:
         """The log-probability of each of ``choices`` as the whole answer to ``question``.
@@ -357,11 +443,13 @@ class TransformersGenerator:
         self.warm_up()
         assert self.template is not None
         stop = tuple(overrides.get("stop", self.template.stop))
-        enc = self._encode([self.prompt(question, passages)])
+        enc, cache = self._inputs([self.prompt(question, passages)])
         plen = 1 if self._seq2seq else enc["input_ids"].shape[1]
         streamer = TextIteratorStreamer(self._tok, skip_prompt=not self._seq2seq, skip_special_tokens=True)
         crit = _StopOnStrings(self._tok, plen, stop, self._eos_ids())
         kw = self._gen_kwargs(overrides)
+        if cache is not None:
+            kw["cache"] = cache
         errors: list[BaseException] = []
 
         def work() -> None:

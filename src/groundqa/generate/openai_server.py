@@ -31,7 +31,8 @@ from typing import Any, Iterator, Sequence
 
 from ..errors import ConfigError, GeneratorServerError
 from .base import Generation, passage_texts
-from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations, strip_citations
+from .context import DEFAULT_WINDOW_WORDS, Window, check_context, ground_in_windows, passage_windows
+from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class OpenAIServerGenerator:
         concurrency: int = 8,
         ground: str = "snap",
         logprobs: bool = True,
+        context: str = "windows",
+        window_words: int = DEFAULT_WINDOW_WORDS,
     ) -> None:
         self.base_url = parse_server_ref(base_url)
         if model is not None and (not isinstance(model, str) or not model.strip()):
@@ -98,6 +101,10 @@ class OpenAIServerGenerator:
             raise ConfigError(f"backoff_s={backoff_s!r} is not valid; it must be a number of seconds >= 0")
         if ground not in ("snap", "off"):
             raise ConfigError(f"ground={ground!r} is not valid; use 'snap' (answers become passage spans) or 'off'")
+        self.context = check_context(context)
+        if isinstance(window_words, bool) or not isinstance(window_words, int) or window_words < 1:
+            raise ConfigError(f"window_words={window_words!r} is not valid; give the words of each passage to show (e.g. {DEFAULT_WINDOW_WORDS})")
+        self.window_words = window_words
         self.max_new_tokens, self.concurrency, self.ground, self.logprobs = max_new_tokens, concurrency, ground, bool(logprobs)
         self.timeout_s, self.connect_timeout_s, self.retries, self.backoff_s = float(timeout_s), float(connect_timeout_s), retries, float(backoff_s)
         self.api_key = api_key if api_key is not None else os.environ.get("GROUNDQA_GENERATOR_API_KEY")
@@ -151,7 +158,8 @@ class OpenAIServerGenerator:
 
     def identity(self) -> dict[str, Any]:
         return {"backend": "openai", "url": self.base_url, "model": self.model, "max_new_tokens": self.max_new_tokens,
-                "greedy": True, "ground": self.ground, "logprobs": self.logprobs}
+                "greedy": True, "ground": self.ground, "logprobs": self.logprobs, "context": self.context,
+                "window_words": self.window_words if self.context == "windows" else None}
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One JSON request with retries; a GeneratorServerError once they are spent."""
@@ -185,9 +193,14 @@ class OpenAIServerGenerator:
 
     # ------------------------------------------------------------------ generation
 
+    def windows(self, question: str, passages: Sequence[Any]) -> list[Window]:
+        """What the server's model reads of each passage: as :meth:`TransformersGenerator.windows`."""
+        return passage_windows(question, passage_texts(passages), self.context, self.window_words)
+
     def _body(self, question: str, passages: Sequence[Any], stream: bool = False) -> dict[str, Any]:
         stop = [s for s in self.template.stop if s][:4]  # OpenAI takes at most 4; the rest are cut here
-        body: dict[str, Any] = {"model": self.model, "messages": self.template.messages(question, passage_texts(passages)),
+        shown = [w.text for w in self.windows(question, passages)]
+        body: dict[str, Any] = {"model": self.model, "messages": self.template.messages(question, shown),
                                 "max_tokens": self.max_new_tokens, "temperature": 0.0, "stream": stream}
         if stop:
             body["stop"] = stop
@@ -241,7 +254,7 @@ class OpenAIServerGenerator:
                         "(vLLM, llama.cpp and Ollama return them for logprobs=true; check the server's version)", self.base_url)
         raw_text, snap = text, None
         if not declined and self.ground == "snap":
-            text, snap = _ground(text, passages)
+            text, snap = ground_in_windows(text, self.windows(question, passages))
             confidence["span_score"] = snap.score
         finish = choice.get("finish_reason")
         return Generation(
@@ -351,17 +364,6 @@ def _answer_tokens(tokens: list[tuple[str, float, float | None]], text: str) -> 
         if len(acc.strip()) >= want:
             return tokens[:k]
     return tokens
-
-
-def _ground(text: str, passages: Sequence[Any]) -> tuple[str, Any]:
-    """``text`` with its answer replaced by the passage span it stands for, and the Snap."""
-    from .grounding import snap_answer
-
-    cited = parse_citations(text, len(passages))
-    snap = snap_answer(strip_citations(text), passage_texts(passages), cited)
-    if not snap.snapped:
-        return text, snap
-    return f"{snap.text} [{snap.passage}]", snap
 
 
 def _replace(g: Generation, **changes: Any) -> Generation:

@@ -47,6 +47,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import ConfigError, DocumentError, GroundQAError
 from ..ids import normalize_doc_id
 from ..text import printable
+from ..runtime import apply_threads
 from ..types import Document
 from .audit import AuditLog
 from .auth import AuthError, authenticate
@@ -87,14 +88,16 @@ register_url_convertor("doc_id", _DocIdConvertor())
 
 _CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 406: "not_acceptable", 408: "timeout", 413: "too_large", 415: "unsupported_media_type", 422: "validation_error", 500: "internal_error", 503: "unavailable", 504: "timeout"}
-_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse, "description": d} for s, d in ((400, "bad request (invalid JSON, bad filter, limits)"), (401, "no or unknown API key"), (403, "the key lacks the scope"), (413, "body too large"), (422, "a field is missing, of the wrong type, unknown or out of range"), (504, "the pipeline took longer than the request timeout"))}
+_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse, "description": d} for s, d in ((400, "bad request (invalid JSON, bad filter, limits)"), (401, "no or unknown API key"), (403, "the key lacks the scope"), (413, "body too large"), (422, "a field is missing, of the wrong type, unknown or out of range"), (503, "busy: max_pending asks are already waiting or being answered; retry after the Retry-After header's seconds"), (504, "the pipeline took longer than the request timeout"))}
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, details: list[dict[str, Any]] | None = None, code: str | None = None) -> None:
+    def __init__(self, status: int, message: str, details: list[dict[str, Any]] | None = None, code: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.details = status, message, details or []
         self.code = code or _ERROR_CODES.get(status, "error")
+        self.headers = dict(headers or {})
 
 
 def _error(status: int, message: str, details: list[dict[str, Any]] | None = None, code: str | None = None, headers: Mapping[str, str] | None = None) -> Any:
@@ -210,6 +213,9 @@ def create_app(
         st.ready = False
 
         def load() -> None:
+            # torch threads for the workers that run models at once: never more than the free cores
+            threads = apply_threads(settings.threads, workers=settings.workers)
+            log.info("torch threads: %s (%s, %d workers)", threads, settings.threads, settings.workers)
             # the audit log first: a bad file is refused before the models load or the journal is compacted
             st.audit = AuditLog(settings.resolved_audit_path())
             pipe = pipeline
@@ -252,7 +258,8 @@ def create_app(
                     log.exception("index snapshot failed")
 
         task = asyncio.create_task(snapshots())
-        st.batcher = _Batcher(lambda qs, kw: run(st.pipeline.ask_batch, qs, **kw), settings.batch_max, settings.batch_wait_ms / 1000.0)
+        st.batcher = _Batcher(lambda qs, kw: run(st.pipeline.ask_batch, qs, **kw), settings.batch_max, settings.batch_wait_ms / 1000.0,
+                              max_pending=settings.max_pending, workers=settings.workers)
         try:
             yield
         finally:
@@ -331,7 +338,7 @@ def create_app(
 
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, exc: ApiError) -> Any:
-        return _error(exc.status, exc.message, exc.details, exc.code)
+        return _error(exc.status, exc.message, exc.details, exc.code, headers=exc.headers)
 
     @app.exception_handler(AuthError)
     async def on_auth(request: Request, exc: AuthError) -> Any:
@@ -607,20 +614,40 @@ def create_app(
 class _Batcher:
     """Dynamic batching: asks that arrive within ``wait_s`` of each other (up to ``max_size``, with
     the same top_k/filters/policy) go through ``Pipeline.ask_batch`` together, so the generator and
-    the guard run one batch instead of one call per request."""
+    the guard run one batch instead of one call per request.
 
-    def __init__(self, run_batch: Callable[[list[str], dict], Any], max_size: int, wait_s: float) -> None:
+    Admission is bounded: with ``max_pending`` asks already waiting or being answered, a new one
+    is refused at once with a 503 and a ``Retry-After`` estimated from recent batch times, instead
+    of joining a queue it would time out in."""
+
+    def __init__(self, run_batch: Callable[[list[str], dict], Any], max_size: int, wait_s: float, *,
+                 max_pending: int = 64, workers: int = 1) -> None:
         self.run_batch, self.max_size, self.wait_s = run_batch, max_size, wait_s
+        self.max_pending, self.workers = max_pending, workers
         self.queue: asyncio.Queue = asyncio.Queue()
         self.task: asyncio.Task | None = None
         self.batches = 0
+        self.pending = 0
+        self.batch_s = 5.0  # a running mean of recent batch times (seconds), for Retry-After
+
+    def retry_after(self) -> int:
+        rounds = -(-self.pending // (self.max_size * self.workers))
+        return max(1, int(round(self.batch_s * rounds)))
 
     async def ask(self, question: str, kwargs: dict[str, Any]) -> Any:
+        if self.pending >= self.max_pending:
+            wait = self.retry_after()
+            raise ApiError(503, f"the service is answering {self.pending} questions, its limit ([serve] max_pending={self.max_pending}); "
+                                f"retry after {wait} s", headers={"Retry-After": str(wait)})
         if self.task is None:
             self.task = asyncio.create_task(self._collect())
         fut = asyncio.get_running_loop().create_future()
-        await self.queue.put((question, kwargs, fut))
-        return await fut
+        self.pending += 1
+        try:
+            await self.queue.put((question, kwargs, fut))
+            return await fut
+        finally:
+            self.pending -= 1
 
     def close(self) -> None:
         if self.task is not None:
@@ -645,8 +672,10 @@ class _Batcher:
 
     async def _answer(self, group: list) -> None:
         self.batches += 1
+        t0 = time.perf_counter()
         try:
             answers = await self.run_batch([q for q, _, _ in group], group[0][1])
+            self.batch_s = 0.7 * self.batch_s + 0.3 * (time.perf_counter() - t0)
         except BaseException as exc:
             for _, _, fut in group:
                 if not fut.done():

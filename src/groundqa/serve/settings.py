@@ -16,7 +16,9 @@ request_timeout_s = 120           # a read that takes longer is a 504
 body_timeout_s = 30               # a client must send its whole request body within this (else 408)
 header_timeout_s = 10             # ... and its request line and headers within this (else the connection is closed)
 workers = 2                       # threads running inference at once
+threads = "auto"                  # torch threads: auto (the free cores divided among the workers) or a number
 batch_max = 8                     # concurrent asks answered together by Pipeline.ask_batch
+max_pending = 64                  # asks waiting or being answered; more are refused with 503 + Retry-After
 batch_wait_ms = 5                 # how long the first ask of a batch waits for others
 snapshot_interval_s = 30          # how often changed indexes are saved (the journal covers the gap)
 embedder = "minilm-l6"            # for an index folder that does not exist yet
@@ -110,7 +112,9 @@ class ServeSettings:
     body_timeout_s: float = 30.0
     header_timeout_s: float = 10.0
     workers: int = 2
+    threads: int | str = "auto"
     batch_max: int = 8
+    max_pending: int = 64
     batch_wait_ms: float = 5.0
     snapshot_interval_s: float = 30.0
     embedder: str = "minilm-l6"
@@ -118,7 +122,7 @@ class ServeSettings:
     public_metrics: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_question_chars", "max_top_k", "max_documents_per_request", "workers", "batch_max"):
+        for name in ("max_body_bytes", "max_question_chars", "max_top_k", "max_documents_per_request", "workers", "batch_max", "max_pending"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ConfigError(f"[serve] {name}={v!r} is not valid; it must be a positive integer")
@@ -131,6 +135,9 @@ class ServeSettings:
                 raise ConfigError(f"[serve] {name}={getattr(self, name)!r} is not valid; it must be true or false")
         if isinstance(self.batch_wait_ms, bool) or not isinstance(self.batch_wait_ms, (int, float)) or self.batch_wait_ms < 0:
             raise ConfigError(f"[serve] batch_wait_ms={self.batch_wait_ms!r} is not valid; it must be a number of milliseconds >= 0")
+        from ..runtime import check_threads
+
+        object.__setattr__(self, "threads", check_threads(self.threads))
         for name in ("index_dir", "state_dir", "audit_path"):
             v = getattr(self, name)
             if v is not None and not isinstance(v, Path):

@@ -432,8 +432,9 @@ class LLMJudgeScorer:
                 torch.set_num_threads(self.threads)
             template = PromptTemplate(instruction=JUDGE_INSTRUCTION, layout="Evidence:\n{passages}\n\nClaim: {question}\n\n{instruction}",
                                       system="You check facts. You answer only yes or no.")
+            # the judge's evidence is already the claim's best windows: shown whole
             gen = TransformersGenerator(self.model, template=template, int8=self.int8, device=self.device, dtype=self.dtype,
-                                        max_prompt_tokens=1024)
+                                        max_prompt_tokens=1024, context="chunks", threads=self.threads or "auto")
             gen.warm_up()
             self._gen = gen
 

@@ -1,0 +1,130 @@
+"""What the generator reads: question windows (exact substrings within a word budget), the cached
+prompt prefix (same tokens and log-probabilities as reading every token), grounding offsets in the
+whole passage, and the thread count."""
+
+from __future__ import annotations
+
+import pytest
+
+from groundqa.errors import ConfigError
+from groundqa.generate.context import question_windows
+
+PASSAGE = (
+    "# Genghis Khan\n\nGenghis Khan was the founder of the Mongol Empire. Genghis Khan came to power by uniting "
+    "many of the nomadic tribes of Northeast Asia. After founding the empire Genghis Khan launched invasions in "
+    "every direction. Before Genghis Khan died, he assigned his successor. He died in 1227 after defeating the "
+    "Western Xia. His descendants extended the empire across most of Eurasia by conquering many states."
+)
+
+
+def test_window_holds_the_sentence_that_answers_and_is_an_exact_substring():
+    [w] = question_windows("What year did Genghis Khan die?", [PASSAGE], max_words=30)
+    assert "1227" in w.text
+    assert PASSAGE[w.start : w.end] == w.text
+    assert len(w.text.split()) <= 30
+
+
+def test_topic_words_of_the_passage_do_not_pick_the_window():
+    # "genghis khan" is in nearly every sentence; "die" in two: those decide
+    [w] = question_windows("When did Genghis Khan die?", [PASSAGE], max_words=12)
+    assert "died" in w.text
+
+
+def test_short_passages_are_shown_whole_and_long_sentences_are_cut_around_the_match():
+    short = "Paris is the capital of France."
+    long_sentence = " ".join(f"w{i}" for i in range(100)) + " the port of Kaffa in the Crimea " + " ".join(f"v{i}" for i in range(100)) + "."
+    ws = question_windows("Where is Kaffa?", [short, long_sentence], max_words=20)
+    assert ws[0].text == short and (ws[0].start, ws[0].end) == (0, len(short))
+    assert "Kaffa" in ws[1].text and len(ws[1].text.split()) <= 20
+    assert long_sentence[ws[1].start : ws[1].end] == ws[1].text
+
+
+def test_a_heading_joins_the_paragraph_under_it():
+    doc = "Intro text that is long enough to matter here, about other things entirely.\n\n## Timeouts\n\nThe default is five seconds."
+    [w] = question_windows("What is the default for timeouts?", [doc + " " + "filler " * 60], max_words=8)
+    assert w.text == "## Timeouts\n\nThe default is five seconds."
+
+
+def test_bad_budget_is_refused():
+    with pytest.raises(ConfigError, match="window words"):
+        question_windows("q", ["p"], max_words=0)
+
+
+def test_context_option_is_checked(tiny_dir):
+    from groundqa.generate import TransformersGenerator
+
+    with pytest.raises(ConfigError, match="windows"):
+        TransformersGenerator(str(tiny_dir), context="sentences")
+    with pytest.raises(ConfigError, match="window_words"):
+        TransformersGenerator(str(tiny_dir), window_words=0)
+    with pytest.raises(ConfigError, match="threads"):
+        TransformersGenerator(str(tiny_dir), threads=0)
+
+
+def _gen(tiny_dir, **kw):
+    from groundqa.generate import TransformersGenerator
+
+    g = TransformersGenerator(str(tiny_dir), max_new_tokens=8, batch_size=4, device="cpu", threads=None, **kw)
+    g.warm_up()
+    return g
+
+
+QUESTIONS = ["Who won the game?", "Where is Paris?", "When did the Moon orbit?"]
+PASSAGES = [["Denver Broncos defeated the Carolina Panthers in Santa Clara.", "Water boils at one hundred degrees."],
+            ["Paris is the capital of France."],
+            ["The Moon orbits the Earth.", "When in the Course of human events", "Paris is the capital of France."]]
+
+
+def test_cached_prefix_gives_the_same_answers_and_logprobs_as_reading_every_token(tiny_dir):
+    plain = _gen(tiny_dir, context="chunks", prefix_cache=False).generate_batch(QUESTIONS, PASSAGES)
+    g = _gen(tiny_dir, context="chunks", prefix_cache=True)
+    cached = g.generate_batch(QUESTIONS, PASSAGES)
+    assert g._prefix and len(g._prefix[0]) > 10  # the system text and the instruction
+    assert [x.raw_text for x in cached] == [x.raw_text for x in plain]
+    for a, b in zip(cached, plain):
+        assert a.prompt_tokens == b.prompt_tokens
+        for k in ("lp_mean", "lp_min", "margin_min"):
+            assert a.confidence[k] == pytest.approx(b.confidence[k], abs=1e-3)
+    # reused, not recomputed: the same cache object serves the next batch and one-by-one calls
+    first = g._prefix
+    again = [g.generate(q, p).raw_text for q, p in zip(QUESTIONS, PASSAGES)]
+    assert g._prefix is first and again == [x.raw_text for x in plain]
+    assert "".join(g.stream(QUESTIONS[1], PASSAGES[1])).strip() == plain[1].text.strip() or plain[1].grounding is not None
+
+
+def test_window_prompts_are_shorter_and_grounding_offsets_point_into_the_whole_passage(tiny_dir):
+    passage = "Filler sentence about other things here. " * 20 + "Denver Broncos defeated the Carolina Panthers. " + "More filler text about nothing at all. " * 20
+    g = _gen(tiny_dir, context="windows", window_words=12)
+    chunks = _gen(tiny_dir, context="chunks")
+    assert len(g.prompt("Who defeated the Carolina Panthers?", [passage])) < len(chunks.prompt("Who defeated the Carolina Panthers?", [passage])) / 4
+    assert "Denver Broncos defeated the Carolina Panthers." in g.prompt("Who defeated the Carolina Panthers?", [passage])
+    from groundqa.generate.context import Window
+
+    [w] = g.windows("Who defeated the Carolina Panthers?", [passage])
+    text, snap = g._ground("Denver Broncos [1]", [w])
+    assert snap.snapped and passage[snap.start : snap.end] == "Denver Broncos" and snap.start > 500
+    assert text == "Denver Broncos [1]"
+    assert isinstance(w, Window)
+
+
+def test_threads_from_free_cores_config_and_environment(monkeypatch):
+    from groundqa import runtime
+
+    monkeypatch.delenv("GROUNDQA_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(runtime, "usable_cores", lambda: 8)
+    assert runtime.choose_threads("auto", load=0.0) == 8
+    assert runtime.choose_threads("auto", load=3.1) == 5          # three cores busy elsewhere
+    assert runtime.choose_threads("auto", load=20.0) == 1         # never below one
+    assert runtime.choose_threads("auto", workers=2, load=0.0) == 4  # split among the service's workers
+    assert runtime.choose_threads(3, load=7.0) == 3               # the configuration wins
+    assert runtime.choose_threads(None) is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert runtime.choose_threads("auto", load=0.0) == 2
+    monkeypatch.setenv("GROUNDQA_THREADS", "6")
+    assert runtime.choose_threads(3) == 6
+    monkeypatch.setenv("GROUNDQA_THREADS", "many")
+    with pytest.raises(ConfigError, match="GROUNDQA_THREADS"):
+        runtime.choose_threads("auto")
+    with pytest.raises(ConfigError, match="threads"):
+        runtime.check_threads(-1)
