@@ -5,7 +5,8 @@
     ├── ModelNotFoundError     a model reference that resolves to no weights
     ├── DocumentError          a file that cannot be ingested (binary, empty, too large, ...)
     ├── IndexFormatError       an index directory that is missing, damaged or of another version
-    └── EmbedderMismatchError  an index opened with an embedder other than the one that built it
+    ├── EmbedderMismatchError  an index opened with an embedder other than the one that built it
+    └── TrainingDivergedError  a fine-tuning run whose loss or gradient stopped being finite
 
 Each message names the argument or path, echoes the value, and says the fix.
 """
@@ -40,6 +41,16 @@ class IndexFormatError(GroundQAError):
 
 class EmbedderMismatchError(GroundQAError):
     """An index was opened with a different embedder than the one it was built with."""
+
+
+class TrainingDivergedError(GroundQAError):
+    """A training run hit a non-finite loss or gradient and was stopped before writing a model."""
+
+    def __init__(self, message: str, *, step: int, what: str, checkpoint: str | None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.what = what
+        self.checkpoint = checkpoint
 
 
 def check_choice(name: str, value: object, choices: tuple[str, ...] | list[str]) -> str:
