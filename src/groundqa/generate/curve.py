@@ -133,7 +133,9 @@ def evaluate(gen: Any, examples: Sequence[Any]) -> dict[str, Any]:
 
 
 def _evaluate_model(ref: str, adapter: str | None, examples: Sequence[Any], batch_size: int, max_new_tokens: int,
-                    threads: int | None, template: PromptTemplate) -> dict[str, Any]:
+                    threads: int | None, template: PromptTemplate, forgetting: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Load ``ref`` (+ ``adapter``), evaluate it on ``examples``, and run the forgetting check unless
+    ``forgetting`` is given (a trained point's card already holds it, measured on the same weights)."""
     import torch
 
     from .hf import TransformersGenerator
@@ -147,9 +149,11 @@ def _evaluate_model(ref: str, adapter: str | None, examples: Sequence[Any], batc
                                            batch_size=batch_size)
     res = evaluate(gen, examples)
     res["eval_seconds"] = round(time.time() - t0, 1)
-    t1 = time.time()
-    res["forgetting"] = forgetting_check(loaded.model, loaded.tokenizer)
-    res["forgetting_seconds"] = round(time.time() - t1, 1)
+    if forgetting is None:
+        t1 = time.time()
+        forgetting = forgetting_check(loaded.model, loaded.tokenizer)
+        res["forgetting_seconds"] = round(time.time() - t1, 1)
+    res["forgetting"] = forgetting
     return res
 
 
@@ -294,7 +298,7 @@ def run_curve(cfg: FinetuneConfig, curve: CurveConfig, *, template: PromptTempla
         log(f"curve: evaluating the {n}-example {'adapter' if cfg.lora else 'model'}")
         t1 = time.time()
         res = _evaluate_model(cfg.base if cfg.lora else str(point_dir), str(point_dir) if cfg.lora else None, eval_ex,
-                              curve.batch_size, cfg.max_new_tokens, threads, template)
+                              curve.batch_size, cfg.max_new_tokens, threads, template, forgetting=card["forgetting"]["after"])
         tr = card["training"]
         seconds = round(train_wall + (time.time() - t1), 1)
         res |= {
