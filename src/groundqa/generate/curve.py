@@ -293,7 +293,10 @@ def run_curve(cfg: FinetuneConfig, curve: CurveConfig, *, template: PromptTempla
             log(f"curve: training on {n} examples -> {point_dir}")
             pcfg = replace(cfg, out=str(point_dir), max_examples=None,
                            command=(cfg.command + f"  # curve point {n}") if cfg.command else "")
-            card = finetune(pcfg, template=template, show_progress=show_progress, split=(order[:n], dev_items)).card
+            card = finetune(pcfg, template=template, show_progress=show_progress, split=(order[:n], dev_items),
+                            before=state.get("base_checks")).card
+            # every point shares the base model and the dev split: its checks are measured once
+            state["base_checks"] = {"forgetting": card["forgetting"]["before"], "dev": card["dev"]["before"]}
         train_wall = time.time() - t0
         log(f"curve: evaluating the {n}-example {'adapter' if cfg.lora else 'model'}")
         t1 = time.time()

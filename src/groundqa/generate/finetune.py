@@ -310,10 +310,13 @@ class FinetuneResult:
 
 
 def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, model: Any = None, tokenizer: Any = None,
-             show_progress: bool = True, split: tuple[Sequence[Any], Sequence[Any]] | None = None) -> FinetuneResult:
+             show_progress: bool = True, split: tuple[Sequence[Any], Sequence[Any]] | None = None,
+             before: dict[str, Any] | None = None) -> FinetuneResult:
     """Run a fine-tuning job; see the module docstring. ``model``/``tokenizer`` skip loading ``base``
     (tests pass tiny in-memory models). ``split`` = (train items, dev items) replaces the split of
-    ``cfg.data`` by document (``groundqa finetune --curve`` passes nested slices of its own split).
+    ``cfg.data`` by document (``groundqa finetune --curve`` passes nested slices of its own split);
+    ``before`` = {"forgetting": ..., "dev": ...} reuses the base model's checks from an earlier run
+    with the same base and dev split instead of measuring them again.
 
     A non-finite loss or gradient stops the run with :class:`TrainingDivergedError` (naming the
     step, the likely cause and the last good checkpoint) before anything is written to ``cfg.out``
@@ -363,8 +366,11 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
         model, tokenizer = loaded.model, loaded.tokenizer
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    forgetting_before = forgetting_check(model, tokenizer)
-    dev_before = dev_f1(model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens)
+    if before is not None:
+        forgetting_before, dev_before = before["forgetting"], before["dev"]
+    else:
+        forgetting_before = forgetting_check(model, tokenizer)
+        dev_before = dev_f1(model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens)
     log.info("before training: dev %s, perplexity %.2f", dev_before, forgetting_before["perplexity"])
     if cfg.lora:
         from peft import LoraConfig, get_peft_model
