@@ -189,3 +189,16 @@ def test_sliced_loss_equals_the_full_shifted_loss(tmp_path, tiny):
     a = torch.nn.functional.cross_entropy(sliced[:, :-1].reshape(-1, sliced.shape[-1]).float(), target.reshape(-1), ignore_index=-100)
     b = torch.nn.functional.cross_entropy(full[:, :-1].reshape(-1, full.shape[-1]).float(), labels[:, 1:].reshape(-1), ignore_index=-100)
     assert torch.isfinite(a) and torch.allclose(a, b, atol=1e-5)
+
+
+def test_a_one_step_run_trains(tmp_path, tiny):
+    """Warm-up used to be at least one step, so the first optimizer step ran at learning rate 0 and
+    a one-step run (the first points of a --curve) left the adapter at its initial zero update."""
+    import torch
+    from safetensors.torch import load_file
+
+    model, tok = tiny
+    res = finetune(_cfg(tmp_path, max_steps=1, learning_rate=1e-2), model=model, tokenizer=tok, show_progress=False)
+    assert res.card["hyperparameters"]["warmup_steps"] == 0
+    b = [v for k, v in load_file(str(tmp_path / "out" / "adapter_model.safetensors")).items() if "lora_B" in k]
+    assert b and max(float(v.float().abs().max()) for v in b) > 0

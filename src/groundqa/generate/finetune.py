@@ -402,7 +402,7 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
         stopping), and whose loss computes logits only at target positions (left padding puts every
         target at the end of its row), which saves the vocabulary projection over the prompt."""
 
-        compute_dtype: str | None = None  # the logits' dtype in the first training step (autocast shows here)
+        compute_dtype: str | None = None  # the output layer's dtype in the first training step (autocast shows here)
 
         def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
             loss = super().training_step(model, inputs, num_items_in_batch)
@@ -486,7 +486,7 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
     n_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(len(encoded) / (cfg.batch_size * cfg.grad_accum) * cfg.epochs)
     args = TrainingArguments(
         output_dir=str(ckpt_dir), per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.lr, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, warmup_steps=max(1, int(cfg.warmup_ratio * n_steps)),
+        learning_rate=cfg.lr, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, warmup_steps=int(cfg.warmup_ratio * n_steps),
         lr_scheduler_type="linear", weight_decay=cfg.weight_decay, logging_steps=5, eval_strategy="steps",
         eval_steps=cfg.eval_steps, save_strategy="steps", save_steps=cfg.eval_steps, save_total_limit=cfg.save_total_limit,
         load_best_model_at_end=True, metric_for_best_model="eval_f1", greater_is_better=True, report_to=[],
