@@ -33,7 +33,7 @@ def test_recommendation_numbers():
     assert r["next_train_seconds"] == pytest.approx(1600 / 0.5) and r["next_train_cost"] == pytest.approx(1600 / 0.5 / 3600 * 2, abs=1e-4)
     assert "more data still pays" in r["verdict"]  # the fit still sees +2.75 per doubling
     flat = recommend(base, [_pt(100, 30.0), _pt(200, 30.2), _pt(400, 30.3)], flat_gain=1.0)
-    assert flat["flattens_at"] == 200 and "flat" in flat["verdict"]
+    assert flat["flattens_at"] == 200 and "does not pay" in flat["verdict"]
     one = recommend(base, [_pt(100, 30.0)])
     assert one["gain_per_100_examples_last_step"] == 20.0 and "one point only" in one["verdict"]
 

@@ -214,8 +214,9 @@ def recommend(base: dict[str, Any], points: list[dict[str, Any]], *, flat_gain: 
         rec["verdict"] = (
             f"more data still pays: doubling to {rec['next_n']} examples is expected to add {rec['next_expected_gain']:+.2f} F1"
             if pays else
-            f"the curve is flat: doubling to {rec['next_n']} examples is expected to add {rec['next_expected_gain']:+.2f} F1 "
-            f"(below {flat_gain} F1{' or the noise ' + str(se) if se is not None else ''}); spend on other data or stop here")
+            f"more data does not pay at this rate: doubling to {rec['next_n']} examples is expected to change F1 by "
+            f"{rec['next_expected_gain']:+.2f} (below {flat_gain} F1{' or the noise ' + str(se) if se is not None else ''}); "
+            "stop here, or change the data or the recipe before adding more")
     else:
         rec["verdict"] = "one point only: add at least a second size to extrapolate"
     return rec
@@ -420,7 +421,7 @@ def render_markdown(state: dict[str, Any], png: Path | None) -> str:
                      f"(best point: {rec['best_n']} examples).")
         lines.append(f"- Gain per 100 examples at the last step ({rec['last_step'][0]} -> {rec['last_step'][1]}): "
                      f"{rec['gain_per_100_examples_last_step']:+.3f} F1.")
-        lines.append(f"- The curve flattens (gain per doubling below {rec['flat_gain_per_doubling']} F1) at: "
+        lines.append(f"- The curve flattens or falls (gain per doubling below {rec['flat_gain_per_doubling']} F1) at: "
                      f"{rec['flattens_at'] if rec['flattens_at'] is not None else 'not within the measured sizes'}.")
         if "per_doubling" in rec:
             cost = f", cost {money(rec.get('next_train_cost'))}" if "next_train_cost" in rec else ""
