@@ -28,10 +28,16 @@ def test_recommendation_numbers():
     assert r["flattens_at"] == 800  # 400 -> 800 buys 0.5 F1 per doubling, the first step below 1.0
     # least squares on the last three points (200, 400, 800): slope 2.75 F1 per doubling
     assert r["per_doubling"] == pytest.approx(2.75) and r["fit_points"] == [200, 400, 800] and r["next_n"] == 1600
-    # the fit passes through (log2 400, mean 43.5); 1600 is two doublings further: 43.5 + 2 * 2.75
-    assert r["next_expected_f1"] == pytest.approx(49.0) and r["next_expected_gain"] == pytest.approx(3.5)
+    # the fit passes through (log2 400, mean 43.5); 1600 is two doublings further: 43.5 + 2 * 2.75 = 49.0
+    assert r["fit_expected_gain"] == pytest.approx(3.5) and r["last_doubling_gain"] == pytest.approx(0.5)
+    # the fit lags the bend: the expectation takes the last doubling's +0.5
+    assert r["next_expected_gain"] == pytest.approx(0.5) and r["next_expected_f1"] == pytest.approx(46.0)
     assert r["next_train_seconds"] == pytest.approx(1600 / 0.5) and r["next_train_cost"] == pytest.approx(1600 / 0.5 / 3600 * 2, abs=1e-4)
-    assert "more data still pays" in r["verdict"]  # the fit still sees +2.75 per doubling
+    assert "does not pay" in r["verdict"]
+    noisy = recommend(base, [_pt(100, 20.0), _pt(200, 30.0), _pt(400, 31.5)])  # +1.5 expected, s.e. 2.0
+    assert "not decided" in noisy["verdict"] and "--eval-questions" in noisy["verdict"]
+    steep = recommend(base, [_pt(100, 20.0), _pt(200, 30.0), _pt(400, 40.0)])
+    assert steep["next_expected_gain"] == pytest.approx(10.0) and "more data still pays" in steep["verdict"]
     flat = recommend(base, [_pt(100, 30.0), _pt(200, 30.2), _pt(400, 30.3)], flat_gain=1.0)
     assert flat["flattens_at"] == 200 and "does not pay" in flat["verdict"]
     one = recommend(base, [_pt(100, 30.0)])

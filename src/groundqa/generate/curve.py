@@ -15,7 +15,9 @@ the completed points; a run interrupted mid-training resumes from its checkpoint
 adapter whose evaluation was interrupted is evaluated, not retrained.
 
 Extrapolation: F1 is fitted as ``a + b * log2(N)`` by least squares on the last (up to) three
-adapter points; ``b`` is the F1 that each doubling of the data buys. Where the curve flattens: the
+adapter points; ``b`` is the F1 that each doubling of the data buys. The next doubling is expected
+to add the smaller of the fit's prediction and what the last doubling bought (a fit over three
+points lags a bend in the curve). Where the curve flattens: the
 first point whose gain over the previous one, per doubling of the data, is below ``flat_gain`` F1
 points (default 1.0).
 """
@@ -193,14 +195,19 @@ def recommend(base: dict[str, Any], points: list[dict[str, Any]], *, flat_gain: 
         "flattens_at": flat_at,
         "flat_gain_per_doubling": flat_gain,
         "best_n": max(pts, key=lambda p: p["f1"])["n"],
-        "method": "least squares F1 = a + b*log2(N) on the last (up to) 3 adapter points; b = F1 per doubling",
+        "method": ("least squares F1 = a + b*log2(N) on the last (up to) 3 adapter points (b = F1 per doubling); the next "
+                   "doubling is expected to add the smaller of the fit's gain and the last doubling's gain"),
     }
     if len(pts) >= 2:
         fit = [(p["n"], p["f1"]) for p in pts[-3:]]
         a, b = _fit_log2(fit)
         nxt = 2 * pts[-1]["n"]
-        rec |= {"per_doubling": round(b, 2), "next_n": nxt, "next_expected_f1": round(a + b * math.log2(nxt), 2),
-                "next_expected_gain": round(a + b * math.log2(nxt) - pts[-1]["f1"], 2), "fit_points": [n for n, _ in fit]}
+        fit_gain = a + b * math.log2(nxt) - pts[-1]["f1"]
+        last_doubling = (pts[-1]["f1"] - pts[-2]["f1"]) / math.log2(pts[-1]["n"] / pts[-2]["n"])
+        gain = min(fit_gain, last_doubling)  # the fit lags a bend in the curve; the last step shows it first
+        rec |= {"per_doubling": round(b, 2), "last_doubling_gain": round(last_doubling, 2), "fit_expected_gain": round(fit_gain, 2),
+                "next_n": nxt, "next_expected_f1": round(pts[-1]["f1"] + gain, 2), "next_expected_gain": round(gain, 2),
+                "fit_points": [n for n, _ in fit]}
         last = pts[-1]
         if last.get("examples_per_s"):
             secs = last["examples_seen"] * 2 / last["examples_per_s"]
@@ -210,13 +217,16 @@ def recommend(base: dict[str, Any], points: list[dict[str, Any]], *, flat_gain: 
     se = pts[-1].get("f1_se")
     rec["noise_f1"] = se
     if len(pts) >= 2:
-        pays = rec["next_expected_gain"] >= flat_gain and (se is None or rec["next_expected_gain"] > se)
-        rec["verdict"] = (
-            f"more data still pays: doubling to {rec['next_n']} examples is expected to add {rec['next_expected_gain']:+.2f} F1"
-            if pays else
-            f"more data does not pay at this rate: doubling to {rec['next_n']} examples is expected to change F1 by "
-            f"{rec['next_expected_gain']:+.2f} (below {flat_gain} F1{' or the noise ' + str(se) if se is not None else ''}); "
-            "stop here, or change the data or the recipe before adding more")
+        g = rec["next_expected_gain"]
+        if g < flat_gain:
+            rec["verdict"] = (f"more data does not pay at this rate: doubling to {rec['next_n']} examples is expected to change F1 by "
+                              f"{g:+.2f} (below {flat_gain} F1); stop here, or change the data or the recipe before adding more")
+        elif se is not None and g <= se:
+            rec["verdict"] = (f"not decided: doubling to {rec['next_n']} examples is expected to add {g:+.2f} F1, within the noise "
+                              f"(s.e. {se} on {pts[-1].get('n_answerable', '?')} answerable questions); evaluate on more held-out "
+                              "questions (--eval-questions) before paying for more data")
+        else:
+            rec["verdict"] = f"more data still pays: doubling to {rec['next_n']} examples is expected to add {g:+.2f} F1"
     else:
         rec["verdict"] = "one point only: add at least a second size to extrapolate"
     return rec
@@ -425,8 +435,9 @@ def render_markdown(state: dict[str, Any], png: Path | None) -> str:
                      f"{rec['flattens_at'] if rec['flattens_at'] is not None else 'not within the measured sizes'}.")
         if "per_doubling" in rec:
             cost = f", cost {money(rec.get('next_train_cost'))}" if "next_train_cost" in rec else ""
-            lines.append(f"- Each doubling buys {rec['per_doubling']:+.2f} F1 (fit on {rec['fit_points']}); the next doubling, "
-                         f"to {rec['next_n']} examples, is expected to reach F1 {rec['next_expected_f1']} "
+            lines.append(f"- Each doubling buys {rec['per_doubling']:+.2f} F1 by the fit on {rec['fit_points']} "
+                         f"({rec['fit_expected_gain']:+.2f} for the next one); the last doubling bought {rec['last_doubling_gain']:+.2f}. "
+                         f"Taking the smaller, the next doubling, to {rec['next_n']} examples, is expected to reach F1 {rec['next_expected_f1']} "
                          f"({rec['next_expected_gain']:+.2f}) for about {rec.get('next_train_seconds', 'n/a')} s of training"
                          f" on this device{cost}.")
         lines.append(f"- Noise: the standard error of the last point's F1 is {rec['noise_f1']}; differences below about twice "
