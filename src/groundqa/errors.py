@@ -6,7 +6,8 @@
     ├── DocumentError          a file that cannot be ingested (binary, empty, too large, ...)
     ├── IndexFormatError       an index directory that is missing, damaged or of another version
     ├── EmbedderMismatchError  an index opened with an embedder other than the one that built it
-    └── GeneratorServerError   an inference server (the openai: generator) that fails or cannot be reached
+    ├── GeneratorServerError   an inference server (the openai: generator) that fails or cannot be reached
+    └── TrainingDivergedError  a fine-tuning run whose loss or gradient stopped being finite
 
 Each message names the argument or path, echoes the value, and says the fix.
 """
@@ -50,6 +51,16 @@ class GeneratorServerError(GroundQAError):
     def __init__(self, url: str, status: int | None, message: str, fix: str) -> None:
         super().__init__(f"generator server {url}: {message}; {fix}")
         self.url, self.status, self.fix = url, status, fix
+
+
+class TrainingDivergedError(GroundQAError):
+    """A training run hit a non-finite loss or gradient and was stopped before writing a model."""
+
+    def __init__(self, message: str, *, step: int, what: str, checkpoint: str | None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.what = what
+        self.checkpoint = checkpoint
 
 
 def check_choice(name: str, value: object, choices: tuple[str, ...] | list[str]) -> str:

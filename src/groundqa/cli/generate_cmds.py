@@ -54,8 +54,18 @@ def register(sub: Any, bench_sub: Any) -> None:
     ft.add_argument("--time-budget-min", type=float, default=None, help="stop training after this many minutes")
     ft.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                    help="fp32 (default), or bf16/fp16 mixed precision (autocast; opt-in, fp16 needs CUDA)")
     ft.add_argument("--no-resume", action="store_true", help="ignore checkpoints in OUT/checkpoints")
     ft.add_argument("--no-progress", action="store_true")
+    ft.add_argument("--curve", default=None, metavar="N1,N2,...",
+                    help="learning curve / ROI report: train on nested seeded slices of N1, N2, ... examples and evaluate the "
+                    "base and each on the same held-out documents; writes OUT/curve.md, curve.json, curve.png (resumable)")
+    ft.add_argument("--eval-docs", type=float, default=0.2, help="with --curve: share of documents held out for the report")
+    ft.add_argument("--eval-questions", type=int, default=60, help="with --curve: held-out questions evaluated (seeded sample)")
+    ft.add_argument("--cost-per-hour", type=float, default=None, help="with --curve: the device's price per hour")
+    ft.add_argument("--price-table", default=None, help="with --curve: JSON {device name: price per hour}, matched to this device")
+    ft.add_argument("--flat-gain", type=float, default=1.0, help="with --curve: F1 per doubling below which the curve is flat")
     ft.set_defaults(func=_finetune)
 
     sc = sub.add_parser("adapter-scale", help="copy a LoRA adapter with its update scaled (less forgetting)",
@@ -105,9 +115,19 @@ def _finetune(args: argparse.Namespace) -> int:
         distractors=tuple(args.distractors), unanswerable_rate=args.unanswerable_rate,
         max_passage_words=args.max_passage_words, dev_docs=args.dev_docs, dev_split=args.dev_split, dev_sample=args.dev_sample,
         eval_steps=args.eval_steps, patience=args.patience, time_budget_min=args.time_budget_min, seed=args.seed,
-        threads=args.threads, resume=not args.no_resume,
+        threads=args.threads, resume=not args.no_resume, precision=args.precision,
         command="groundqa " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("groundqa") else "",
     )
+    if args.curve:
+        from ..generate.curve import CurveConfig, parse_sizes, run_curve
+
+        curve = CurveConfig(sizes=parse_sizes(args.curve), eval_docs=args.eval_docs, eval_questions=args.eval_questions,
+                            cost_per_hour=args.cost_per_hour, price_table=args.price_table, flat_gain=args.flat_gain)
+        if args.max_examples is not None:
+            raise ConfigError("--max-examples and --curve conflict: the curve's sizes set the examples of each point")
+        rep = run_curve(cfg, curve, show_progress=not args.no_progress, log=lambda m: print(m, file=sys.stderr))
+        print(f"wrote {Path(args.out) / 'curve.md'}: {rep['recommendation'].get('verdict', '')}")
+        return 0
     res = finetune(cfg, show_progress=not args.no_progress)
     d, data = res.card["dev"], res.card["data"]
     dev = f"dev F1 {d['before']['f1']} -> {d['after']['f1']}" if d["after"] is not None else "no dev metrics"

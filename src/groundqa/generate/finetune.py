@@ -28,11 +28,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import ConfigError
+from ..errors import ConfigError, TrainingDivergedError
 from .prompts import PromptTemplate, window_around, truncate_words
 
 log = logging.getLogger(__name__)
 
+PRECISIONS = ("fp32", "bf16", "fp16")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -70,6 +71,7 @@ class FinetuneConfig:
     threads: int | None = None
     save_total_limit: int = 2
     adapter_dtype: str = "float16"
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (mixed precision: autocast over fp32 weights)
     resume: bool = True
     command: str = ""
 
@@ -96,6 +98,8 @@ class FinetuneConfig:
             bad("epochs", self.epochs, "it must be > 0 unless max_steps is set")
         if self.adapter_dtype not in ("float32", "float16", "bfloat16"):
             bad("adapter_dtype", self.adapter_dtype, "choose float32, float16 or bfloat16")
+        if self.precision not in PRECISIONS:
+            bad("precision", self.precision, "choose fp32 (the default), bf16 or fp16")
         if self.max_passage_words < 0:
             bad("max_passage_words", self.max_passage_words, "it must be >= 0 (0 keeps passages whole)")
 
@@ -334,15 +338,27 @@ class FinetuneResult:
 
 
 def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, model: Any = None, tokenizer: Any = None,
-             show_progress: bool = True) -> FinetuneResult:
+             show_progress: bool = True, split: tuple[Sequence[Any], Sequence[Any]] | None = None,
+             before: dict[str, Any] | None = None) -> FinetuneResult:
     """Run a fine-tuning job; see the module docstring. ``model``/``tokenizer`` skip loading ``base``
-    (tests pass tiny in-memory models)."""
+    (tests pass tiny in-memory models). ``split`` = (train items, dev items) replaces the split of
+    ``cfg.data`` by document (``groundqa finetune --curve`` passes nested slices of its own split);
+    ``before`` = {"forgetting": ..., "dev": ...} reuses the base model's checks from an earlier run
+    with the same base and dev split instead of measuring them again.
+
+    A non-finite loss or gradient stops the run with :class:`TrainingDivergedError` (naming the
+    step, the likely cause and the last good checkpoint) before anything is written to ``cfg.out``
+    as a model; the checkpoints are kept. ``cfg.precision`` picks fp32 (default) or bf16/fp16
+    mixed precision (autocast over fp32 weights)."""
     import torch
     from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
     from ..bench.squad import context_pool, load_squad
 
     t_start = time.time()
+    if cfg.precision == "fp16" and not torch.cuda.is_available():
+        raise ConfigError("precision='fp16' needs a CUDA GPU (fp16 autocast with a gradient scaler); on the CPU use "
+                          "--precision fp32 (the default) or bf16")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     set_seed(cfg.seed)
@@ -360,8 +376,14 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
     if lost:
         log.warning("%d question(s) of %s have an answer that is in none of their contexts: they train as declines "
                     "(export review data with `groundqa review export`, which writes the passage holding each answer)", lost, cfg.data)
-    train_items, dev_items, split = split_dev(items, cfg)
-    dev_docs = split["documents"]
+    if split is None:
+        train_items, dev_items, how = split_dev(items, cfg)
+        dev_docs = how["documents"]
+    else:  # the curve's nested slices of its own split by document
+        train_items, dev_items = list(split[0]), list(split[1])
+        dev_docs = sorted({it.doc_id for it in dev_items})
+        how = {"by": "documents", "documents": dev_docs, "rows": len(dev_items),
+               "note": "dev split given by the caller (groundqa finetune --curve: held-out documents shared by every point)"}
     rng = random.Random(cfg.seed)
     if cfg.max_examples is not None and cfg.max_examples < len(train_items):
         train_items = rng.sample(train_items, cfg.max_examples)
@@ -379,8 +401,11 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
         model, tokenizer = loaded.model, loaded.tokenizer
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    forgetting_before = forgetting_check(model, tokenizer)
-    dev_before = dev_f1(model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens) if dev_ex else None
+    if before is not None:
+        forgetting_before, dev_before = before["forgetting"], before["dev"]
+    else:
+        forgetting_before = forgetting_check(model, tokenizer)
+        dev_before = dev_f1(model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens) if dev_ex else None
     log.info("before training: dev %s, perplexity %.2f", dev_before, forgetting_before["perplexity"])
     if cfg.lora:
         from peft import LoraConfig, get_peft_model
@@ -412,11 +437,30 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
         stopping), and whose loss computes logits only at target positions (left padding puts every
         target at the end of its row), which saves the vocabulary projection over the prompt."""
 
+        compute_dtype: str | None = None  # the output layer's dtype in the first training step (autocast shows here)
+
+        def training_step(self, model: Any, inputs: dict[str, Any], num_items_in_batch: Any = None) -> Any:
+            loss = super().training_step(model, inputs, num_items_in_batch)
+            if not bool(torch.isfinite(loss).all()):  # before the optimizer step: the weights are still good
+                _diverged(self.state.global_step + 1, "loss", float(loss.float().mean()))
+            return loss
+
         def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None) -> Any:
             labels = inputs["labels"]
             first = int((labels != -100).float().argmax(dim=1).min().item()) if (labels != -100).any() else labels.shape[1] - 1
             keep = labels.shape[1] - max(0, first - 1)
-            outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], logits_to_keep=keep)
+            hook, seen = None, []
+            if model.training and _DevF1Trainer.compute_dtype is None:  # the dtype the output layer computes in
+                head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+                if head is not None:  # (accelerate hands the logits back as fp32, so they do not show autocast)
+                    hook = head.register_forward_hook(lambda m, a, o: seen.append(str(o.dtype).replace("torch.", "")))
+            try:
+                outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], logits_to_keep=keep)
+            finally:
+                if hook is not None:
+                    hook.remove()
+            if seen:
+                _DevF1Trainer.compute_dtype = seen[0]
             logits = outputs.logits[:, :-1, :].float()
             target = labels[:, labels.shape[1] - keep + 1 :]
             loss_sum = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
@@ -432,6 +476,39 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
             self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
             return metrics
 
+    def _last_checkpoint() -> Path | None:
+        ckpts = sorted(ckpt_dir.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]) if p.name.rsplit("-", 1)[1].isdigit() else -1)
+        return ckpts[-1] if ckpts else None
+
+    def _diverged(step: int, what: str, value: float) -> None:
+        last = _last_checkpoint()
+        where = (f"the last good checkpoint is {last} (written before step {step}; rerunning the same command resumes "
+                 "from it, --no-resume starts over)") if last else \
+            f"no checkpoint was written before step {step} (checkpoints are written every --eval-steps={cfg.eval_steps} steps)"
+        if cfg.precision == "fp32":
+            cause = (f"in fp32 this is most often a learning rate too high for the batch (lr {cfg.lr}, "
+                     f"{cfg.batch_size}x{cfg.grad_accum} examples per step)")
+            fix = "lower --lr (halve it) or raise --batch-size/--grad-accum, then rerun with --no-resume"
+        else:
+            rng_note = "fp16 overflows above 65504" if cfg.precision == "fp16" else "bf16 keeps 8 bits of mantissa"
+            cause = (f"{cfg.precision} mixed precision ({rng_note}) under autocast: attention and logits lose precision "
+                     f"and overflow where fp32 does not (lr {cfg.lr})")
+            fix = "rerun with --precision fp32 (the default), or lower --lr"
+        raise TrainingDivergedError(
+            f"training stopped at optimizer step {step} of {n_steps}: the {what} is {value} (not finite). Likely cause: "
+            f"{cause}. Fix: {fix}. Nothing was written to {out} as a model or adapter; {where}.",
+            step=step, what=what, checkpoint=str(last) if last else None)
+
+    class _NonFiniteGuard(TrainerCallback):
+        """Stops the run when a gradient is not finite, before the optimizer applies it."""
+
+        def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> Any:
+            grads = [p.grad for p in (model.parameters() if model is not None else ()) if p.grad is not None]
+            if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
+                bad = sum(int(not torch.isfinite(g).all()) for g in grads)
+                _diverged(state.global_step + 1, f"gradient of {bad} of {len(grads)} trained tensors", float("nan"))
+            return control
+
     class _TimeBudget(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> Any:
             if cfg.time_budget_min is not None and time.time() - t_start > cfg.time_budget_min * 60:
@@ -444,16 +521,17 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
     n_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(len(encoded) / (cfg.batch_size * cfg.grad_accum) * cfg.epochs)
     args = TrainingArguments(
         output_dir=str(ckpt_dir), per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.lr, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, warmup_steps=max(1, int(cfg.warmup_ratio * n_steps)),
+        learning_rate=cfg.lr, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, warmup_steps=int(cfg.warmup_ratio * n_steps),
         lr_scheduler_type="linear", weight_decay=cfg.weight_decay, logging_steps=5, eval_strategy="steps" if dev_ex else "no",
         eval_steps=cfg.eval_steps, save_strategy="steps", save_steps=cfg.eval_steps, save_total_limit=cfg.save_total_limit,
         load_best_model_at_end=bool(dev_ex), metric_for_best_model="eval_f1" if dev_ex else None, greater_is_better=True, report_to=[],
         seed=cfg.seed, data_seed=cfg.seed, remove_unused_columns=False, disable_tqdm=not show_progress,
-        use_cpu=not torch.cuda.is_available(), bf16=torch.cuda.is_available(), dataloader_num_workers=0,
-        save_only_model=False,
+        use_cpu=not torch.cuda.is_available(), bf16=cfg.precision == "bf16", fp16=cfg.precision == "fp16",
+        dataloader_num_workers=0, save_only_model=False,
+        logging_nan_inf_filter=False,  # the default logs a NaN loss as the window's average (0 after a reset)
     )
     trainer = _DevF1Trainer(model=model, args=args, train_dataset=_Data(encoded), eval_dataset=_Data(dev_encoded), data_collator=LeftPadCollator(tokenizer.pad_token_id),
-                            callbacks=([EarlyStoppingCallback(early_stopping_patience=cfg.patience)] if dev_ex else []) + [_TimeBudget()])
+                            callbacks=([EarlyStoppingCallback(early_stopping_patience=cfg.patience)] if dev_ex else []) + [_TimeBudget(), _NonFiniteGuard()])
     resume = None
     if cfg.resume and ckpt_dir.exists() and any(ckpt_dir.glob("checkpoint-*")):
         resume = True
@@ -467,6 +545,9 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
     # save ---------------------------------------------------------------------------------------
     model = trainer.model
     model.eval()
+    bad = [n for n, p in model.named_parameters() if p.requires_grad and not bool(torch.isfinite(p).all())]
+    if bad:  # the guard stops such runs earlier; this keeps a model loaded from a bad checkpoint from being written
+        _diverged(trainer.state.global_step, f"weight {bad[0]} (and {len(bad) - 1} more)", float("nan"))
     if cfg.lora:
         model.save_pretrained(out, safe_serialization=True)
         _cast_adapter(out, cfg.adapter_dtype)
@@ -485,7 +566,7 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
         "data": {"path": os.path.abspath(cfg.data), "sha256": _fingerprint(cfg.data), "questions": len(items),
                  "documents": len(pool), "train_examples": len(train_ex),
                  "train_unanswerable": sum(not e.answerable for e in train_ex), "answers_in_no_context": lost,
-                 "dev_split": split["by"], "dev_note": split["note"], "dev_documents": dev_docs, "dev_sample": len(dev_ex)},
+                 "dev_split": how["by"], "dev_note": how["note"], "dev_documents": dev_docs, "dev_sample": len(dev_ex)},
         "hyperparameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()
                             if k not in ("data", "out", "base", "command")} | {"learning_rate": cfg.lr, "warmup_steps": args.warmup_steps},
         "template": template.to_dict(),
@@ -494,6 +575,7 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
                      "examples_seen": trainer.state.global_step * cfg.batch_size * cfg.grad_accum,
                      "train_loss": round(float(train_out.training_loss), 4), "threads": torch.get_num_threads(),
                      "device": str(next(model.parameters()).device), "stopped_early": trainer.state.global_step < n_steps,
+                     "precision": cfg.precision, "compute_dtype": _DevF1Trainer.compute_dtype,
                      "planned_steps": n_steps},
         "forgetting": {"before": forgetting_before, "after": forgetting_after,
                        "perplexity_change": round(forgetting_after["perplexity"] - forgetting_before["perplexity"], 3)},
@@ -597,6 +679,10 @@ def render_card(card: dict[str, Any]) -> str:
         "",
         f"Training: {t['steps']} optimizer steps ({t['examples_seen']} examples), {t['seconds']} s on {t['device']} "
         f"with {t['threads']} thread(s); final train loss {t['train_loss']}.",
+        "",
+        f"Precision: {t.get('precision', 'fp32')} (logits computed in {t.get('compute_dtype') or 'float32'}). fp32 is the default; "
+        "bf16/fp16 mixed precision is opt-in (`--precision`) until bf16 is shown not to diverge on a GPU (issue 23), and "
+        "any run whose loss or gradient stops being finite is stopped before a model is written.",
         "",
         "Hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in card["hyperparameters"].items()),
         "",

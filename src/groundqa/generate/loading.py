@@ -169,9 +169,7 @@ def load_generator_model(
     tok = AutoTokenizer.from_pretrained(folder)
     adapter_name = None
     if adapter is not None:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(adapter))
+        model = _apply_adapter(model, Path(os.fspath(adapter)))
         if merge_adapter:
             model = model.merge_and_unload()
         adapter_name = str(adapter)
@@ -183,3 +181,26 @@ def load_generator_model(
         tok.pad_token = tok.eos_token
     return LoadedModel(model=model, tokenizer=tok, name=name, is_seq2seq=is_seq2seq, adapter=adapter_name,
                        load_seconds=time.perf_counter() - t0)
+
+
+def _apply_adapter(model: Any, folder: Path) -> Any:
+    """Wrap ``model`` with the LoRA adapter in ``folder``: ``adapter_model.safetensors`` (peft's own
+    format) or the shipped ``adapter_model.int8.safetensors`` (int8 with a scale per row, see
+    groundqa.int8store), loaded as float32."""
+    from peft import PeftModel
+
+    q = folder / "adapter_model.int8.safetensors"
+    if not q.exists() or (folder / "adapter_model.safetensors").exists() or (folder / "adapter_model.bin").exists():
+        return PeftModel.from_pretrained(model, str(folder))
+    from peft import PeftConfig, get_peft_model, set_peft_model_state_dict
+
+    from ..int8store import load_int8
+
+    cfg = PeftConfig.from_pretrained(str(folder))
+    cfg.inference_mode = True
+    model = get_peft_model(model, cfg)
+    res = set_peft_model_state_dict(model, load_int8(q))
+    if res.unexpected_keys:
+        raise ModelNotFoundError(f"{q} does not fit its adapter_config.json (unexpected {list(res.unexpected_keys)[:3]}); "
+                                 "rewrite it with groundqa.int8store.convert_file from the adapter's safetensors")
+    return model

@@ -313,7 +313,7 @@ class CrossEncoderScorer:
             order = self.order if self.order != "auto" else meta.get("input_order", "evidence_first")
             self._claim_first = order == "claim_first"
             self.tokenizer = AutoTokenizer.from_pretrained(path)
-            model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
+            model = _load_classifier(path)
             model.eval()
             n = int(model.config.num_labels)
             self._entail = entailment_index(model.config.id2label) if n > 1 else None
@@ -468,3 +468,25 @@ class LLMJudgeScorer:
                 rows[k] = [float(np.logaddexp(lp[0], lp[1]) - np.logaddexp(lp[2], lp[3]))]
         best = [b if texts else None for texts, b in plans]
         return ScoreBatch(np.asarray(rows, dtype=np.float64).reshape(len(items), 1), best, [() for _ in items])
+
+
+def _load_classifier(path: str) -> Any:
+    """The sequence classifier in ``path`` in float32: from ``model.safetensors`` (or any format
+    transformers reads), or from the shipped ``model.int8.safetensors`` (int8 with a scale per row,
+    see groundqa.int8store)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    q = Path(path) / "model.int8.safetensors"
+    if not q.exists() or (Path(path) / "model.safetensors").exists():
+        return AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
+    from ..int8store import load_int8
+
+    model = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(path), dtype=torch.float32)
+    state = load_int8(q)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("position_ids")]
+    if missing or unexpected:
+        raise ModelNotFoundError(f"{q} does not match its config.json: missing {missing[:3]}, unexpected {unexpected[:3]}; "
+                                 "rewrite it with groundqa.int8store.convert_file from the model's safetensors")
+    return model

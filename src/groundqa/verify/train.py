@@ -124,10 +124,15 @@ def train_cross_encoder(config: TrainConfig, pairs: Sequence[Pair], *, resume: b
     out.mkdir(parents=True, exist_ok=True)
     resolved = resolve_base(config.base)
     tok = AutoTokenizer.from_pretrained(str(resolved.tokenizer_path or resolved.path))
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(resolved.path), num_labels=2, id2label=ID2LABEL, label2id={v: k for k, v in ID2LABEL.items()},
-        dtype=torch.float32,  # a shipped float16 model can be the base: train in float32 on the CPU
-    )
+    if (Path(resolved.path) / "model.int8.safetensors").exists() and not (Path(resolved.path) / "model.safetensors").exists():
+        from .scorers import _load_classifier  # the shipped verifier is stored in int8: load it back as float32
+
+        model = _load_classifier(str(resolved.path))
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(resolved.path), num_labels=2, id2label=ID2LABEL, label2id={v: k for k, v in ID2LABEL.items()},
+            dtype=torch.float32,  # a shipped float16 model can be the base: train in float32 on the CPU
+        )
     t0 = time.time()
     feats = tokenize_pairs(tok, pairs, config.max_length)
     log.info("tokenised %d pairs in %.1fs", len(feats), time.time() - t0)
