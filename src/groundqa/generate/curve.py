@@ -148,7 +148,7 @@ def _evaluate_model(ref: str, adapter: str | None, examples: Sequence[Any], batc
     t0 = time.time()
     loaded = load_generator_model(ref, dtype="float32", adapter=adapter)
     gen = TransformersGenerator.from_model(loaded.model, loaded.tokenizer, template=template, max_new_tokens=max_new_tokens,
-                                           batch_size=batch_size)
+                                           batch_size=batch_size, context="chunks")  # as the training examples read them
     res = evaluate(gen, examples)
     res["eval_seconds"] = round(time.time() - t0, 1)
     if forgetting is None:

@@ -301,7 +301,9 @@ def dev_f1(model: Any, tokenizer: Any, template: PromptTemplate, examples: Seque
 
     was_training = model.training
     model.eval()
-    gen = TransformersGenerator.from_model(model, tokenizer, template=template, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    # dev questions read their passages whole, as the training examples do
+    gen = TransformersGenerator.from_model(model, tokenizer, template=template, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                                           context="chunks")
     outs = gen.generate_batch([e.question for e in examples], [list(e.passages) for e in examples])
     ems, f1s, decl_ok, cited = [], [], [], []
     for e, g in zip(examples, outs):
