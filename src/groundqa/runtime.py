@@ -3,8 +3,8 @@
 On a small machine thread count matters more than the engine: with the other core busy, one
 thread generated an answer in 9.6 s and two threads in 19.0 s (two threads fighting a busy core
 for every matrix product). :func:`free_cores` counts the cores this process may use
-(``sched_getaffinity``, or a cgroup CPU quota where one is set) less the load other processes put
-on them (the one-minute load average, read before this process starts its own work);
+(``sched_getaffinity``, or a cgroup CPU quota where one is set) less the cores other processes keep
+busy (measured over a quarter of a second from ``/proc/stat``, this process's own time left out);
 :func:`choose_threads` divides them among the workers that run models at once (the service runs
 ``[serve] workers`` of them), so the process never asks for more threads than there are free
 cores. A number given in ``GROUNDQA_THREADS`` or the configuration (``threads``) wins, then
@@ -48,9 +48,41 @@ def usable_cores() -> int:
     return max(1, n)
 
 
+def others_busy(interval_s: float = 0.25) -> float | None:
+    """Cores kept busy by other processes now: the machine's busy time over ``interval_s``
+    (``/proc/stat``) less this process's own (``os.times``), so a process that has just been
+    loading models does not count itself as load, as the one-minute load average would. None
+    where ``/proc/stat`` cannot be read."""
+    import time
+
+    def sample() -> tuple[float, float] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as f:
+                fields = [float(x) for x in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+        return sum(fields[:8]) - idle, sum(fields[:8])
+
+    a, own_a = sample(), os.times()
+    if a is None:
+        return None
+    time.sleep(interval_s)
+    b, own_b = sample(), os.times()
+    if b is None or b[1] <= a[1]:
+        return None
+    ncpu = os.cpu_count() or 1
+    busy = (b[0] - a[0]) / (b[1] - a[1]) * ncpu
+    own = ((own_b.user + own_b.system) - (own_a.user + own_a.system)) / max(interval_s, 1e-3)
+    return max(0.0, busy - own)
+
+
 def free_cores(load: float | None = None) -> int:
-    """Usable cores less the load other processes put on them (at least one)."""
+    """Usable cores less the load other processes put on them (at least one). ``load`` defaults
+    to :func:`others_busy`, or the one-minute load average where that cannot be measured."""
     cores = usable_cores()
+    if load is None:
+        load = others_busy()
     if load is None:
         try:
             load = os.getloadavg()[0]

@@ -128,3 +128,31 @@ def test_threads_from_free_cores_config_and_environment(monkeypatch):
         runtime.choose_threads("auto")
     with pytest.raises(ConfigError, match="threads"):
         runtime.check_threads(-1)
+
+
+def test_free_cores_count_other_processes_not_this_one(monkeypatch):
+    import os
+
+    from groundqa import runtime
+
+    monkeypatch.setattr(runtime, "usable_cores", lambda: 4)
+    monkeypatch.setattr(runtime, "others_busy", lambda interval_s=0.25: 1.2)
+    assert runtime.free_cores() == 3
+    monkeypatch.setattr(runtime, "others_busy", lambda interval_s=0.25: None)  # no /proc/stat: the load average
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.0, 0.0, 0.0))
+    assert runtime.free_cores() == 2
+
+
+def test_others_busy_leaves_this_process_out():
+    import time
+
+    from groundqa import runtime
+
+    busy = runtime.others_busy(0.1)
+    if busy is None:
+        pytest.skip("no /proc/stat here")
+    assert busy >= 0.0
+    t = time.perf_counter()
+    while time.perf_counter() - t < 0.05:  # this process's own work before the sample is not load
+        pass
+    assert runtime.others_busy(0.1) <= busy + 1.0
