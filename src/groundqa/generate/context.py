@@ -64,6 +64,12 @@ def _stemmer() -> Any:
         return None
 
 
+def check_window_words(window_words: int) -> int:
+    if isinstance(window_words, bool) or not isinstance(window_words, int) or window_words < 1:
+        raise ConfigError(f"window_words={window_words!r} is not valid; give the words of each passage to show (e.g. {DEFAULT_WINDOW_WORDS})")
+    return window_words
+
+
 def _terms(text: str) -> list[str]:
     words = [w for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 1 or w.isdigit())]
     stem = _stemmer()

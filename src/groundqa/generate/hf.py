@@ -10,7 +10,7 @@ from typing import Any, Iterator, Sequence
 from ..errors import ConfigError
 from ..runtime import apply_threads, check_threads
 from .base import Generation, passage_texts
-from .context import DEFAULT_WINDOW_WORDS, Window, check_context, ground_in_windows, passage_windows
+from .context import DEFAULT_WINDOW_WORDS, Window, check_context, check_window_words, ground_in_windows, passage_windows
 from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
 
 
@@ -91,9 +91,7 @@ class TransformersGenerator:
             raise ConfigError(f"ground={ground!r} is not valid; use 'snap' (answers become passage spans) or 'off'")
         self.ground = ground
         self.context = check_context(context)
-        if isinstance(window_words, bool) or not isinstance(window_words, int) or window_words < 1:
-            raise ConfigError(f"window_words={window_words!r} is not valid; give the words of each passage to show (e.g. {DEFAULT_WINDOW_WORDS})")
-        self.window_words = window_words
+        self.window_words = check_window_words(window_words)
         self.prefix_cache = bool(prefix_cache)
         self.threads = check_threads(threads)
         self.name = str(model)

@@ -31,7 +31,7 @@ from typing import Any, Iterator, Sequence
 
 from ..errors import ConfigError, GeneratorServerError
 from .base import Generation, passage_texts
-from .context import DEFAULT_WINDOW_WORDS, Window, check_context, ground_in_windows, passage_windows
+from .context import DEFAULT_WINDOW_WORDS, Window, check_context, check_window_words, ground_in_windows, passage_windows
 from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
 
 log = logging.getLogger(__name__)
@@ -102,9 +102,7 @@ class OpenAIServerGenerator:
         if ground not in ("snap", "off"):
             raise ConfigError(f"ground={ground!r} is not valid; use 'snap' (answers become passage spans) or 'off'")
         self.context = check_context(context)
-        if isinstance(window_words, bool) or not isinstance(window_words, int) or window_words < 1:
-            raise ConfigError(f"window_words={window_words!r} is not valid; give the words of each passage to show (e.g. {DEFAULT_WINDOW_WORDS})")
-        self.window_words = window_words
+        self.window_words = check_window_words(window_words)
         self.max_new_tokens, self.concurrency, self.ground, self.logprobs = max_new_tokens, concurrency, ground, bool(logprobs)
         self.timeout_s, self.connect_timeout_s, self.retries, self.backoff_s = float(timeout_s), float(connect_timeout_s), retries, float(backoff_s)
         self.api_key = api_key if api_key is not None else os.environ.get("GROUNDQA_GENERATOR_API_KEY")
@@ -197,10 +195,9 @@ class OpenAIServerGenerator:
         """What the server's model reads of each passage: as :meth:`TransformersGenerator.windows`."""
         return passage_windows(question, passage_texts(passages), self.context, self.window_words)
 
-    def _body(self, question: str, passages: Sequence[Any], stream: bool = False) -> dict[str, Any]:
+    def _body(self, question: str, shown: Sequence[Window], stream: bool = False) -> dict[str, Any]:
         stop = [s for s in self.template.stop if s][:4]  # OpenAI takes at most 4; the rest are cut here
-        shown = [w.text for w in self.windows(question, passages)]
-        body: dict[str, Any] = {"model": self.model, "messages": self.template.messages(question, shown),
+        body: dict[str, Any] = {"model": self.model, "messages": self.template.messages(question, [w.text for w in shown]),
                                 "max_tokens": self.max_new_tokens, "temperature": 0.0, "stream": stream}
         if stop:
             body["stop"] = stop
@@ -228,7 +225,8 @@ class OpenAIServerGenerator:
 
     def _one(self, question: str, passages: Sequence[Any]) -> Generation:
         t0 = time.perf_counter()
-        data = self._request("POST", "/chat/completions", self._body(question, passages))
+        shown = self.windows(question, passages)  # once: the prompt and the grounding read the same windows
+        data = self._request("POST", "/chat/completions", self._body(question, shown))
         dt = time.perf_counter() - t0
         try:
             choice = data["choices"][0]
@@ -254,7 +252,7 @@ class OpenAIServerGenerator:
                         "(vLLM, llama.cpp and Ollama return them for logprobs=true; check the server's version)", self.base_url)
         raw_text, snap = text, None
         if not declined and self.ground == "snap":
-            text, snap = ground_in_windows(text, self.windows(question, passages))
+            text, snap = ground_in_windows(text, shown)
             confidence["span_score"] = snap.score
         finish = choice.get("finish_reason")
         return Generation(
@@ -275,7 +273,7 @@ class OpenAIServerGenerator:
         longest = max((len(s) for s in stop), default=0)
         buffer, emitted = "", 0
         try:
-            with self._client.stream("POST", "/chat/completions", json=self._body(question, passages, stream=True)) as r:
+            with self._client.stream("POST", "/chat/completions", json=self._body(question, self.windows(question, passages), stream=True)) as r:
                 if r.status_code >= 400:
                     r.read()
                     raise GeneratorServerError(self.base_url, r.status_code, f"POST /chat/completions (stream): {_server_message(r)}", _fix_for(r.status_code, self))
