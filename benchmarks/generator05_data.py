@@ -28,7 +28,12 @@ def main() -> None:
     ap.add_argument("--out", default="runs/squad_split/train_qwen05.json")
     ap.add_argument("--unanswerable-share", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--keep-sample", action="store_true",
+                    help="keep the paragraphs of the demo's sample corpus (left out by default: the demo reports on them)")
     a = ap.parse_args()
+    sample_dir = Path(__file__).resolve().parents[1] / "src" / "groundqa" / "data" / "sample" / "articles"
+    sample_text = " ".join(" ".join(f.read_text(encoding="utf-8").split()) for f in sorted(sample_dir.glob("*.md")))
+    dropped = 0
     v1 = json.loads(Path(a.v1).read_text())["data"]
     v2 = json.loads(Path(a.v2).read_text())["data"]
     held = set(sorted(x["title"] for x in v1)[-12:]) | set(sorted(x["title"] for x in v2)[-12:])
@@ -40,6 +45,9 @@ def main() -> None:
         paras = []
         v2_paras = {p["context"]: p for p in v2_by_title.get(art["title"], {}).get("paragraphs", [])}
         for p in art["paragraphs"]:
+            if not a.keep_sample and " ".join(p["context"].split())[:200] in sample_text:
+                dropped += 1
+                continue
             qas = [dict(q, is_impossible=False) for q in p["qas"]]
             n_ans += len(qas)
             for q in v2_paras.get(p["context"], {}).get("qas", []):
@@ -58,7 +66,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"version": "mixed-1.1-2.0", "data": arts}))
     print(f"{out}: {len(arts)} articles, {n_ans} answerable + {keep_n} unanswerable (of {len(impossible)}) questions; "
-          f"held out: {len(held)} articles: {', '.join(sorted(held))}")
+          f"held out: {len(held)} articles: {', '.join(sorted(held))}; left out: {dropped} paragraphs of the demo's sample corpus")
 
 
 if __name__ == "__main__":

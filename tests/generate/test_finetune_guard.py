@@ -202,3 +202,63 @@ def test_a_one_step_run_trains(tmp_path, tiny):
     assert res.card["hyperparameters"]["warmup_steps"] == 0
     b = [v for k, v in load_file(str(tmp_path / "out" / "adapter_model.safetensors")).items() if "lora_B" in k]
     assert b and max(float(v.float().abs().max()) for v in b) > 0
+
+
+def test_decline_from_other_shows_only_other_documents_and_skips_v2_unanswerables():
+    """Issue 21's recipe: a decline example shows nothing about its question (passages of other
+    documents only), every answerable example keeps its gold passage, and an unanswerable question
+    whose paragraph is about it is not trained (the guard decides those)."""
+    import dataclasses
+
+    from groundqa.bench.squad import context_pool
+    from groundqa.generate.finetune import build_examples
+    from groundqa.generate.prompts import DECLINE, PromptTemplate
+
+    items = _items()
+    unans = dataclasses.replace(items[0], id="u", question="Who painted the alpha doors?", answers=(), answer_starts=())
+    pool = context_pool(items)
+    ex = build_examples(items + [unans], PromptTemplate(), seed=0, unanswerable_rate=0.5, pool=pool, decline_from="other")
+    assert "u" not in {e.id for e in ex} and len(ex) == len(items)
+    declines = [e for e in ex if not e.answerable]
+    assert declines, "with unanswerable_rate=0.5 some gold passages are dropped"
+    for e in declines:
+        own = set(DOCS[next(it.doc_id for it in items if it.id == e.id)])
+        assert e.target.startswith(DECLINE) and e.passages and not own & set(e.passages)
+    for e in ex:
+        if e.answerable:
+            gold = next(it.context for it in items if it.id == e.id)
+            assert gold in e.passages
+    same = build_examples(items + [unans], PromptTemplate(), seed=0, unanswerable_rate=0.5, pool=pool)
+    assert "u" in {e.id for e in same}  # the old recipe still trains same-paragraph declines
+
+
+def test_init_adapter_and_decline_from_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match="decline_from"):
+        _cfg(tmp_path, decline_from="never")
+    with pytest.raises(ConfigError, match="init_adapter.*adapter_config"):
+        _cfg(tmp_path, init_adapter=str(tmp_path))
+    (tmp_path / "ad").mkdir()
+    (tmp_path / "ad" / "adapter_config.json").write_text("{}")
+    with pytest.raises(ConfigError, match="init_adapter.*--lora"):
+        _cfg(tmp_path, init_adapter=str(tmp_path / "ad"), lora=False)
+
+
+def test_training_continues_from_an_adapter(tmp_path, tiny_dir):
+    """--init-adapter starts from the adapter's own weights, not a fresh zero update: at a learning
+    rate too small to move them, the continued adapter equals the one it started from."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    def run(out, **kw):
+        model, tok = AutoModelForCausalLM.from_pretrained(tiny_dir), AutoTokenizer.from_pretrained(tiny_dir)
+        finetune(_cfg(tmp_path, out=str(tmp_path / out), dev_docs=0.0, **kw), model=model, tokenizer=tok, show_progress=False)
+        return {k: v.float() for k, v in load_file(str(tmp_path / out / "adapter_model.safetensors")).items()}
+
+    first = run("a", max_steps=2, learning_rate=1e-2)
+    assert max(float(v.abs().max()) for k, v in first.items() if "lora_B" in k) > 0
+    kept = run("b", max_steps=1, learning_rate=1e-12, init_adapter=str(tmp_path / "a"))
+    assert kept.keys() == first.keys()
+    assert all(torch.allclose(kept[k], first[k], atol=1e-3) for k in first)
+    moved = run("c", max_steps=2, learning_rate=1e-2, init_adapter=str(tmp_path / "a"))
+    assert any(not torch.allclose(moved[k], first[k], atol=1e-4) for k in first)

@@ -42,6 +42,11 @@ def register(sub: Any, bench_sub: Any) -> None:
     ft.add_argument("--max-examples", type=int, default=None, help="sample this many training questions (seeded)")
     ft.add_argument("--distractors", type=_pair, default=(1, 2), help="distractor passages per example, MIN,MAX (default 1,2)")
     ft.add_argument("--unanswerable-rate", type=float, default=0.15, help="share of examples whose gold passage is removed")
+    ft.add_argument("--decline-from", default="same", choices=["same", "other"],
+                    help="what a decline example shows: same (other passages of the question's document: declines where the topic "
+                         "is shown but not the answer) or other (passages of other documents only: the model answers whenever a shown "
+                         "passage holds the answer and leaves the rest to the guard; SQuAD v2 unanswerable questions are skipped)")
+    ft.add_argument("--init-adapter", default=None, metavar="FOLDER", help="continue training this LoRA adapter (needs --lora)")
     ft.add_argument("--max-passage-words", type=int, default=80, help="truncate passages (gold: a window around the answer)")
     ft.add_argument("--dev-docs", type=float, default=0.1,
                     help="share of documents (or of rows, see --dev-split) held out as dev; 0: no dev split (no dev metrics, no early stopping)")
@@ -113,7 +118,7 @@ def _finetune(args: argparse.Namespace) -> int:
         lora_dropout=args.lora_dropout, learning_rate=args.lr, epochs=args.epochs, max_steps=args.max_steps,
         batch_size=args.batch_size, grad_accum=args.grad_accum, max_examples=args.max_examples,
         distractors=tuple(args.distractors), unanswerable_rate=args.unanswerable_rate,
-        max_passage_words=args.max_passage_words, dev_docs=args.dev_docs, dev_split=args.dev_split, dev_sample=args.dev_sample,
+        decline_from=args.decline_from, init_adapter=args.init_adapter, max_passage_words=args.max_passage_words, dev_docs=args.dev_docs, dev_split=args.dev_split, dev_sample=args.dev_sample,
         eval_steps=args.eval_steps, patience=args.patience, time_budget_min=args.time_budget_min, seed=args.seed,
         threads=args.threads, resume=not args.no_resume, precision=args.precision,
         command="groundqa " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("groundqa") else "",

@@ -59,6 +59,8 @@ class FinetuneConfig:
     max_examples: int | None = None
     distractors: tuple[int, int] = (1, 2)
     unanswerable_rate: float = 0.15
+    decline_from: str = "same"  # same: a dropped gold passage leaves its document's other passages; other: only other documents'
+    init_adapter: str | None = None  # a LoRA adapter folder to continue training from (its r, alpha and targets)
     max_passage_words: int = 80
     dev_docs: float = 0.1  # share held out as dev (documents, or rows); 0: no dev split
     dev_split: str = "auto"  # documents, rows, or auto (documents when there are 2+, else rows)
@@ -100,6 +102,13 @@ class FinetuneConfig:
             bad("adapter_dtype", self.adapter_dtype, "choose float32, float16 or bfloat16")
         if self.precision not in PRECISIONS:
             bad("precision", self.precision, "choose fp32 (the default), bf16 or fp16")
+        if self.decline_from not in ("same", "other"):
+            bad("decline_from", self.decline_from, "choose same (declines where the topic is shown but not the answer) or other "
+                "(declines only where nothing shown is about the question)")
+        if self.init_adapter is not None and not (Path(self.init_adapter) / "adapter_config.json").exists():
+            bad("init_adapter", self.init_adapter, "it must be a LoRA adapter folder holding adapter_config.json")
+        if self.init_adapter is not None and not self.lora:
+            bad("init_adapter", self.init_adapter, "continuing from an adapter trains LoRA weights: add --lora")
         if self.max_passage_words < 0:
             bad("max_passage_words", self.max_passage_words, "it must be >= 0 (0 keeps passages whole)")
 
@@ -124,19 +133,32 @@ class Example:
 
 def build_examples(items: Sequence[Any], template: PromptTemplate, *, seed: int, distractors: tuple[int, int] = (1, 2),
                    unanswerable_rate: float = 0.15, max_passage_words: int = 80,
-                   pool: dict[str, list[str]] | None = None) -> list[Example]:
-    """Turn QA items into prompt/target examples as the pipeline will see them (see module doc)."""
+                   pool: dict[str, list[str]] | None = None, decline_from: str = "same") -> list[Example]:
+    """Turn QA items into prompt/target examples as the pipeline will see them (see module doc).
+
+    ``decline_from="same"``: an example whose gold passage is dropped shows other passages of the
+    same document, so the model learns to decline where the topic is shown but the answer is not
+    (and, as measured in issue 21, declines right answers it could give). ``"other"``: it shows
+    passages of other documents only, so the model declines where nothing shown is about the
+    question and answers whenever a shown passage holds the answer; answers that the passages do
+    not hold are left to the guard. With ``"other"``, SQuAD v2 unanswerable questions are skipped
+    (their paragraph is about the question; deciding them is the guard's job)."""
     from ..bench.squad import context_pool, passages_for
 
     rng = random.Random(seed)
     pool = pool if pool is not None else context_pool(items)
     out = []
     for it in items:
+        if decline_from == "other" and not it.answerable:
+            continue
         k = rng.randint(distractors[0], distractors[1])
         drop = it.answerable and rng.random() < unanswerable_rate
         # an unanswerable question (SQuAD v2) keeps the paragraph it was written against: its decline
         # is learnt where the topic is present but the answer is not, as retrieval will show it
-        passages, gold = passages_for(it, pool, k, rng, drop_gold=drop)
+        if drop and decline_from == "other":
+            passages, gold = _other_documents(it, pool, max(1, k + 1), rng), None
+        else:
+            passages, gold = passages_for(it, pool, k, rng, drop_gold=drop)
         if not it.answerable:
             gold = None
         shown = []
@@ -154,6 +176,14 @@ def build_examples(items: Sequence[Any], template: PromptTemplate, *, seed: int,
         out.append(Example(question=it.question, passages=tuple(shown), target=template.target(answer, gold),
                            answerable=answer is not None, doc_id=it.doc_id, answers=it.answers, id=it.id))
     return out
+
+
+def _other_documents(item: Any, pool: dict[str, list[str]], n: int, rng: random.Random) -> list[str]:
+    """``n`` passages of documents other than ``item``'s (nothing shown is about the question)."""
+    others = sorted(d for d in pool if d != item.doc_id and pool[d])
+    if not others:
+        return [c for c in pool.get(item.doc_id, []) if c != item.context][:n]
+    return [rng.choice(list(pool[d])) for d in rng.sample(others, min(n, len(others)))]
 
 
 def split_by_document(items: Sequence[Any], dev_fraction: float, seed: int) -> tuple[list[Any], list[Any], list[str]]:
@@ -390,10 +420,12 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
     if cfg.max_examples is not None and cfg.max_examples < len(train_items):
         train_items = rng.sample(train_items, cfg.max_examples)
     train_ex = build_examples(train_items, template, seed=cfg.seed, distractors=cfg.distractors,
-                              unanswerable_rate=cfg.unanswerable_rate, max_passage_words=cfg.max_passage_words, pool=pool)
+                              unanswerable_rate=cfg.unanswerable_rate, max_passage_words=cfg.max_passage_words, pool=pool,
+                              decline_from=cfg.decline_from)
     dev_pick = random.Random(cfg.seed + 1).sample(dev_items, min(cfg.dev_sample, len(dev_items)))
     dev_ex = build_examples(dev_pick, template, seed=cfg.seed + 1, distractors=cfg.distractors,
-                            unanswerable_rate=cfg.unanswerable_rate, max_passage_words=cfg.max_passage_words, pool=pool)
+                            unanswerable_rate=cfg.unanswerable_rate, max_passage_words=cfg.max_passage_words, pool=pool,
+                            decline_from=cfg.decline_from)
 
     # model --------------------------------------------------------------------------------------
     if model is None:
@@ -409,7 +441,15 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
         forgetting_before = forgetting_check(model, tokenizer)
         dev_before = dev_f1(model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens) if dev_ex else None
     log.info("before training: dev %s, perplexity %.2f", dev_before, forgetting_before["perplexity"])
-    if cfg.lora:
+    if cfg.lora and cfg.init_adapter:  # continue from an adapter: its own r, alpha and targets
+        from .loading import _apply_adapter
+
+        model = _apply_adapter(model, Path(cfg.init_adapter))
+        for name, param in model.named_parameters():
+            param.requires_grad = "lora_" in name
+        if not any(p.requires_grad for p in model.parameters()):
+            raise ConfigError(f"init_adapter={cfg.init_adapter!r} holds no LoRA weights to train")
+    elif cfg.lora:
         from peft import LoraConfig, get_peft_model
 
         present = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
