@@ -59,7 +59,13 @@ def squad_questions(n_answerable: int, n_unanswerable: int, seed: int) -> tuple[
     held = set(sorted({i.doc_id for i in v1})[-12:]) | set(sorted({i.doc_id for i in v2})[-12:])
     demo = sample_paragraphs()
     ok = lambda it: it.doc_id not in held and " ".join(it.context.split())[:200] not in demo  # noqa: E731
-    pool = [it for it in v1 + v2 if ok(it)]
+    # every paragraph once: v1.1's, then v2.0's that v1.1 does not hold (their own ids: the two
+    # files number an article's paragraphs differently)
+    import dataclasses
+
+    seen = {" ".join(it.context.split()) for it in v1}
+    pool = [it for it in v1 if ok(it)] + [dataclasses.replace(it, doc_id=f"{it.doc_id} (v2.0)") for it in v2
+                                          if ok(it) and " ".join(it.context.split()) not in seen]
     rng = random.Random(seed)
     ans = [it for it in v1 if ok(it) and it.doc_id in ADAPTER_DEV]
     una = [it for it in v2 if ok(it) and not it.answers]

@@ -38,6 +38,7 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--embedder", default="minilm-l6")
     ap.add_argument("--reads", default="windows", choices=["windows", "chunks"], help="what the generator reads of each passage (default: windows)")
+    ap.add_argument("--index-cache", default=None, help="reuse the index saved in this folder, or build and save it there")
     ap.add_argument("--json", default=None)
     ap.add_argument("--report", default=None)
     args = ap.parse_args()
@@ -50,7 +51,15 @@ def main() -> int:
 
     items = load_squad(args.data)
     t0 = time.perf_counter()
-    index = build_context_index(items, args.embedder)
+    cache = Path(args.index_cache) if args.index_cache else None
+    if cache is not None and (cache / "manifest.json").exists():
+        from groundqa.index import HybridIndex
+
+        index = HybridIndex.load(cache)
+    else:
+        index = build_context_index(items, args.embedder)
+        if cache is not None:
+            index.save(cache)
     index_s = time.perf_counter() - t0
     pool = items
     if args.heldout:

@@ -103,8 +103,10 @@ class Guard:
             the embedding signal.
         calibration: ``"default"`` (shipped JSON matching the signals), a path written by
             ``groundqa calibrate``, a ``Combiner``, or a dict.
-        threshold: overrides the calibrated threshold (a claim is supported iff P >= threshold);
-            ``"balanced"`` or ``"precision"`` picks one of the calibrated thresholds.
+        threshold: overrides the calibration's threshold (a claim is supported iff P >= threshold);
+            ``"balanced"`` or ``"precision"`` picks one of the calibrated thresholds. The shipped
+            calibration's own threshold is its ``precision`` one: the lowest support at which the
+            answers it returned on held-out calibration data reached its target precision.
         top_k: evidence windows per claim after lexical pre-ranking.
         exact_checks: a number or date of the claim found in no evidence makes it unsupported
             (probability capped below the threshold), with that reason.
@@ -207,8 +209,10 @@ class Guard:
         self.warm_up()
         assert self.combiner is not None
         t = self._threshold_ref
-        if t is None or t == "balanced":
+        if t is None:  # the calibration's own choice (the shipped one: its target-precision threshold)
             return float(self.combiner.threshold)
+        if t == "balanced":
+            return float(self.combiner.thresholds.get("balanced") or self.combiner.threshold)
         if t == "precision":
             v = self.combiner.thresholds.get("precision")
             if v is None:

@@ -154,8 +154,9 @@ class LexicalScorer:
                 neg = 0.0
             elif it.focus != it.text:
                 # a short answer read with its question: compare the answer's own clause of the
-                # evidence, not every "no" of the window
-                neg = float(fu.negated != local_negation(it.windows[it.top[b]].text, fu))
+                # evidence, not every "no" of the window; an answer with no negation of its own
+                # (a name, a number, a package) cannot contradict a "not" around it
+                neg = float(fu.negated and not local_negation(it.windows[it.top[b]].text, fu))
             else:
                 neg = float(cu.negated != wu[b].negated)
             why: list[str] = []
