@@ -38,3 +38,10 @@ def test_spacing_is_restored_only_where_the_passages_have_it():
     assert restore_spacing("install the extra [1]", PASSAGES) == "install the extra [1]"  # never glued to a citation
     assert restore_spacing("the app", ["theapp"]) == "the app"  # two plain words stay apart
     assert strip_markdown("  many   spaces  ") == "many spaces"
+
+
+def test_bold_cut_between_two_runs_leaves_no_marks():
+    from groundqa.markdown import clean_answer
+
+    assert clean_answer("8000** and **8001 [1]") == "8000 and 8001 [1]"
+    assert clean_answer("use **kwargs here") == "use **kwargs here"

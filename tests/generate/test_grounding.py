@@ -69,3 +69,19 @@ def test_ground_off_keeps_the_raw_text(tiny_dir):
     assert out.grounding is None and out.text == out.raw_text
     with pytest.raises(Exception, match="ground"):
         TransformersGenerator(str(tiny_dir), ground="maybe")
+
+
+def test_a_snapped_span_never_cuts_markdown_apart():
+    """Issue 21: a code span is kept whole, a bracket attached to a word gets its closing one, a
+    link label cut by the span is left out, and emphasis marks at the edges are dropped."""
+    from groundqa.generate.grounding import snap_answer
+
+    P = ["Install with `pip install httpx[http2]` for HTTP/2.", "Needs Python 3.9+ [sync-support](x.md) only.",
+         "Ports **8000** and **8001** are used.", "Call `client.close()` when done, or f(x) later."]
+    assert snap_answer("pip install httpx[http2", P).text == "pip install httpx[http2]"
+    assert snap_answer("httpx[http2]", P).text == "pip install httpx[http2]"
+    assert snap_answer("3.9+ [sync-sup", P).text == "3.9+"
+    assert snap_answer("**8000**", P).text == "8000"
+    assert snap_answer("client.close", P).text == "client.close()"
+    s = snap_answer("f(x", P)
+    assert s.text == "f(x)" and P[s.passage - 1][s.start : s.end] == s.text

@@ -145,3 +145,43 @@ def test_guard_reads_headings_and_titles_of_the_passages(hash_guard):
     c = Chunk(id="c1", doc_id="responses.md", text=text, start=0, end=len(text), source="responses.md", metadata={"title": "FileResponse"})
     titled = hash_guard.verify(q, "416 [1]", [Passage(chunk=c, score=1.0, rank=1, scores={})])
     assert not any("not where it names" in why for why in titled.claims[0].reasons)
+
+
+def test_code_names_are_atoms_not_words():
+    """Issue 21: an environment variable, a dotted attribute or a `pkg[extra]` install that shares
+    a word with the question is still a new answer (not an echo), and it links to the question by
+    the question's other words; a code name is found only whole (not inside a longer one)."""
+    from groundqa.verify.answer_check import code_atoms
+
+    assert code_atoms("Set `HTTPX_LOG_LEVEL`, call client.close() or get_size(), pip install httpx[http2], --no-verify; e.g. this") == [
+        "httpx_log_level", "client.close()", "get_size()", "httpx[http2]", "--no-verify"]
+    env = ["Set the HTTPX_LOG_LEVEL environment variable to debug to see the log."]
+    assert answer_problem("Which environment variable sets the log level?", "HTTPX_LOG_LEVEL", env) is None
+    assert answer_problem("Which environment variable sets the log level?", "LOG_LEVEL", env).kind == "absent"
+    inst = ["For HTTP/2 support, install the optional dependencies with: pip install httpx[http2]"]
+    assert answer_problem("How do I install HTTP/2 support?", "pip install httpx[http2]", inst) is None
+    assert answer_problem("How do I install HTTP/2 support?", "`httpx[http2]`", inst) is None
+    ev = windows(PROGRESS)
+    assert answer_problem("Which attribute gives the number of bytes downloaded?", "response.num_bytes_downloaded", ev) is None
+    assert answer_problem("Which attribute gives the number of bytes downloaded?", "response.num_bytes", ev).kind == "absent"
+    # the question's own code name, given back, is still an echo
+    assert answer_problem("What does response.num_bytes_downloaded give?", "response.num_bytes_downloaded", ev).kind == "echo"
+
+
+def test_a_section_heading_names_what_its_section_holds():
+    """The heading over the answer's sentence names the question's subject, even when the sentence
+    names other code; a sibling name in the sentence (max_keepalive_connections under a heading
+    naming max_connections) still does not link."""
+    doc = "## FileResponse\n\nA range outside the file gets a `416` response from `send_range` with `status_code` set."
+    assert answer_problem("What status code does `FileResponse` send for a range outside the file?", "416", [doc]) is None
+    sib = "## max_connections\n\n* `max_keepalive_connections`, the idle connections kept (Default 20)."
+    bad = answer_problem("What is the default of `max_connections`?", "20", [sib])
+    assert bad is not None and bad.kind == "unlinked"
+
+
+def test_reStructuredText_titles_are_headings_for_the_check():
+    from groundqa.documents.rst import rst_to_text
+
+    text, title = rst_to_text("Testing\n=======\n\nCliRunner\n---------\n\nIt writes to a temporary folder by default.\n")
+    assert title == "Testing" and "## CliRunner" in text
+    assert answer_problem("Where does `CliRunner` write by default?", "a temporary folder", [text]) is None

@@ -1,7 +1,7 @@
 """reStructuredText (Sphinx docs) to plain text with docutils, and Markdown titles outside code.
 
 ``rst_to_text(source) -> (text, title)`` parses with docutils and writes the text a reader sees:
-section titles, paragraphs, list items (``* `` / ``1. ``), definition lists, field lists, tables
+section titles (as Markdown headings, ``## Title`` by depth), paragraphs, list items (``* `` / ``1. ``), definition lists, field lists, tables
 (cells joined by `` | ``) and literal/code blocks, each block separated by a blank line so
 sentence splitting never runs one into the next. Sphinx adds roles and directives that docutils
 does not know (``:func:`x```, ``.. versionadded::``, ``.. code-block::``, ``.. autoclass::``,
@@ -158,6 +158,14 @@ def _blocks(node: Any) -> str:
     parts = []
     for c in node.children:
         t = _text(c)
+        if t.strip() and isinstance(c, nodes.title) and isinstance(node, nodes.section):
+            # a section title as a Markdown heading, so a reader (and the guard's answer checks)
+            # sees which section a sentence is in, as in Markdown docs
+            depth, up = 0, node
+            while up is not None:
+                depth += isinstance(up, nodes.section)
+                up = up.parent
+            t = "#" * min(6, max(1, depth)) + " " + " ".join(t.split())
         if t.strip():
             parts.append(t.strip("\n"))
     sep = "\n" if isinstance(node, (nodes.tbody, nodes.thead, nodes.tgroup, nodes.table)) else "\n\n"
@@ -199,7 +207,7 @@ _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 
 
 def _atx_heading(line: str) -> tuple[int, str] | None:
-    """(level, text) of a ``#`` heading line, its closing ``#`` sequence removed; None otherwise.
+    r"""(level, text) of a ``#`` heading line, its closing ``#`` sequence removed; None otherwise.
 
     Plain string operations, no regex: a pattern such as ``#\s+(.+?)\s*#*\s*$`` backtracks
     cubically on a heading padded with thousands of spaces (66 s for 3 KB, issue 15)."""

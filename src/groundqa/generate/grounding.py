@@ -6,6 +6,8 @@ in no passage. :func:`snap_answer` finds the passage span that matches the answe
 ignoring case, whitespace and punctuation at the edges, where it can; else the word window with the
 highest token F1, the SQuAD measure) and returns its exact text and character offsets, so the
 answer shown is a substring of a passage and its citation points at the characters it rests on.
+The span never cuts Markdown apart (:func:`whole_span`): a code span is kept whole, brackets are
+balanced, and emphasis marks at its edges are left out.
 Answers that match no span well enough (long free-form answers, yes/no) are left as generated and
 marked unsnapped. Pure functions, no torch.
 """
@@ -83,6 +85,64 @@ def _find_exact(answer: str, text: str) -> tuple[int, int] | None:
     return (m.start(), m.end()) if m else None
 
 
+_CODE_SPAN = re.compile(r"(`+)([^`\n]+?)\1")
+_PAIRS = {"[": "]", "(": ")", "{": "}"}
+_MARKS = ("**", "__", "*", "_", "~~")
+
+
+def whole_span(text: str, s: int, e: int, *, max_code: int = 80) -> tuple[int, int]:
+    """``text[s:e]`` widened or trimmed so that it does not cut Markdown apart: a code span it cuts
+    into is taken whole (its content, without the backticks; up to ``max_code`` characters), an
+    opening bracket it holds gets its closing one where that follows directly (``httpx[http2`` ->
+    ``httpx[http2]``) and is cut off where it does not (``3.9+ [sync-sup`` -> ``3.9+``), and
+    emphasis marks and spaces at its edges are dropped (``8000**`` -> ``8000``)."""
+    for m in _CODE_SPAN.finditer(text):
+        i0, i1 = m.start(2), m.end(2)
+        if m.end() <= s or m.start() >= e or (s <= i0 and e >= i1):
+            continue  # outside, or already whole
+        if i1 - i0 <= max_code:
+            s, e = min(s, i0) if s >= m.start() else s, max(e, i1) if e <= m.end() else e
+            if s > i0:
+                s = i0
+            if e < i1:
+                e = i1
+    for _ in range(4):  # brackets: close the ones that close right after, cut the others
+        seg, changed = text[s:e], False
+        for o, c in _PAIRS.items():
+            depth = 0
+            for k, ch in enumerate(seg):
+                depth += (ch == o) - (ch == c)
+                if depth < 0:  # a closer without its opener: start after it
+                    s, changed = s + k + 1, True
+                    break
+            else:
+                if depth > 0:
+                    at = s + seg.rfind(o)
+                    # attached to a word (httpx[http2, call(x): close it; after a space (a link
+                    # label, a note) it is not part of the answer: cut it off
+                    attached = at > 0 and not text[at - 1].isspace()
+                    tail = re.match(r"[^\s\[\](){}]{0,30}" + re.escape(c), text[e:])
+                    if tail and depth == 1 and attached:
+                        e, changed = e + tail.end(), True
+                    else:
+                        e, changed = s + seg.rfind(o), True
+            if changed:
+                break
+        if not changed:
+            break
+    while s < e:  # no emphasis marks, spaces or stray punctuation at the edges
+        t = text[s:e]
+        st = t.lstrip(" \t\n")
+        st = next((st[len(m):] for m in _MARKS if st.startswith(m) and not re.match(r"_\w", st)), st)
+        en = st.rstrip(" \t\n,;:")
+        en = next((en[: -len(m)] for m in _MARKS if en.endswith(m) and not re.search(r"\w_$", en)), en)
+        if en == t:
+            break
+        s += t.find(st) if st else 0
+        e = s + len(en)
+    return s, max(s, e)
+
+
 def snap_answer(answer: str, passages: Sequence[str], cited: Sequence[int] = (), *, min_score: float = 0.5,
                 max_extra_words: int = 3) -> Snap:
     """The passage span that ``answer`` stands for (see the module docstring).
@@ -101,8 +161,9 @@ def snap_answer(answer: str, passages: Sequence[str], cited: Sequence[int] = (),
     for n in order:
         hit = _find_exact(core, passages[n - 1])
         if hit is not None:
-            s, e = hit
-            return Snap(passages[n - 1][s:e], n, s, e, 1.0, True, True)
+            s, e = whole_span(passages[n - 1], *hit)
+            if e > s:
+                return Snap(passages[n - 1][s:e], n, s, e, 1.0, True, True)
     a_words = _norm_words(core)
     if not a_words or len(core.split()) > 30:
         return unsnapped
@@ -123,5 +184,8 @@ def snap_answer(answer: str, passages: Sequence[str], cited: Sequence[int] = (),
                     best = (f, n, toks[i].start(), toks[j].end())
     score, n, s, e = best
     if score < min_score:
+        return Snap(answer, 0, 0, 0, round(score, 4), False, False)
+    s, e = whole_span(passages[n - 1], s, e)
+    if e <= s:
         return Snap(answer, 0, 0, 0, round(score, 4), False, False)
     return Snap(passages[n - 1][s:e], n, s, e, round(score, 4), False, True)

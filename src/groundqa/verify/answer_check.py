@@ -91,6 +91,38 @@ def code_words(text: str) -> list[str]:
     return out
 
 
+# a code name is one unit, never split into words: `ENV_VARS`, dotted.names, pkg[extra], --flags,
+# -x, func(), snake_case, CamelCase with an inner capital (and anything in backticks)
+_ATOM = re.compile(
+    r"`[^`\n]+`"
+    r"|(?<![\w-])--?[A-Za-z][\w-]*"
+    r"|[A-Za-z_][\w-]*\[[\w,.-]+\]"
+    r"|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?"
+    r"|[A-Za-z_]\w*\(\)"
+    r"|\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b"
+    r"|\b[A-Z]?[a-z]+(?:[A-Z][a-z0-9]*)+\b"
+)
+
+
+def code_atoms(text: str) -> list[str]:
+    """The code names of ``text`` as whole units, lower-cased, without backticks: ``ENV_VARS``,
+    ``dotted.names``, ``pkg[extra]``, ``--flags``, ``func()``, ``snake_case``, ``CamelCase`` and
+    anything in backticks. A dotted name that is only an abbreviation (``e.g.``) is not one."""
+    out = []
+    for m in _ATOM.finditer(text):
+        a = m.group(0).strip("`").strip().lower()
+        if not a or re.fullmatch(r"(?:[a-z]\.)+[a-z]?", a):
+            continue
+        out.append(a)
+    return list(dict.fromkeys(out))
+
+
+def _atom_in(atom: str, text_low: str) -> bool:
+    """``atom`` written in ``text_low`` as a whole unit (not inside a longer name)."""
+    core = atom[:-2] if atom.endswith("()") else atom
+    return re.search(rf"(?<![\w-]){re.escape(core)}(?![\w-]|\.\w)", text_low) is not None
+
+
 def _names(ident: str, text_low: str) -> bool:
     """True when ``text_low`` names ``ident`` as a whole identifier (``max_connections`` is not
     found in ``max_keepalive_connections``); a dotted name also matches by its last part."""
@@ -150,8 +182,15 @@ def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: 
         return None  # nothing to look for ("-", "..."); the calibrated signals decide
     q = units(question)
     shown = " ".join(answer.split())
+    # code names are units of their own: `HTTPX_LOG_LEVEL` shares the word "level" with "Which
+    # variable sets the log level?" and is still new; its words neither echo nor link the question
+    atoms = code_atoms(answer)
+    q_low = question.lower().replace("`", "")
+    new_atoms = [t for t in atoms if not _atom_in(t, q_low)]
+    if atoms:
+        a = units(_ATOM.sub(" ", answer))
     new = a.words - q.words
-    if not new:
+    if not new and not new_atoms:
         if re.search(r"\bor\b", question, flags=re.I):
             return None  # "A or B?": answering with the question's own words is the point
         return AnswerProblem("echo", f"the answer '{shown}' only repeats words of the question; the evidence does not give it as the answer")
@@ -167,7 +206,8 @@ def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: 
         seen.add((text, title))
         for pc in pieces(text, title):
             u = units(pc.text)
-            if numbers <= u.numbers and len(others & u.words) >= need:
+            low = pc.text.lower().replace("`", "")
+            if numbers <= u.numbers and len(others & u.words) >= need and all(_atom_in(t, low) for t in new_atoms):
                 holding.append(pc)
     if not holding:
         return AnswerProblem("absent", f"the answer '{shown}' appears in no evidence sentence")
@@ -181,11 +221,14 @@ def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: 
         for pc in holding:
             if any(_names(i, pc.context.lower()) for i in idents):
                 return None
-            # the heading names it, and the sentence itself names no other code (the answer's own
-            # words aside): "### FileResponse" over "... a `416 Range Not Satisfiable` response"
-            others_named = [i for i in code_words(pc.context) if not _names(i, answer.lower())]
-            if pc.heading and not others_named and any(_names(i, pc.heading.lower()) for i in idents):
-                return None
+            # a section heading names what its section holds: "### FileResponse" over "... a
+            # `416 Range Not Satisfiable` response". Unless the sentence names a sibling of the
+            # asked name instead ("(Default 20)" in the `max_keepalive_connections` item under a
+            # heading that names `max_connections` is not the latter's default)
+            if pc.heading and any(_names(i, pc.heading.lower()) for i in idents):
+                named_here = [w for w in code_words(pc.context) if not _names(w, answer.lower())]
+                if not any(_sibling(w, i) for w in named_here for i in idents):
+                    return None
         named = ", ".join(f"'{i}'" for i in idents)
         return AnswerProblem("unlinked", f"the answer '{shown}' appears in the evidence, but not where it names {named}, which the question asks about")
     asked = {w for w in q.words - a.words if w not in _ASKING}
@@ -195,6 +238,13 @@ def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: 
         if asked & units(pc.context + "\n" + pc.heading).words:
             return None
     return AnswerProblem("unlinked", f"the answer '{shown}' appears in the evidence only in sentences that share no word with the question")
+
+
+def _sibling(name: str, asked: str) -> bool:
+    """``name`` is another identifier built of the asked one's words (``max_keepalive_connections``
+    beside ``max_connections``): sharing a part, but not the same name."""
+    parts = lambda x: {p for p in re.split(r"[._]", x) if len(p) > 2}  # noqa: E731
+    return name != asked and not _names(asked, name) and bool(parts(name) & parts(asked))
 
 
 def _a(noun: str) -> str:
