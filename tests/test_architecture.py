@@ -150,3 +150,14 @@ def test_one_citation_grammar():
     pattern = re.compile(r"re\.compile\(r?[\"'][^\"']*\\\[\\d")
     hits = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if p.name != "text.py" and pattern.search(p.read_text(encoding="utf-8"))]
     assert hits == []
+
+
+def test_cli_bench_owns_every_bench_subcommand():
+    owners = sorted(p.name for p in (SRC / "cli").glob("*.py") if "bench_sub.add_parser(" in p.read_text(encoding="utf-8"))
+    assert owners == ["bench.py"]
+    from groundqa.cli import build_parser
+
+    parser = build_parser()
+    bench = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "bench")[1]
+    names = list(bench._subparsers._group_actions[0].choices)
+    assert names == ["retrieval", "qa", "guard"]

@@ -57,22 +57,6 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     c.add_argument("--split", choices=["all", "half"], default="all", help="'half': fit on one half by claim id and report the other")
     c.set_defaults(func=cmd_calibrate)
 
-    b = bench_sub.add_parser("guard", help="claim verification benchmark (WiCE, HaluEval, plain)")
-    b.add_argument("--data", required=True)
-    b.add_argument("--verifier", default="default", help="cross-encoder reference ('default' = shipped, 'none' = lexical+embedding only)")
-    b.add_argument("--calibration", default=None, help="calibration JSON; default: fit on half of --data (split by claim id) and report the other half")
-    b.add_argument("--json", default=None, help="write the metrics JSON here ('-' = stdout)")
-    b.add_argument("--report", default=None, help="folder for PR and reliability plots")
-    b.add_argument("--embedder", default="minilm-l6", help="embedder for the cosine signal ('none' to skip; 'hash' for tests)")
-    b.add_argument("--judge", default=None, help="LLM-judge signal: a causal LM reference, e.g. qwen2.5-coder-0.5b (or the slower qwen2.5-coder-1.5b)")
-    b.add_argument("--judge-dtype", default="fp32", choices=["int8", "bf16", "fp32"], help="the judge's weights on CPU (default fp32; int8 suits the 1.5B)")
-    b.add_argument("--limit", type=int, default=None)
-    b.add_argument("--save-features", default=None, help="also save the feature table (.npz) for offline analysis")
-    b.add_argument("--load-features", action="append", default=None, help="reuse feature tables saved by --save-features (same --data) instead of scoring again; repeat to merge the columns of several runs (a later file's column wins)")
-    b.add_argument("--no-exact-checks", action="store_true", help="do not cap claims with a number/date missing from the evidence")
-    b.add_argument("--top-windows", type=int, default=None, help="evidence windows kept per claim after lexical pre-ranking")
-    b.set_defaults(func=cmd_bench)
-
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ..verify.synth import Pair, iter_jsonl
@@ -196,9 +180,3 @@ def run_calibrate(args: Any) -> int:
     comb.save(args.out)
     print(json.dumps({"out": str(args.out), "threshold": comb.threshold, "thresholds": dict(comb.thresholds), **report}, indent=2))
     return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from ..bench.guard import run_bench
-
-    return run_bench(args)
