@@ -77,6 +77,9 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--index-cache", default=None, help="reuse the index saved in this folder, or build and save it there")
     ap.add_argument("--limit", type=int, default=None, help="the first N questions only (a smoke run)")
+    ap.add_argument("--split", default="all", choices=["all", "heldout", "calibration"],
+                    help="Starlette questions: heldout (files outside calibration_set.CAL_FILES, and every unanswerable one: what is "
+                         "reported since the guard is calibrated on the others), calibration, or all")
     ap.add_argument("--out", default=None, help="JSON results (default: benchmarks/results/docs_qa_<corpus>_<generator>.json)")
     args = ap.parse_args()
 
@@ -84,11 +87,18 @@ def main() -> int:
     from groundqa.generate.hf import TransformersGenerator
     from groundqa.index import HybridIndex
     from groundqa.pipeline import Pipeline
+    from groundqa.bench.selective import selective_metrics
     from groundqa.policy import apply_policy
     from groundqa.verify.guard import Guard
 
     spec = json.loads(Path(args.questions).read_text(encoding="utf-8"))
-    questions = spec["questions"][: args.limit] if args.limit else spec["questions"]
+    questions = spec["questions"]
+    if args.split != "all":
+        from calibration_set import CAL_FILES
+
+        cal = [q for q in questions if q["answerable"] and q["source"] in CAL_FILES]
+        questions = cal if args.split == "calibration" else [q for q in questions if q not in cal]
+    questions = questions[: args.limit] if args.limit else questions
     times: dict[str, float] = {}
     wall = time.perf_counter()
 
@@ -184,6 +194,9 @@ def main() -> int:
         "generated_right": sum(r["generated_right"] for r in records),
         "generator_declined_answerable": sum(1 for r in records if r["answerable"] and r["policies"]["return"]["outcome"] == "declined"),
         "by_policy": counts,
+        # every generated answer scored by its support (groundqa.bench.selective)
+        "selective": selective_metrics([None if a.verdict == "declined" or not a.claims else a.support for a in base],
+                                       [r["generated_right"] for r in records]).to_dict(),
         "unsupported_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
         "stage_ms_per_question": {k: round(v, 1) for k, v in stage_ms.items()},
         "times_s": {k: round(v, 1) for k, v in times.items()},
@@ -191,7 +204,7 @@ def main() -> int:
     config = {
         "docs": str(Path(args.docs).resolve().relative_to(ROOT)) if Path(args.docs).resolve().is_relative_to(ROOT) else args.docs,
         "questions": str(Path(args.questions).resolve().relative_to(ROOT)) if Path(args.questions).resolve().is_relative_to(ROOT) else args.questions,
-        "judging_rule": spec.get("judging_rule"), "generator": args.generator, "reads": args.reads, "verifier": args.verifier, "embedder": args.embedder,
+        "judging_rule": spec.get("judging_rule"), "split": args.split, "generator": args.generator, "reads": args.reads, "verifier": args.verifier, "embedder": args.embedder,
         "top_k": args.top_k, "index_built": built, "threshold": guard.threshold, "models": pipe.models(),
         "command": "OMP_NUM_THREADS=1 nice -n 10 python " + " ".join(sys.argv),
     }
@@ -212,6 +225,10 @@ def print_table(s: dict[str, Any]) -> None:
     print(f"{'policy':<32}" + "".join(f"{h:>15}" for h in heads))
     for p, c in s["by_policy"].items():
         print(f"{p:<32}" + "".join(f"{c.get(k, 0):>15}" for k in cols))
+    if "selective" in s:
+        m = s["selective"]
+        print(f"selective (every generated answer by support): coverage {m['coverage_at_90']:.3f} at 90% precision, "
+              f"{m['coverage_at_95']:.3f} at 95%, AURC {m['aurc']:.3f} over {m['n']} questions")
     print("time:", ", ".join(f"{k} {v}" for k, v in s["times_s"].items()), "| per question ms:", s["stage_ms_per_question"])
 
 

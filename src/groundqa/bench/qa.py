@@ -167,7 +167,8 @@ def latency_summary(records: Sequence[PipelineRecord]) -> dict[str, dict[str, fl
 
 def summarize(records: Sequence[PipelineRecord], *, version: str = "1.1") -> dict[str, Any]:
     """The JSON keys the issue names: em, f1, answered_rate, noans_declined_rate (v2),
-    hasans_answered_rate (v2), supported_rate, latency_ms; all rates in percent."""
+    hasans_answered_rate (v2), supported_rate, latency_ms; all rates in percent; and ``selective``:
+    coverage at 90% and 95% precision and AURC over every question (fractions)."""
     answered = [r for r in records if r.answered]
     summary: dict[str, Any] = {
         "n": len(records),
@@ -193,6 +194,12 @@ def summarize(records: Sequence[PipelineRecord], *, version: str = "1.1") -> dic
             "f1": _pct([r.raw_f1 for r in records]),  # a generator decline scores as the empty prediction
             "answered_rate": _pct([bool(r.generated) for r in records]),
         }
+    # selective-answer metrics over every question: each generated answer scored by its support,
+    # right when its F1 with a gold answer is at least 0.5 (groundqa.bench.selective)
+    from .selective import selective_metrics
+
+    summary["selective"] = selective_metrics([r.support if r.generated else None for r in records],
+                                             [bool(r.answerable and r.generated and r.raw_f1 >= 0.5) for r in records]).to_dict()
     lat = summary["latency_ms"]
     if "generate" in lat and "verify" in lat:
         summary["guard_share_of_generation"] = round(lat["verify"]["mean"] / lat["generate"]["mean"], 3)

@@ -285,7 +285,8 @@ def _demo(args: argparse.Namespace) -> int:
                      right=bool(q.answerable and a.answered and answer_is_right(a.text, q.answers))) for q, a in answers]
         summary = {"answerable": sum(q.answerable for q, _ in answers), "answered": sum(a.answered for q, a in answers if q.answerable),
                    "right": sum(r["right"] for r in rows), "unanswerable": sum(not q.answerable for q, _ in answers),
-                   "declined": sum(not a.answered for q, a in answers if not q.answerable)}
+                   "declined": sum(not a.answered for q, a in answers if not q.answerable),
+                   "selective": _selective(answers)}
         print(json.dumps({"answers": rows, "summary": summary, "seconds": round(elapsed, 1)}, indent=2, ensure_ascii=False))
         return 0
     answered = sum(a.answered for q, a in answers if q.answerable)
@@ -294,7 +295,19 @@ def _demo(args: argparse.Namespace) -> int:
     n_ans = sum(q.answerable for q in questions)
     t = [a.timings for _, a in answers]
     per = {k: sum(x.get(k, 0.0) for x in t) / max(1, len(t)) for k in ("retrieve", "generate", "verify")}
+    sel = _selective(answers)
     print(f"\nanswered {answered}/{n_ans} answerable questions, {right} correctly (a gold answer in the answer); "
           f"declined {declined}/{len(questions) - n_ans} unanswerable ones; {elapsed:.0f}s in all "
-          f"(per question: retrieve {per['retrieve']:.0f} ms, generate {per['generate']:.0f} ms, verify {per['verify']:.0f} ms)")
+          f"(per question: retrieve {per['retrieve']:.0f} ms, generate {per['generate']:.0f} ms, verify {per['verify']:.0f} ms)\n"
+          f"selective answering over all {sel['n']} questions: coverage {sel['coverage_at_90']:.0%} at 90% precision, "
+          f"{sel['coverage_at_95']:.0%} at 95%; area under the risk-coverage curve {sel['aurc']:.3f}")
     return 0
+
+
+def _selective(answers: list) -> dict:
+    """Coverage at 90%/95% precision and AURC of the demo's answers, each generated answer scored by
+    its support and right when a gold answer is in it (groundqa.bench.selective)."""
+    from ..bench.selective import answer_score, selective_metrics
+
+    return selective_metrics([answer_score(a) for _, a in answers],
+                             [bool(q.answerable and answer_is_right(a.generated, q.answers)) for q, a in answers]).to_dict()

@@ -17,10 +17,10 @@ the calibrated signals do not, and names the one that fails:
 4. ``unlinked``: the sentences that hold the answer are not about the question. Where the
    question names code (``max_connections``, ``request.url``, ``TestClient``, anything in
    backticks), a sentence holding the answer must name one of those identifiers too, itself or
-   (for prose, not list items) in the sentence before it (the evidence window's earlier sentence),
+   (for prose, not list items) in the two sentences before it in its section,
    or in the section heading above it when the sentence names no other code: "(Default 20)" in the
    ``max_keepalive_connections`` item is not the default of ``max_connections``. Otherwise it
-   (or the sentence before it) must share at least one content word with the question, besides
+   (or the sentences before it) must share at least one content word with the question, besides
    the words every question uses ("what", "default", "use", ...).
 
 Each check returns a reason a person can read; the guard caps the claim's probability below its
@@ -138,7 +138,8 @@ _HEADING_LINE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$")
 @dataclass(frozen=True)
 class Piece:
     """A sentence, list item or table row of an evidence text; ``context`` is what may name the
-    question's subject for it (an item: itself; a prose sentence: itself and the sentence before);
+    question's subject for it (an item: itself; a prose sentence: itself and the two sentences
+    before it in its section, since Punkt cuts "*i.e.*" and "e.g." into sentences of their own);
     ``heading`` the Markdown heading above it and the document's title."""
 
     text: str
@@ -153,22 +154,22 @@ def pieces(text: str, title: str = "") -> list[Piece]:
     from ..text import split_sentences
 
     out: list[Piece] = []
-    heading, prev = "", ""
+    heading, prev = "", []
     for part in _ITEM_START.split(text):
         if not part.strip():
             continue
         head = " \n".join(x for x in (heading, title) if x)
         if _ITEM.match(part):
             out.append(Piece(part, True, part, head))
-            prev = ""
+            prev = []
             continue
         for sent in split_sentences(part) or [part]:
             h = _HEADING_LINE.match(sent.split("\n", 1)[0])
             if h:
                 heading = h.group(1).strip()
                 head = " \n".join(x for x in (heading, title) if x)
-            out.append(Piece(sent, False, f"{prev}\n{sent}" if prev else sent, head))
-            prev = sent
+            out.append(Piece(sent, False, "\n".join(prev + [sent]), head))
+            prev = [] if h else (prev + [sent])[-2:]
     return out
 
 

@@ -1,0 +1,181 @@
+"""Fit the guard's combiner on the calibration set (issue 21) and show what it does, per domain.
+
+Reads the answers ``benchmarks/calibration_set.py`` wrote (each claim with the guard's signals,
+the generator's confidence among them, and every reason the guard names) and:
+
+1. fits the combiner (logistic regression over ``COMBINER_FEATURES`` and the generation signals)
+   on the claims of every generated answer, labelled by whether the answer is right;
+2. checks it honestly: two folds by document group (SQuAD article, docs file), each fitted on one
+   half and scoring the other; the risk-coverage curve, coverage at 90%/95% precision and AURC per
+   domain come from these held-out scores;
+3. picks the threshold on the held-out scores: the lowest support at which the returned answers of
+   the whole set reach ``--target-precision`` (an answer is as strong as its weakest claim; a claim
+   that an answer check or an exact number check caps is never returned);
+4. counts each reason: on how many claims it fires, and on how many of those the answer is right
+   (a reason that fires on right answers more than 1 time in 10 is reported as ``wrong_share``);
+5. writes the combiner (``--out``), the report (``--json``) and a risk-coverage plot (``--plot``).
+
+    python benchmarks/calibration_fit.py --data runs/calibration/answers.jsonl \
+        --out src/groundqa/data/verifier/calibration.json --json benchmarks/results/calibration_fit.json \
+        --plot benchmarks/results/calibration_risk_coverage.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# the reasons that cap a claim below the threshold whatever its signals (answer and exact checks)
+CAPS = re.compile(r"only repeats words of the question|appears in no evidence sentence|is not a code name in the evidence|"
+                  r"but not where it names|share no word with the question|number or date '.*' appears in no evidence")
+
+
+def reason_key(why: str) -> str:
+    return re.sub(r"\d+%", "N%", re.sub(r"'[^']*'", "'...'", why))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", nargs="+", required=True, help="answers JSONL written by calibration_set.py")
+    ap.add_argument("--target-precision", type=float, default=0.9)
+    ap.add_argument("--l2", type=float, default=None)
+    ap.add_argument("--no-generation-signals", action="store_true")
+    ap.add_argument("--out", default=None, help="write the fitted combiner here (the shipped one: src/groundqa/data/verifier/calibration.json)")
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--plot", default=None)
+    args = ap.parse_args()
+
+    from groundqa.bench.selective import per_domain, risk_coverage, threshold_at_precision
+    from groundqa.verify.calibrate import COMBINER_FEATURES, DEFAULT_L2, GENERATION_FEATURES, fit_with_thresholds, half_split
+    from groundqa.verify.combiner import fit_combiner
+
+    recs = [json.loads(line) for p in args.data for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip()]
+    wanted = COMBINER_FEATURES + (() if args.no_generation_signals else GENERATION_FEATURES)
+    feats = [f for f in wanted if all(f in c["signals"] for r in recs for c in r["claims"])]
+    rows, y, claim_of, groups = [], [], [], []
+    for i, r in enumerate(recs):
+        for c in r["claims"]:
+            rows.append([c["signals"][f] for f in feats])
+            y.append(int(r["right"]))
+            claim_of.append(i)
+            groups.append(f"{r['domain']}:{r['group']}")
+    X, y = np.array(rows, dtype=np.float64), np.array(y)
+    claim_of_arr = np.array(claim_of)
+    l2 = DEFAULT_L2 if args.l2 is None else args.l2
+
+    # held-out scores: two folds by document group
+    fold = half_split(groups)
+    p_cv = np.zeros(len(y))
+    for train in (fold, ~fold):
+        comb = fit_combiner(X[train], y[train], feats, l2=l2)
+        p_cv[~train] = comb.predict_proba(X[~train])
+
+    def answer_scores(p: np.ndarray, threshold: float | None) -> list[float | None]:
+        out: list[float | None] = []
+        for i, r in enumerate(recs):
+            if r["declined"] or not r["claims"]:
+                out.append(None)
+                continue
+            ps = p[claim_of_arr == i]
+            capped = any(CAPS.search(w) for c in r["claims"] for w in c["reasons"])
+            out.append(None if capped else float(ps.min()))
+        return out
+
+    correct = [bool(r["right"]) for r in recs]
+    s_cv = answer_scores(p_cv, None)
+    thr = threshold_at_precision(s_cv, correct, args.target_precision)
+    if thr is None:
+        raise SystemExit(f"no threshold reaches precision {args.target_precision} on the held-out scores")
+
+    info = {"data": [str(Path(p)) for p in args.data], "answers": len(recs), "claims": int(len(y)), "right_claims": int(y.sum()),
+            "domains": {d: sum(r["domain"] == d for r in recs) for d in sorted({r["domain"] for r in recs})},
+            "generator": sorted({r.get("generator", "") for r in recs}), "labels": "the answer is right (SQuAD: F1 >= 0.5; docs: the docs-QA rule); unanswerable: wrong",
+            "threshold_rule": f"lowest support at which the answers returned reach precision {args.target_precision} on held-out (2-fold by document group) scores",
+            "command": "python " + " ".join(sys.argv), "fitted": time.strftime("%Y-%m-%d")}
+    final = fit_with_thresholds(X, y, feats, args.target_precision, info, l2=l2, wanted=feats)
+    final = final.with_thresholds(thr, {"balanced": final.thresholds.get("balanced"), "precision": thr, "target_precision": args.target_precision,
+                                        "in_sample_claim_precision": final.thresholds.get("precision")})
+
+    # what the shipped threshold does on held-out scores, per domain
+    dom = [r["domain"] for r in recs]
+    def outcome(scores: list[float | None], t: float) -> dict[str, Any]:
+        res: dict[str, Any] = {}
+        for d in sorted(set(dom)) + ["all"]:
+            idx = [i for i in range(len(recs)) if d in ("all", dom[i])]
+            ans = [i for i in idx if recs[i]["answerable"]]
+            ret = [i for i in idx if scores[i] is not None and scores[i] >= t]
+            res[d] = {"questions": len(idx), "answerable": len(ans), "generated_right": sum(correct[i] for i in ans),
+                      "returned": len(ret), "returned_right": sum(correct[i] for i in ret),
+                      "precision": round(sum(correct[i] for i in ret) / len(ret), 4) if ret else None,
+                      "answered_right_share": round(sum(correct[i] for i in ret) / len(ans), 4) if ans else None,
+                      "unanswerable_returned": sum(1 for i in ret if not recs[i]["answerable"]),
+                      "generator_declined_answerable": sum(1 for i in ans if recs[i]["declined"])}
+        return res
+
+    # reasons: where they fire, and how often on a right answer
+    reasons: dict[str, dict[str, int]] = {}
+    for r in recs:
+        for c in r["claims"]:
+            for w in set(reason_key(x) for x in c["reasons"]):
+                e = reasons.setdefault(w, {"fires": 0, "on_right": 0})
+                e["fires"] += 1
+                e["on_right"] += int(r["right"])
+    for e in reasons.values():
+        e["wrong_share"] = round(e["on_right"] / e["fires"], 3)
+
+    curves = {d: [p.__dict__ for p in risk_coverage([s_cv[i] for i in range(len(recs)) if d in ("all", dom[i])],
+                                                       [correct[i] for i in range(len(recs)) if d in ("all", dom[i])])]
+              for d in sorted(set(dom)) + ["all"]}
+    report = {
+        "config": info, "features": feats, "l2": l2, "threshold": thr,
+        "heldout_selective": per_domain(zip(dom, s_cv, correct)),
+        "heldout_at_threshold": outcome(s_cv, thr),
+        "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1]["fires"])),
+        "risk_coverage_heldout": curves,
+        "coef": dict(zip(final.features, final.coef)),
+    }
+    if args.out:
+        final.save(args.out)
+    text = json.dumps(report, indent=1, default=float)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for d, pts in curves.items():
+            ax.plot([p["coverage"] for p in pts], [1 - p["precision"] for p in pts], label=d, lw=2 if d == "all" else 1)
+        ax.axhline(1 - args.target_precision, ls=":", c="grey")
+        ax.set_xlabel("coverage (returned / all questions)")
+        ax.set_ylabel("risk (wrong / returned)")
+        ax.set_title("Guard risk-coverage, held-out folds by document group")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=110)
+    sel = report["heldout_selective"]
+    print(f"threshold {thr:.3f} (target precision {args.target_precision}); features {feats}")
+    print(f"{'domain':10} {'n':>4} {'cov@90':>7} {'cov@95':>7} {'AURC':>6} | {'returned':>8} {'right':>5} {'prec':>5} {'unans':>5} {'declined':>8}")
+    for d, m in sel.items():
+        o = report["heldout_at_threshold"][d]
+        print(f"{d:10} {m['n']:4} {m['coverage_at_90']:7.3f} {m['coverage_at_95']:7.3f} {m['aurc']:6.3f} | {o['returned']:8} {o['returned_right']:5} "
+              f"{(o['precision'] or 0):5.2f} {o['unanswerable_returned']:5} {o['generator_declined_answerable']:8}")
+    print("reasons (fires, on right answers):")
+    for w, e in report["reasons"].items():
+        print(f"  {e['fires']:4} {e['on_right']:4} {e['wrong_share']:5.2f}  {w}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""The guard's calibration set (issue 21): the default generator's own answers, with its signals.
+
+Answers questions of both kinds of text a user brings, end to end (retrieve -> generate -> guard,
+policy ``return``), and writes one JSON line per question: domain, document group, the generated
+answer, whether it is right, and for each claim the guard's signals (``Guard.features``, the
+generator's confidence ``gen_lp_mean``, ``gen_lp_min``, ``gen_margin_min``, ``gen_span_score``
+included) and every reason the guard names (the guard runs at threshold 1.0 here, so reasons are
+kept for every claim, right or wrong). ``benchmarks/calibration_fit.py`` fits the combiner on it.
+
+Domains and groups (the fit and its checks split by group, never by question):
+- ``squad``: SQuAD v1.1 answerable questions of the articles the adapter holds out as its dev
+  articles (never trained on), and SQuAD v2.0 unanswerable questions of the articles outside the
+  benchmarks' held-out ones; group = article. The index holds every paragraph of those articles.
+  The paragraphs of the demo's sample corpus are left out.
+- ``starlette``: the Starlette docs-QA questions of the calibration files (``CAL_FILES``:
+  alternate files in name order); the other files' questions and the unanswerable ones are held
+  out for ``benchmarks/docs_qa.py``; group = file. The index holds all 23 files.
+- ``click``: the Click 8.1.7 docs snapshot and its 57 questions (45 answerable, 12 unanswerable),
+  all for calibration; group = file (the unanswerable ones: one group each).
+
+Right: SQuAD, token F1 >= 0.5 with a gold answer; docs, the docs-QA judging rule (a normalised
+gold answer inside the normalised answer). An answer to an unanswerable question is wrong.
+Resumable: rerun the same command and questions already in ``--out`` are skipped.
+
+    OMP_NUM_THREADS=2 python benchmarks/calibration_set.py --generator runs/qwen05-answers \
+        --out runs/calibration/answers.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+DOCS = ROOT / "benchmarks" / "data" / "docs_qa"
+# the Starlette files whose questions calibrate (alternate files in name order); the rest are held out
+CAL_FILES = ("applications.md", "config.md", "index.md", "requests.md", "routing.md", "testclient.md")
+# the articles the adapter's fine-tuning holds out as dev (groundqa_card.json, dev_documents)
+ADAPTER_DEV = ("American_Broadcasting_Company", "Jacksonville,_Florida", "Martin_Luther")
+
+
+def sample_paragraphs() -> str:
+    d = ROOT / "src" / "groundqa" / "data" / "sample" / "articles"
+    return " ".join(" ".join(f.read_text(encoding="utf-8").split()) for f in sorted(d.glob("*.md")))
+
+
+def squad_questions(n_answerable: int, n_unanswerable: int, seed: int) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The SQuAD items to index (every paragraph of the non-held-out articles) and the questions."""
+    from groundqa.bench.squad import load_squad
+
+    v1 = load_squad(str(SHARED / "squad_v1.1_dev" / "dev-v1.1.json"))
+    v2 = load_squad(str(SHARED / "squad_v2.0_dev" / "dev-v2.0.json"))
+    held = set(sorted({i.doc_id for i in v1})[-12:]) | set(sorted({i.doc_id for i in v2})[-12:])
+    demo = sample_paragraphs()
+    ok = lambda it: it.doc_id not in held and " ".join(it.context.split())[:200] not in demo  # noqa: E731
+    pool = [it for it in v1 + v2 if ok(it)]
+    rng = random.Random(seed)
+    ans = [it for it in v1 if ok(it) and it.doc_id in ADAPTER_DEV]
+    una = [it for it in v2 if ok(it) and not it.answers]
+    rng.shuffle(ans)
+    rng.shuffle(una)
+    qs = [{"domain": "squad", "group": it.doc_id, "id": it.id, "question": it.question, "answers": list(it.answers), "answerable": bool(it.answers)}
+          for it in ans[:n_answerable] + una[:n_unanswerable]]
+    return pool, qs
+
+
+def docs_questions(corpus: str) -> list[dict[str, Any]]:
+    spec = json.loads((DOCS / f"{corpus}_questions.json").read_text(encoding="utf-8"))
+    out = []
+    for q in spec["questions"]:
+        if corpus == "starlette" and (not q["answerable"] or q["source"] not in CAL_FILES):
+            continue
+        out.append({"domain": corpus, "group": q["source"] or f"unanswerable:{q['id']}", "id": q["id"], "question": q["question"],
+                    "answers": q["answers"], "answerable": q["answerable"]})
+    return out
+
+
+def docs_index(folder: Path, cache: Path) -> Any:
+    from groundqa.documents import Chunker, load_documents
+    from groundqa.index import HybridIndex
+
+    if (cache / "manifest.json").exists():
+        return HybridIndex.load(cache)
+    index = HybridIndex("minilm-l6")
+    index.warm_up()
+    docs = load_documents([str(folder)]).documents
+    index.add([c for cs in Chunker(index.embedder).chunk_many(docs) for c in cs])
+    index.save(cache)
+    return index
+
+
+def right(q: dict[str, Any], text: str) -> bool:
+    from groundqa.generate.prompts import strip_citations
+
+    if not q["answerable"]:
+        return False
+    if q["domain"] == "squad":
+        from groundqa.bench.squad import best_over
+
+        return best_over(q["answers"], strip_citations(text), "1.1")[1] >= 0.5
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from docs_qa import is_right
+
+    return is_right(text, q["answers"])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--generator", default="default", help="the generator whose own answers are calibrated (profile, model or adapter folder)")
+    ap.add_argument("--domains", default="squad,starlette,click")
+    ap.add_argument("--squad-answerable", type=int, default=120)
+    ap.add_argument("--squad-unanswerable", type=int, default=80)
+    ap.add_argument("--limit", type=int, default=None, help="the first N questions of each domain (a smoke run)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--cache", default="runs/calibration/index", help="index folders are saved here and reused")
+    ap.add_argument("--out", default="runs/calibration/answers.jsonl")
+    args = ap.parse_args()
+
+    from groundqa.bench.qa import build_context_index
+    from groundqa.generate.hf import TransformersGenerator
+    from groundqa.index import HybridIndex
+    from groundqa.pipeline import Pipeline
+    from groundqa.verify.guard import Guard
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = {json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines() if line.strip()} if out.exists() else set()
+    gen = TransformersGenerator(args.generator, batch_size=args.batch_size)
+    cache = Path(args.cache)
+    for domain in [d.strip() for d in args.domains.split(",") if d.strip()]:
+        if domain == "squad":
+            pool, qs = squad_questions(args.squad_answerable, args.squad_unanswerable, args.seed)
+            if (cache / "squad" / "manifest.json").exists():
+                index = HybridIndex.load(cache / "squad")
+            else:
+                index = build_context_index(pool)
+                index.save(cache / "squad")
+        else:
+            folder = DOCS / ("starlette-0.41.3" if domain == "starlette" else "click-8.1.7") / "docs"
+            qs, index = docs_questions(domain), docs_index(folder, cache / domain)
+        todo = [q for q in qs[: args.limit] if q["id"] not in done]
+        print(f"{domain}: {len(qs)} questions, {len(todo)} to answer", file=sys.stderr, flush=True)
+        if not todo:
+            continue
+        guard = Guard("default", embedder=index.embedder, threshold=1.0)  # every claim keeps its reasons
+        pipe = Pipeline(index, gen, guard, policy="return", top_k=4)
+        t0 = time.perf_counter()
+        with out.open("a", encoding="utf-8") as f:
+            for s in range(0, len(todo), args.batch_size):
+                part = todo[s : s + args.batch_size]
+                for q, a in zip(part, pipe.ask_batch([q["question"] for q in part])):
+                    rec = dict(q, generated=a.generated, declined=a.verdict == "declined", right=right(q, a.generated),
+                               grounded=bool(a.grounding), timings_ms=dict(a.timings), generator=gen.name,
+                               claims=[{"text": c.text, "signals": dict(c.signals), "reasons": list(c.reasons)} for c in a.claims])
+                    f.write(json.dumps(rec) + "\n")
+                f.flush()
+                n = min(s + args.batch_size, len(todo))
+                print(f"{domain}: {n}/{len(todo)} ({(time.perf_counter() - t0) / n:.1f} s/question)", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
