@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from groundqa.verify.metrics import auroc
-from groundqa.verify.scorers import LLMJudgeScorer
+from groundqa.pipeline import make_judge
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
             seen.add(r["claim"])
             items.append(r)
     items = items[: args.n]
-    judge = LLMJudgeScorer()
+    judge = make_judge()
     judge.warm_up()
     t = time.time()
     lp = judge._gen.choice_logprobs_batch([(r["claim"], [" ".join(r["evidence"])]) for r in items], ["yes", "Yes", "no", "No"])

@@ -61,12 +61,14 @@ def main() -> None:
                 items.append((q["question"], f"{sent} {other_sent}", passages))
                 items.append((q["question"], a["text"], passages))
     items = items[: args.n]
+    from groundqa.pipeline.build import judge_scorer
+
     if args.quantize:
         from groundqa.verify.scorers import CrossEncoderScorer
 
-        guard = Guard(CrossEncoderScorer(args.verifier, quantize=True), judge=args.judge, calibration=args.calibration)
+        guard = Guard(CrossEncoderScorer(args.verifier, quantize=True), judge=judge_scorer(args.judge), calibration=args.calibration)
     else:
-        guard = Guard(args.verifier, judge=args.judge, calibration=args.calibration)
+        guard = Guard(args.verifier, judge=judge_scorer(args.judge), calibration=args.calibration)
     t = time.perf_counter()
     guard.warm_up()
     warm = time.perf_counter() - t

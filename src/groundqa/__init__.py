@@ -32,7 +32,7 @@ _EXPORTS = {
     "Chunker": "groundqa.documents",
     # index
     "HybridIndex": "groundqa.index",
-    "make_embedder": "groundqa.index.embed",
+    "make_embedder": "groundqa.embed",
     # generator, guard, pipeline
     "TransformersGenerator": "groundqa.generate.hf",
     "OpenAIServerGenerator": "groundqa.generate.openai_server",

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+from .text import CITATION_SHORT
+
 _FENCE = re.compile(r"(?:```|~~~)[\w+#.-]*(?:[ \t]+title=\"[^\"]*\")?[ \t]*\n?")
 _PROMPT = re.compile(r"(^|(?<=\s))(?:\$|>>>|\.\.\.)[ \t]+")
 _LINK = re.compile(r"!?\[([^\[\]]+)\]\((?:[^()\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -25,7 +27,7 @@ _CUT_STRONG = re.compile(r"(?<=\w)(\*\*|__)(\s[^*_\n]*?\s)\1(?=\w)")
 _EMPH = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])")
 _BACKTICK = re.compile(r"`+([^`]*)`+")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
-_CITE = re.compile(r"\[\d{1,3}(?:\s*[,;]\s*\d{1,3})*\]")
+_CITE = CITATION_SHORT  # the citation grammar is groundqa.text's
 
 
 def strip_markdown(text: str) -> str:

@@ -14,6 +14,8 @@ from typing import Any
 
 from .errors import ModelNotFoundError
 
+DECLINE = "The documents do not contain the answer."  # the generator's sentence when the passages lack the answer
+
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _UNSAFE = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
@@ -86,3 +88,69 @@ def sentence_spans(text: str, language: str = "english") -> list[tuple[int, int]
 def split_sentences(text: str, language: str = "english") -> list[str]:
     """The sentences of ``text`` (see ``sentence_spans``)."""
     return [text[s:e] for s, e in sentence_spans(text, language)]
+
+
+# -- citations: the one grammar of [n] marks ------------------------------------------------------
+# A citation mark is a bracketed list of 1-based passage numbers: "[2]", "[1, 3]", "[1; 2]" (and,
+# where ranges are allowed, "[1-3]", "[1–3]"). Every reader of marks (claim splitting, the
+# generator's parse, Markdown cleaning, the service's citations, the stream's sentence cut) builds
+# its pattern from ``citation_pattern``, so the grammar is written once.
+
+
+def citation_pattern(*, digits: str = "+", separators: str = ",;", multi: bool = True, capture: bool = False,
+                     leading_space: bool = False, repeat: bool = False) -> str:
+    """The regular expression of a citation mark. ``digits``: the quantifier of a number
+    (``"+"``, or ``"{1,3}"`` for at most three digits); ``separators``: the characters between
+    numbers; ``multi``: a list of numbers (else exactly one); ``capture``: group 1 is the inside of
+    the brackets; ``leading_space``: the whitespace before the mark belongs to it; ``repeat``: one
+    or more adjacent marks, each with its leading whitespace."""
+    num = rf"\d{digits}"
+    body = rf"{num}(?:\s*[{separators}]\s*{num})*" if multi else num
+    body = f"({body})" if capture else (f"(?:{body})" if leading_space and not repeat else body)
+    mark = rf"\[{body}\]"
+    if repeat:
+        return rf"(?:\s*{mark})+"
+    return rf"\s*{mark}" if leading_space else mark
+
+
+CITATION_MARK = re.compile(citation_pattern(separators=",;–-", leading_space=True))  # claims: lists and ranges
+CITATION_LIST = re.compile(citation_pattern(capture=True))  # the service: [n] and [n, m] with the list captured
+CITATION_SINGLE = re.compile(citation_pattern(digits="{1,3}", multi=False, capture=True))  # the generator: [n]
+CITATION_SHORT = re.compile(citation_pattern(digits="{1,3}"))  # Markdown cleaning: numbers of 1-3 digits
+CITATION_RUN = re.compile(citation_pattern(repeat=True))  # the stream: marks at the start of a sentence
+
+
+def strip_citations(text: str) -> tuple[str, tuple[int, ...]]:
+    """``text`` without citation marks, and the cited numbers in order of appearance."""
+    cited: list[int] = []
+    for m in CITATION_MARK.finditer(text):
+        cited.extend(int(x) for x in re.findall(r"\d+", m.group(0)))
+    clean = CITATION_MARK.sub("", text).strip()
+    return clean, tuple(dict.fromkeys(cited))
+
+
+def remove_citations(text: str) -> str:
+    """``text`` without its [n] marks, whitespace collapsed (the answer as metrics should see it)."""
+    return " ".join(CITATION_SINGLE.sub(" ", text).split()).strip()
+
+
+def cited_numbers(text: str, n_passages: int | None = None) -> tuple[int, ...]:
+    """The passage numbers cited as [n] in ``text``, in order, without repeats (1-based)."""
+    seen: list[int] = []
+    for m in CITATION_SINGLE.finditer(text):
+        n = int(m.group(1))
+        if n >= 1 and (n_passages is None or n <= n_passages) and n not in seen:
+            seen.append(n)
+    return tuple(seen)
+
+
+def citation_list_numbers(text: str) -> list[int]:
+    """The numbers of every [n] / [n, m] mark of ``text`` in order, repeats kept."""
+    return [int(n) for m in CITATION_LIST.finditer(text) for n in re.split(r"\s*[,;]\s*", m.group(1))]
+
+
+def is_decline(text: str, decline: str = DECLINE) -> bool:
+    """True when the answer is the decline sentence (case and punctuation aside)."""
+    norm = lambda s: re.sub(r"[^a-z ]", "", s.lower()).split()  # noqa: E731
+    a, d = norm(remove_citations(text)), norm(decline)
+    return bool(a) and a[: len(d)] == d

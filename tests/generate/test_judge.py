@@ -8,7 +8,8 @@ import pytest
 from groundqa.errors import ConfigError
 from groundqa.testing import HashEmbedder
 from groundqa.verify import Guard, LLMJudgeScorer
-from groundqa.verify.calibrate import featurize, make_guard
+from groundqa.pipeline.build import build_stages, make_guard, make_judge
+from groundqa.verify.calibrate import featurize
 from groundqa.verify.data import GuardExample
 from groundqa.verify.evidence import windows_from_texts
 
@@ -16,7 +17,7 @@ EV = ("Paris is the capital of France.", "The Moon orbits the Earth.", "Water bo
 
 
 def test_judge_feature_is_the_yes_no_log_odds(tiny_dir):
-    judge = LLMJudgeScorer(str(tiny_dir), int8=False, top_k=2)
+    judge = make_judge(str(tiny_dir), int8=False, top_k=2)
     assert judge.features == ("judge",)
     g = Guard(None, embedder=HashEmbedder(), extra_scorers=[judge],
               calibration={"format": 1, "features": [], "mean": [], "scale": [], "coef": [], "intercept": 0.0})
@@ -47,7 +48,7 @@ def test_bench_guard_takes_a_judge(tiny_dir):
     with pytest.raises(ConfigError, match="judge dtype"):
         make_guard("none", None, judge=str(tiny_dir), judge_dtype="int4")
     with pytest.raises(ConfigError, match="top_k"):
-        LLMJudgeScorer(str(tiny_dir), top_k=0)
+        make_judge(str(tiny_dir), top_k=0)
 
 
 def test_batched_choice_logprobs_match_one_prompt_at_a_time(tiny_dir):
@@ -68,12 +69,18 @@ def test_batched_choice_logprobs_match_one_prompt_at_a_time(tiny_dir):
 
 
 def test_guard_takes_a_judge_by_name_or_scorer(tiny_dir):
+    # by name through the builder (the TOML's [guard] judge = NAME); the guard itself takes a scorer
     cal = {"format": 1, "features": [], "mean": [], "scale": [], "coef": [], "intercept": 0.0}
     assert "judge" not in Guard(None, embedder=None, calibration=cal).features
     assert "judge" not in Guard(None, embedder=None, calibration=cal, judge="none").features
-    g = Guard(None, embedder=None, calibration=cal, judge=str(tiny_dir))
+    g = build_stages({"guard": {"verifier": "none", "calibration": cal, "judge": str(tiny_dir)}, "generator": {"model": str(tiny_dir)}},
+                     retriever=object()).guard
     assert g.features[-1] == "judge" and isinstance(g.scorers[-1], LLMJudgeScorer)
-    judge = LLMJudgeScorer(str(tiny_dir), top_k=1, batch_size=2)
+    g = Guard(None, embedder=None, calibration=cal, judge=make_judge(str(tiny_dir)))
+    assert g.features[-1] == "judge" and isinstance(g.scorers[-1], LLMJudgeScorer)
+    with pytest.raises(ConfigError, match="make_judge"):
+        Guard(None, embedder=None, calibration=cal, judge=str(tiny_dir))  # a name alone: the guard builds no model
+    judge = make_judge(str(tiny_dir), top_k=1, batch_size=2)
     g = Guard(None, embedder=None, calibration=cal, judge=judge)
     assert g.scorers[-1] is judge
     items = g.contexts([("Paris is the capital of France.", "Paris is the capital of France."), ("Snow is black.", "Snow is black.")],
@@ -81,11 +88,11 @@ def test_guard_takes_a_judge_by_name_or_scorer(tiny_dir):
     batch = judge.score(items)
     assert batch.values.shape == (2, 1) and np.isfinite(batch.values).all()
     with pytest.raises(ConfigError, match="batch_size"):
-        LLMJudgeScorer(str(tiny_dir), batch_size=0)
+        make_judge(str(tiny_dir), batch_size=0)
 
 
 def test_judge_reads_each_claims_own_windows_within_the_word_budget(tiny_dir):
-    judge = LLMJudgeScorer(str(tiny_dir), top_k=2, max_words=12)
+    judge = make_judge(str(tiny_dir), top_k=2, max_words=12)
     g = Guard(None, embedder=None, calibration={"format": 1, "features": [], "mean": [], "scale": [], "coef": [], "intercept": 0.0})
     windows = windows_from_texts(EV, max_sentences=1)
     a, b = g.contexts([("Paris is the capital of France.", "Paris is the capital of France."), ("Water boils at one hundred degrees.", "Water boils at one hundred degrees.")], windows)
@@ -96,7 +103,7 @@ def test_judge_reads_each_claims_own_windows_within_the_word_budget(tiny_dir):
 
 
 def test_a_judge_guard_loads_the_shipped_judge_calibration_and_a_missing_one_is_named(tiny_dir):
-    g = Guard("default", embedder="hash", judge=str(tiny_dir))
+    g = Guard("default", embedder="hash", judge=make_judge(str(tiny_dir)))
     assert "judge" in g._load_combiner().features  # calibration_judge.json; no model is loaded
     with pytest.raises(ConfigError, match="groundqa calibrate"):
-        Guard(None, embedder=None, judge=str(tiny_dir))._load_combiner()  # no shipped fit for a judge without the model
+        Guard(None, embedder=None, judge=make_judge(str(tiny_dir)))._load_combiner()  # no shipped fit for a judge without the model

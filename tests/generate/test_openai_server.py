@@ -28,7 +28,7 @@ def _serving(app: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def reference(tiny_gen: Any) -> Iterator[str]:
-    from groundqa.testing import chat_server_app
+    from groundqa.generate.chat_server import chat_server_app
 
     with _serving(chat_server_app(tiny_gen, served_name="tiny")) as url:
         yield f"{url}/v1"

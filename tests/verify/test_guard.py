@@ -13,7 +13,8 @@ from groundqa.errors import ConfigError
 from groundqa.testing import HashEmbedder
 from groundqa.types import Chunk, Passage
 from groundqa.verify import Guard
-from groundqa.verify.calibrate import featurize, fit_with_thresholds, make_guard
+from groundqa.pipeline.build import make_guard
+from groundqa.verify.calibrate import featurize, fit_with_thresholds
 from groundqa.verify.data import GuardExample, load_guard_file
 from groundqa.verify.evidence import evidence_windows, windows_from_texts
 from groundqa.verify.scorers import CrossEncoderScorer, entailment_index

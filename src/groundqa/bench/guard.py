@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..verify.calibrate import GENERATION_FEATURES, FeatureTable, evaluate, featurize, fit_with_thresholds, half_split, make_guard, predict
-from ..verify.claims import strip_citations
+from ..pipeline.build import make_guard
+from ..verify.calibrate import GENERATION_FEATURES, FeatureTable, evaluate, featurize, fit_with_thresholds, half_split, predict
+from ..text import strip_citations
 from ..verify.combiner import Combiner
 from ..verify.data import load_guard_file
 from ..verify.lexical import tokens, word_overlap

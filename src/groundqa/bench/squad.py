@@ -414,7 +414,7 @@ def run_gold_qa(
 ) -> QAReport:
     """Answer each item from its gold paragraph among ``distractors`` paragraphs of the same
     document, and score the answers (citations stripped) with the official SQuAD metrics."""
-    from ..generate.prompts import strip_citations
+    from ..text import remove_citations as strip_citations
 
     pool = pool if pool is not None else context_pool(items)
     # one generator per question: the passages a question sees do not depend on the sample around it

@@ -1,7 +1,8 @@
 """The ``groundqa`` command line.
 
 ``build_parser()`` is testable on its own. Each command group lives in its own module of this
-package and adds itself through ``register(subparsers, bench_subparsers)``; heavy imports happen
+package and adds itself through ``register(subparsers, bench_subparsers)`` (``bench`` owns every ``bench``
+subcommand); heavy imports happen
 inside the command functions, so ``groundqa --help`` loads no model. Bad arguments exit with code 2
 (``parser.error``); failures at run time print the error and exit with code 1.
 """
@@ -18,7 +19,7 @@ from typing import Sequence
 # Modules that add subcommands. A module that is missing (a stage not built yet) is skipped.
 _COMMAND_MODULES = [
     "groundqa.cli.index_cmds",
-    "groundqa.cli.bench_cmds",
+    "groundqa.cli.bench",
     "groundqa.cli.generate_cmds",
     "groundqa.cli.verify_cmds",
     "groundqa.cli.pipeline_cmds",

@@ -200,16 +200,11 @@ def skipped_hint(skipped: Iterable[Any]) -> str:
 
 
 def _open_index(path: str) -> Any:
-    from ..index import HybridIndex
     from ..index.backends import is_milvus_uri, open_retriever
 
-    if is_milvus_uri(path):
-        return open_retriever(path)
-    folder = Path(path)
-    if not folder.is_dir():
-        raise ConfigError(f"index {path!r} is not a directory; build one with `groundqa index build PATH --out {path}`")
-    check_index_dir(folder)
-    return HybridIndex.load(folder)
+    if not is_milvus_uri(path):
+        check_index_dir(Path(path))
+    return open_retriever(path, not_found=f"index {path!r} is not a directory; build one with `groundqa index build PATH --out {path}`")
 
 
 def check_index_dir(folder: Path) -> None:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..policy import POLICIES
+from ..types import POLICIES
 from ..text import printable
 
 
@@ -60,18 +60,11 @@ def register(sub: Any, bench_sub: Any) -> None:
 
 def _pipeline(index: Any, generator: str, verifier: str, policy: str | None, top_k: int, judge: str | None = None,
               server_model: str | None = None, context: str = "windows", threads: str | int | None = "auto") -> Any:
-    from ..generate import make_generator
-    from ..pipeline import Pipeline
-    from ..verify.guard import Guard
+    from ..pipeline import build_pipeline
+    from ..pipeline.build import stages_config
 
-    kw: dict[str, Any] = {"context": context}
-    if server_model is not None:
-        kw["server_model"] = server_model
-    if not str(generator).startswith("openai:"):  # a server's threads are its own
-        kw["threads"] = threads
-    gen = make_generator(generator, **kw)
-    return Pipeline(index, gen, Guard(verifier, embedder=index.embedder, judge=judge),
-                    policy=policy or "abstain", top_k=top_k)
+    return build_pipeline(stages_config(generator, verifier, policy=policy, top_k=top_k, judge=judge, server_model=server_model,
+                                        context=context, threads=threads), retriever=index)
 
 
 def _check_top_k(k: int) -> None:
@@ -131,7 +124,7 @@ def _ask(args: argparse.Namespace) -> int:
     retriever = open_retriever(args.index)
     t_index = time.perf_counter() - t0
     if args.config:
-        from ..config import build_pipeline
+        from ..pipeline import build_pipeline
 
         pipe = build_pipeline(args.config, retriever=retriever)
     else:
@@ -221,7 +214,7 @@ def render_answer(answer: Any, *, color: bool = False) -> str:
 def answer_is_right(text: str, golds: Any) -> bool:
     """True when a gold answer, SQuAD-normalised, occurs in the answer text (citation marks aside)."""
     from ..bench.squad import normalize_answer
-    from ..generate.prompts import strip_citations
+    from ..text import remove_citations as strip_citations
 
     got = f" {normalize_answer(strip_citations(text))} "
     return any(f" {normalize_answer(g)} " in got for g in golds if normalize_answer(g))
@@ -230,7 +223,7 @@ def answer_is_right(text: str, golds: Any) -> bool:
 def claim_shown(claim: Any, generated: str) -> str:
     """A claim as the answer says it: a short answer is checked together with its question
     ("What is the default? 100"), but shown as the answer's own words ("100")."""
-    from ..verify.claims import strip_citations
+    from ..text import strip_citations
 
     if getattr(claim, "text", "") and 0 <= claim.start < claim.end <= len(generated):
         own = strip_citations(generated[claim.start : claim.end])[0]

@@ -57,22 +57,6 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     c.add_argument("--split", choices=["all", "half"], default="all", help="'half': fit on one half by claim id and report the other")
     c.set_defaults(func=cmd_calibrate)
 
-    b = bench_sub.add_parser("guard", help="claim verification benchmark (WiCE, HaluEval, plain)")
-    b.add_argument("--data", required=True)
-    b.add_argument("--verifier", default="default", help="cross-encoder reference ('default' = shipped, 'none' = lexical+embedding only)")
-    b.add_argument("--calibration", default=None, help="calibration JSON; default: fit on half of --data (split by claim id) and report the other half")
-    b.add_argument("--json", default=None, help="write the metrics JSON here ('-' = stdout)")
-    b.add_argument("--report", default=None, help="folder for PR and reliability plots")
-    b.add_argument("--embedder", default="minilm-l6", help="embedder for the cosine signal ('none' to skip; 'hash' for tests)")
-    b.add_argument("--judge", default=None, help="LLM-judge signal: a causal LM reference, e.g. qwen2.5-coder-0.5b (or the slower qwen2.5-coder-1.5b)")
-    b.add_argument("--judge-dtype", default="fp32", choices=["int8", "bf16", "fp32"], help="the judge's weights on CPU (default fp32; int8 suits the 1.5B)")
-    b.add_argument("--limit", type=int, default=None)
-    b.add_argument("--save-features", default=None, help="also save the feature table (.npz) for offline analysis")
-    b.add_argument("--load-features", action="append", default=None, help="reuse feature tables saved by --save-features (same --data) instead of scoring again; repeat to merge the columns of several runs (a later file's column wins)")
-    b.add_argument("--no-exact-checks", action="store_true", help="do not cap claims with a number/date missing from the evidence")
-    b.add_argument("--top-windows", type=int, default=None, help="evidence windows kept per claim after lexical pre-ranking")
-    b.set_defaults(func=cmd_bench)
-
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ..verify.synth import Pair, iter_jsonl
@@ -125,8 +109,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         export_fp16(Path(args.output) / "final", export, {"data": desc, "train": summary})
         print(f"exported to {export}")
     if args.calibrate:
-        from ..verify.calibrate import run_calibrate
-
         cal = Path(export) / "calibration.json"  # type: ignore[arg-type]
         run_calibrate(argparse.Namespace(data=args.calibrate, verifier=export, out=str(cal), target_precision=0.9,
                                          embedder=args.calibrate_embedder, judge=None, judge_dtype="fp32", limit=None, split="all"))
@@ -162,12 +144,39 @@ def _deadline(stop_at: str | None) -> float | None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from ..verify.calibrate import run_calibrate
-
     return run_calibrate(args)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from ..bench.guard import run_bench
+def run_calibrate(args: Any) -> int:
+    """``groundqa calibrate``: fit the guard's combiner and thresholds on ``--data`` and write ``--out``."""
+    from ..pipeline.build import make_guard
+    from ..verify.calibrate import evaluate, featurize, fit_with_thresholds, half_split, predict
+    from ..verify.data import load_guard_file
 
-    return run_bench(args)
+    if not 0.0 < args.target_precision < 1.0:
+        raise ConfigError(f"--target-precision={args.target_precision!r} is not valid; pass a number in (0, 1), e.g. 0.9")
+    fmt, examples = load_guard_file(args.data, args.limit)
+    guard = make_guard(args.verifier, args.embedder, judge=getattr(args, "judge", None), judge_dtype=getattr(args, "judge_dtype", "fp32"))
+    table = featurize(guard, examples, fmt=fmt)
+    info = {
+        "data": str(args.data),
+        "format": fmt,
+        "examples": len(examples),
+        "supported": int(table.y.sum()),
+        "verifier": args.verifier,
+        "embedder": args.embedder,
+        "split": args.split,
+    }
+    report: dict[str, Any] = {}
+    if args.split == "half":
+        fit = half_split(table.groups)
+        comb = fit_with_thresholds(table.X[fit], table.y[fit], table.features, args.target_precision, info)
+        held = evaluate(table.y[~fit], predict(comb, table.X[~fit], table.features), comb.threshold)
+        report["held_out_half"] = held
+    else:
+        comb = fit_with_thresholds(table.X, table.y, table.features, args.target_precision, info)
+    report["fit"] = evaluate(table.y, predict(comb, table.X, table.features), comb.threshold)
+    comb = comb.with_thresholds(comb.threshold, comb.thresholds, {**info, "metrics": report})
+    comb.save(args.out)
+    print(json.dumps({"out": str(args.out), "threshold": comb.threshold, "thresholds": dict(comb.thresholds), **report}, indent=2))
+    return 0

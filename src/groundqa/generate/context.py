@@ -20,7 +20,8 @@ from typing import Any, Sequence
 
 from ..errors import ConfigError
 from ..text import sentence_spans
-from .prompts import parse_citations, strip_citations
+from ..text import cited_numbers as parse_citations
+from ..text import remove_citations as strip_citations
 
 CONTEXTS = ("windows", "chunks")
 """``windows``: the sentences around each passage's best match to the question (the default);

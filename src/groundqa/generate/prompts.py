@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ..errors import ConfigError
-
-DECLINE = "The documents do not contain the answer."
-"""The sentence a generator answers with when the passages do not hold the answer."""
+from ..text import cited_numbers, is_decline, remove_citations  # noqa: F401 (re-exported)
+from ..types import DECLINE  # the sentence a generator answers with when the passages do not hold the answer
 
 DEFAULT_INSTRUCTION = (
     "Answer the question using only the numbered documents. Reply with a short answer followed by "
@@ -22,9 +21,6 @@ DEFAULT_INSTRUCTION = (
     "the answer, reply exactly: {decline}"
 )
 DEFAULT_LAYOUT = "{instruction}\n\n{passages}\n\nQuestion: {question}"
-
-_CITATION = re.compile(r"\[(\d{1,3})\]")
-
 
 @dataclass(frozen=True)
 class PromptTemplate:
@@ -133,26 +129,8 @@ def window_around(text: str, start: int, end: int, max_words: int) -> str:
     return ("... " if lo > 0 else "") + out + (" ..." if hi < len(words) else "")
 
 
-def parse_citations(text: str, n_passages: int | None = None) -> tuple[int, ...]:
-    """The passage numbers cited as [n] in ``text``, in order, without repeats (1-based)."""
-    seen: list[int] = []
-    for m in _CITATION.finditer(text):
-        n = int(m.group(1))
-        if n >= 1 and (n_passages is None or n <= n_passages) and n not in seen:
-            seen.append(n)
-    return tuple(seen)
-
-
-def strip_citations(text: str) -> str:
-    """``text`` without its [n] marks (the answer as metrics should see it)."""
-    return " ".join(_CITATION.sub(" ", text).split()).strip()
-
-
-def is_decline(text: str, decline: str = DECLINE) -> bool:
-    """True when the answer is the decline sentence (case and punctuation aside)."""
-    norm = lambda s: re.sub(r"[^a-z ]", "", s.lower()).split()  # noqa: E731
-    a, d = norm(strip_citations(text)), norm(decline)
-    return bool(a) and a[: len(d)] == d
+parse_citations = cited_numbers  # the passage numbers cited as [n], in order, without repeats
+strip_citations = remove_citations  # the answer without its [n] marks (the name of old; see groundqa.text)
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

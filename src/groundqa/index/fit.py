@@ -12,7 +12,9 @@ the pseudo-queries is kept; the index then fuses with it. The cost is bounded: a
 ``max_queries`` pseudo-queries (and as many shortened chunks to embed) and a corpus copy of at most
 ``max_corpus`` chunks.
 
-``fit_fusion`` is a pure function of the index's contents, its embedder and ``seed``.
+``fit_fusion`` is a pure function of the index's contents, its embedder and ``seed``. It works on
+rankings: the index ranks the corpus copy (``HybridIndex.pseudo_rankings``) and ``fit_rankings``
+scores the weights on them; nothing here reads an index's internals.
 """
 
 from __future__ import annotations
@@ -21,17 +23,10 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
-
-import numpy as np
+from typing import Any, Mapping, Protocol, Sequence
 
 from ..errors import ConfigError
 from . import fusion as fusion_fns
-from .embed import encode_queries
-from .sparse import BM25Index, top_k
-
-if TYPE_CHECKING:
-    from .hybrid import HybridIndex
 
 GRID: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 QUERY_WORDS = 10  # a pseudo-query is at most this many words of its sentence
@@ -116,8 +111,76 @@ def _mrr10(ranked: Sequence[Any], target: Any) -> float:
     return 0.0
 
 
+@dataclass(frozen=True)
+class PseudoQueries:
+    """Pseudo-queries drawn from an index's chunk texts. ``queries[i]`` is a sentence taken out of
+    the chunk at position ``rows[i]``; ``rows`` are the chunk positions of the corpus copy (the
+    picked ones first) and ``texts`` their texts in the copy (a picked chunk without its sentence),
+    so query i's one relevant row of the copy is row i."""
+
+    queries: tuple[str, ...]
+    rows: tuple[int, ...]
+    texts: tuple[str, ...]
+
+
+class RankingSource(Protocol):
+    """What ``fit_fusion`` needs of an index: its chunks, and each retriever's ranking of the
+    corpus copy for the pseudo-queries (``{row: score}`` per query, best first)."""
+
+    @property
+    def chunks(self) -> Sequence[Any]: ...
+
+    def pseudo_rankings(self, draw: PseudoQueries) -> tuple[list[dict[int, float]], list[dict[int, float]]]: ...
+
+
+def draw_pseudo_queries(texts: Sequence[str], *, max_queries: int, max_corpus: int, seed: int) -> PseudoQueries:
+    """At most ``max_queries`` pseudo-queries from ``texts`` (a chunk's text each) and a corpus
+    copy of at most ``max_corpus`` rows (see the module docstring): a pure function of its inputs."""
+    rng = random.Random(seed)
+    n = len(texts)
+    order = list(range(n))
+    rng.shuffle(order)
+    picked: list[tuple[int, str, str]] = []  # (position, query, shortened text)
+    for pos in order:
+        if len(picked) >= max_queries:
+            break
+        split = split_out(texts[pos], rng)
+        if split is not None:
+            picked.append((pos, split[0], split[1]))
+    # The corpus copy: every picked chunk (shortened) plus other chunks, up to max_corpus.
+    picked_pos = {p for p, _, _ in picked}
+    others = [p for p in order if p not in picked_pos][: max(0, max_corpus - len(picked))]
+    rows = [p for p, _, _ in picked] + others
+    short = {p: rest for p, _, rest in picked}
+    return PseudoQueries(tuple(q for _, q, _ in picked), tuple(rows), tuple(short.get(p, texts[p]) for p in rows))
+
+
+def fit_rankings(bm25: Sequence[Mapping[int, float]], dense: Sequence[Mapping[int, float]],
+                 grid: Sequence[float] = GRID) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """(weights, mrr) from each retriever's ranking per pseudo-query, query i's relevant row being
+    i: for each normalisation, the bm25 weight of the best MRR@10 (see ``FusionFit``)."""
+    mrr: dict[str, dict[str, float]] = {norm: {} for norm in fusion_fns.NORMS}
+    totals = {norm: {w: 0.0 for w in grid} for norm in fusion_fns.NORMS}
+    single = {"bm25": 0.0, "dense": 0.0}
+    for i, (bm, dn) in enumerate(zip(bm25, dense)):
+        single["bm25"] += _mrr10(list(bm.items()), i)
+        single["dense"] += _mrr10(list(dn.items()), i)
+        for norm in fusion_fns.NORMS:
+            for w in grid:
+                totals[norm][w] += _mrr10(fusion_fns.weighted([bm, dn], weights=[w, 1 - w], norm=norm), i)
+    q = len(bm25)
+    weights: dict[str, dict[str, float]] = {}
+    for norm in fusion_fns.NORMS:
+        mrr[norm] = {f"{w:g}": round(totals[norm][w] / q, 4) for w in grid}
+        mrr[norm].update({name: round(v / q, 4) for name, v in single.items()})
+        # best MRR; among equals the weight nearest 0.5 (the least committed)
+        best = max(grid, key=lambda w: (round(totals[norm][w] / q, 6), -abs(w - 0.5)))
+        weights[norm] = {"bm25": round(best, 4), "dense": round(1 - best, 4)}
+    return weights, mrr
+
+
 def fit_fusion(
-    index: "HybridIndex",
+    index: RankingSource,
     *,
     max_queries: int = 200,
     max_corpus: int = 5000,
@@ -128,55 +191,12 @@ def fit_fusion(
     if max_queries < 1 or max_corpus < 1:
         raise ConfigError(f"max_queries={max_queries!r}, max_corpus={max_corpus!r}: both must be >= 1")
     t0 = time.perf_counter()
-    rng = random.Random(seed)
     chunks = index.chunks
     n = len(chunks)
-    order = list(range(n))
-    rng.shuffle(order)
-    picked: list[tuple[int, str, str]] = []  # (position, query, shortened text)
-    for pos in order:
-        if len(picked) >= max_queries:
-            break
-        split = split_out(chunks[pos].text, rng)
-        if split is not None:
-            picked.append((pos, split[0], split[1]))
-    if len(picked) < MIN_QUERIES:
-        return FusionFit(queries=len(picked), corpus=n, seed=seed, seconds=time.perf_counter() - t0,
-                         reason=f"only {len(picked)} chunks have two sentences or lines to split; at least {MIN_QUERIES} are needed")
-    # The corpus copy: every picked chunk (shortened) plus other chunks, up to max_corpus.
-    picked_pos = {p for p, _, _ in picked}
-    others = [p for p in order if p not in picked_pos][: max(0, max_corpus - len(picked))]
-    rows = [p for p, _, _ in picked] + others
-    short = {p: rest for p, _, rest in picked}
-    texts = [short.get(p, chunks[p].text) for p in rows]
-    sparse = BM25Index(index.sparse.backend, k1=index.sparse.k1, b=index.sparse.b, method=index.sparse.method, tokenizer=index.sparse.tokenizer)
-    sparse.set_tokens(sparse.tokenizer.many(texts))
-    vectors = np.array(index._dense_index().vectors[rows], dtype=np.float32)
-    vectors[: len(picked)] = index.embedder.encode([rest for _, _, rest in picked])
-    queries = [q for _, q, _ in picked]
-    qvecs = encode_queries(index.embedder, queries)
-    c_bm25, c_dense = index.candidates["bm25"], index.candidates["dense"]
-    sparse_hits = sparse.search_batch(queries, c_bm25)
-    dense_scores = qvecs @ vectors.T
-    mrr: dict[str, dict[str, float]] = {norm: {} for norm in fusion_fns.NORMS}
-    totals = {norm: {w: 0.0 for w in grid} for norm in fusion_fns.NORMS}
-    single = {"bm25": 0.0, "dense": 0.0}
-    for i in range(len(picked)):
-        sh = sparse_hits[i]
-        dh = top_k(dense_scores[i], c_dense)
-        bm = dict(zip(sh.positions.tolist(), sh.scores.tolist()))
-        dn = dict(zip(dh.positions.tolist(), dh.scores.tolist()))
-        single["bm25"] += _mrr10(list(bm.items()), i)
-        single["dense"] += _mrr10(list(dn.items()), i)
-        for norm in fusion_fns.NORMS:
-            for w in grid:
-                totals[norm][w] += _mrr10(fusion_fns.weighted([bm, dn], weights=[w, 1 - w], norm=norm), i)
-    q = len(picked)
-    weights: dict[str, dict[str, float]] = {}
-    for norm in fusion_fns.NORMS:
-        mrr[norm] = {f"{w:g}": round(totals[norm][w] / q, 4) for w in grid}
-        mrr[norm].update({name: round(v / q, 4) for name, v in single.items()})
-        # best MRR; among equals the weight nearest 0.5 (the least committed)
-        best = max(grid, key=lambda w: (round(totals[norm][w] / q, 6), -abs(w - 0.5)))
-        weights[norm] = {"bm25": round(best, 4), "dense": round(1 - best, 4)}
-    return FusionFit(queries=q, corpus=len(rows), seed=seed, weights=weights, mrr=mrr, seconds=time.perf_counter() - t0)
+    draw = draw_pseudo_queries([c.text for c in chunks], max_queries=max_queries, max_corpus=max_corpus, seed=seed)
+    if len(draw.queries) < MIN_QUERIES:
+        return FusionFit(queries=len(draw.queries), corpus=n, seed=seed, seconds=time.perf_counter() - t0,
+                         reason=f"only {len(draw.queries)} chunks have two sentences or lines to split; at least {MIN_QUERIES} are needed")
+    bm25, dense = index.pseudo_rankings(draw)
+    weights, mrr = fit_rankings(bm25, dense, grid)
+    return FusionFit(queries=len(draw.queries), corpus=len(draw.rows), seed=seed, weights=weights, mrr=mrr, seconds=time.perf_counter() - t0)

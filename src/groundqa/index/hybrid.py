@@ -29,9 +29,10 @@ from ..fsutil import fsync_dir
 from ..types import Chunk, Passage
 from . import fusion as fusion_fns
 from .dense import DENSE_KINDS, DenseConfig, DenseIndex
-from .embed import DEFAULT_EMBEDDER, Embedder, encode_queries, make_embedder
+from ..embed import DEFAULT_EMBEDDER, Embedder, encode_queries, make_embedder
 from .filters import Filters, compile_filters, filter_mask
 from .sparse import BM25Index, SparseHits, Tokenizer
+from .sparse import top_k as _top_positions
 
 FORMAT_VERSION = 1
 MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
@@ -226,6 +227,28 @@ class HybridIndex:
             if fit.fitted and self.fusion == "weighted":
                 self.weights = dict(fit.weights[self.norm])
         return fit
+
+    def pseudo_rankings(self, draw: Any) -> tuple[list[dict[int, float]], list[dict[int, float]]]:
+        """Each retriever's ranking (``{row: score}``, best first) of the corpus copy of ``draw`` (a
+        ``fit.PseudoQueries``) for its queries: BM25 re-indexed over the copy with this index's
+        settings, the shortened chunks re-embedded (``fit.fit_fusion`` scores the weights on them)."""
+        n = len(draw.queries)
+        queries, texts = list(draw.queries), list(draw.texts)
+        sparse = BM25Index(self.sparse.backend, k1=self.sparse.k1, b=self.sparse.b, method=self.sparse.method, tokenizer=self.sparse.tokenizer)
+        sparse.set_tokens(sparse.tokenizer.many(texts))
+        vectors = np.array(self._dense_index().vectors[list(draw.rows)], dtype=np.float32)
+        vectors[:n] = self.embedder.encode(texts[:n])
+        qvecs = encode_queries(self.embedder, queries)
+        c_bm25, c_dense = self.candidates["bm25"], self.candidates["dense"]
+        sparse_hits = sparse.search_batch(queries, c_bm25)
+        dense_scores = qvecs @ vectors.T
+        bm25, dense = [], []
+        for i in range(n):
+            sh = sparse_hits[i]
+            dh = _top_positions(dense_scores[i], c_dense)
+            bm25.append(dict(zip(sh.positions.tolist(), sh.scores.tolist())))
+            dense.append(dict(zip(dh.positions.tolist(), dh.scores.tolist())))
+        return bm25, dense
 
     # -- search ---------------------------------------------------------------------------------
     def search(self, query: str, *, top_k: int | None = None, mode: str | None = None, filters: Filters | None = None) -> list[Passage]:

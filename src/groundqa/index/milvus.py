@@ -64,7 +64,7 @@ from ..ids import ALLOWED_ID_CHARACTERS, id_problem
 from ..types import Chunk, Passage
 from . import fusion as fusion_fns
 from .hybrid import DEFAULT_FUSION, DEFAULT_NORM, NORMS, HybridIndex, check_queries
-from .embed import DEFAULT_EMBEDDER, Embedder, encode_queries, make_embedder
+from ..embed import DEFAULT_EMBEDDER, Embedder, encode_queries, make_embedder
 from .filters import Filters, compile_filters
 
 FORMAT_VERSION = 1

@@ -46,7 +46,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import ConfigError, DocumentError, GroundQAError
 from ..ids import normalize_doc_id
-from ..text import printable
+from ..text import CITATION_LIST, printable
 from ..runtime import apply_threads
 from ..types import Document
 from .audit import AuditLog
@@ -86,7 +86,7 @@ class _DocIdConvertor(Convertor):
 
 register_url_convertor("doc_id", _DocIdConvertor())
 
-_CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_CITE = CITATION_LIST
 _ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed", 406: "not_acceptable", 408: "timeout", 413: "too_large", 415: "unsupported_media_type", 422: "validation_error", 500: "internal_error", 503: "unavailable", 504: "timeout"}
 _ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse, "description": d} for s, d in ((400, "bad request (invalid JSON, bad filter, limits)"), (401, "no or unknown API key"), (403, "the key lacks the scope"), (413, "body too large"), (422, "a field is missing, of the wrong type, unknown or out of range"), (503, "busy: max_pending asks are already waiting or being answered; retry after the Retry-After header's seconds"), (504, "the pipeline took longer than the request timeout"))}
 
@@ -107,19 +107,12 @@ def _error(status: int, message: str, details: list[dict[str, Any]] | None = Non
 
 # -- stage set-up -----------------------------------------------------------------------------------
 def open_index(index_dir: Path | None, embedder: str) -> Any:
-    """The index in ``index_dir``, or a new empty one with ``embedder`` if the folder does not exist."""
-    from ..index import HybridIndex
-    from ..index.hybrid import recover_interrupted_save
+    """The index in ``index_dir`` (a folder, or a Milvus collection in a milvus-lite ``*.db`` file),
+    or a new empty one with ``embedder`` if the folder does not exist
+    (``groundqa.index.backends.open_retriever`` with ``create=True``)."""
+    from ..index.backends import open_retriever
 
-    if index_dir is not None:
-        # a save killed between its two renames leaves no folder here: put the previous one back,
-        # or the service would start empty and its first snapshot would replace the index
-        recover_interrupted_save(index_dir)
-    if index_dir is not None and (index_dir / "manifest.json").exists():
-        return HybridIndex.load(index_dir)
-    if index_dir is not None and index_dir.exists() and any(index_dir.iterdir()):
-        raise ConfigError(f"--index {index_dir} exists and is not a groundqa index; pass an index folder or a new path")
-    return HybridIndex(embedder)
+    return open_retriever(index_dir, embedder=embedder, create=True)
 
 
 def check_state(settings: ServeSettings) -> None:
@@ -195,7 +188,7 @@ def create_app(
             saved here. Overrides ``settings.index_dir``.
         settings: limits, keys, paths (``ServeSettings``).
         config: a TOML pipeline config (path or dict, its ``[serve]`` table ignored here) for the
-            default stages (``groundqa.config.build_pipeline``).
+            default stages (``groundqa.pipeline.build_pipeline``).
         pipeline_factory: ``index -> Pipeline``, called in the lifespan (tests use it to serve the
             fakes over an index loaded from disk).
     """
@@ -224,7 +217,8 @@ def create_app(
                 if pipeline_factory is not None:
                     pipe = pipeline_factory(index)
                 else:
-                    from ..config import build_pipeline, load_config
+                    from ..pipeline.build import load_config
+                    from ..pipeline.core import build_pipeline
                     from .settings import split_config
 
                     cfg = {}
@@ -794,11 +788,6 @@ def citations(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    import tomllib
+    from ..pipeline.build import read_toml
 
-    if not path.exists():
-        raise ConfigError(f"config file {path} does not exist; pass the path of a TOML file")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return read_toml(path, see="")

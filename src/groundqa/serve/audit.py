@@ -342,7 +342,7 @@ def locate_answer(answer: str, passages: Sequence[str], cited: Sequence[int] = (
     (``generate.grounding.snap_answer``), else kind ``skip`` with the best score seen."""
     from ..bench.squad import _find_words
     from ..generate.grounding import snap_answer
-    from ..verify.claims import strip_citations
+    from ..text import strip_citations
 
     clean = strip_citations(answer)[0]
     order = [n - 1 for n in cited if 1 <= n <= len(passages)]
@@ -363,7 +363,7 @@ def training_target(rec: AuditRecord, audit: str | Path | None = None) -> Traini
     """What ``rec`` trains the generator on, as reviewed (or, unreviewed, if marked correct).
     ``audit``: the log's path, for the command a skip reason suggests."""
     from ..generate.prompts import is_decline
-    from ..verify.claims import strip_citations
+    from ..text import strip_citations
 
     text = reviewed_answer(rec)
     if not rec.passages:

@@ -34,7 +34,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..errors import ConfigError, GeneratorServerError, GroundQAError
-from ..policy import POLICIES
+from ..types import POLICIES
 from .auth import AuthError, authenticate
 from .openai_schemas import ChatCompletion, ChatCompletionRequest, ModelList, ModelOut, OpenAIError
 from .rewrite import is_follow_up, rewrite_question

@@ -38,16 +38,17 @@ Importing this package loads no torch or transformers.
 
 from __future__ import annotations
 
+from ..protocols import Verifier  # the stage's protocol; Guard implements it
+from ..types import Citation, Claim, ClaimVerdict, GuardResult
 from .claims import ClaimSpan, qa_claim, split_claims
 from .combiner import Combiner, fit_combiner
-from .evidence import Citation, EvidenceWindow, evidence_windows
-from .guard import ClaimVerdict, Guard, GuardResult
+from .evidence import EvidenceWindow, evidence_windows
+from .guard import Guard
 from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, LexicalScorer, LLMJudgeScorer, ScoreBatch, Scorer
-
-Verifier = Guard  # the name the pipeline's protocol uses
 
 __all__ = [
     "Citation",
+    "Claim",
     "ClaimContext",
     "ClaimSpan",
     "ClaimVerdict",

@@ -19,7 +19,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ConfigError, check_choice
-from .claims import claim_inputs, split_claims, strip_citations
+from ..text import strip_citations
+from .claims import claim_inputs, split_claims
 from .combiner import Combiner, fit_combiner
 from .data import GuardExample, load_guard_file
 from .evidence import windows_from_texts
@@ -137,51 +138,3 @@ def evaluate(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]
         "n": int(len(y)),
         "supported": int(y.sum()),
     }
-
-
-def make_guard(verifier: str, embedder: str | None = "minilm-l6", *, judge: str | None = None, judge_dtype: str = "fp32",
-               **kw: Any) -> Any:
-    """A guard whose combiner is fitted later (placeholder calibration with the right features).
-    ``judge``: a causal LM reference for the LLM-judge signal (``judge_dtype`` fp32, bf16 or int8)."""
-    from .guard import Guard
-    from .scorers import LLMJudgeScorer
-
-    emb = None if embedder is None or str(embedder).lower() == "none" else embedder
-    extra = []
-    if judge and judge.lower() != "none":
-        check_choice("judge dtype", judge_dtype, ("int8", "bf16", "fp32"))
-        extra.append(LLMJudgeScorer(judge, int8=judge_dtype == "int8",
-                                    dtype={"int8": "float32", "bf16": "bfloat16", "fp32": "float32"}[judge_dtype]))
-    g = Guard(verifier=None if verifier.lower() == "none" else verifier, embedder=emb, extra_scorers=extra,
-              calibration={"format": 1, "features": [], "mean": [], "scale": [], "coef": [], "intercept": 0.0}, **kw)
-    return g
-
-
-def run_calibrate(args: Any) -> int:
-    if not 0.0 < args.target_precision < 1.0:
-        raise ConfigError(f"--target-precision={args.target_precision!r} is not valid; pass a number in (0, 1), e.g. 0.9")
-    fmt, examples = load_guard_file(args.data, args.limit)
-    guard = make_guard(args.verifier, args.embedder, judge=getattr(args, "judge", None), judge_dtype=getattr(args, "judge_dtype", "fp32"))
-    table = featurize(guard, examples, fmt=fmt)
-    info = {
-        "data": str(args.data),
-        "format": fmt,
-        "examples": len(examples),
-        "supported": int(table.y.sum()),
-        "verifier": args.verifier,
-        "embedder": args.embedder,
-        "split": args.split,
-    }
-    report: dict[str, Any] = {}
-    if args.split == "half":
-        fit = half_split(table.groups)
-        comb = fit_with_thresholds(table.X[fit], table.y[fit], table.features, args.target_precision, info)
-        held = evaluate(table.y[~fit], predict(comb, table.X[~fit], table.features), comb.threshold)
-        report["held_out_half"] = held
-    else:
-        comb = fit_with_thresholds(table.X, table.y, table.features, args.target_precision, info)
-    report["fit"] = evaluate(table.y, predict(comb, table.X, table.features), comb.threshold)
-    comb = comb.with_thresholds(comb.threshold, comb.thresholds, {**info, "metrics": report})
-    comb.save(args.out)
-    print(json.dumps({"out": str(args.out), "threshold": comb.threshold, "thresholds": dict(comb.thresholds), **report}, indent=2))
-    return 0

@@ -9,25 +9,14 @@ together with its question (``qa_claim``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from ..text import sentence_spans
+from ..text import CITATION_MARK as _CITATION  # noqa: F401 (the grammar lives in groundqa.text)
+from ..text import sentence_spans, strip_citations
+from ..types import Claim
 
-_CITATION = re.compile(r"\s*\[(?:\d+(?:\s*[,;–-]\s*\d+)*)\]")
+ClaimSpan = Claim  # the record's name of old
 # an answer of at most this many words, or with no verb-like structure, is read with its question
 SHORT_ANSWER_WORDS = 6
-
-
-@dataclass(frozen=True)
-class ClaimSpan:
-    """One claim: the text to verify, the span ``answer[start:end]`` it came from, and the
-    citation numbers the generator attached to it (``[1]`` -> 1)."""
-
-    text: str
-    start: int
-    end: int
-    citations: tuple[int, ...] = ()
-    with_question: bool = False
 
 
 def qa_claim(question: str, answer: str) -> str:
@@ -36,15 +25,6 @@ def qa_claim(question: str, answer: str) -> str:
     if q and not q.endswith("?"):
         q += "?"
     return f"{q} {answer.strip()}" if q else answer.strip()
-
-
-def strip_citations(text: str) -> tuple[str, tuple[int, ...]]:
-    """``text`` without citation marks, and the cited numbers in order of appearance."""
-    cited: list[int] = []
-    for m in _CITATION.finditer(text):
-        cited.extend(int(x) for x in re.findall(r"\d+", m.group(0)))
-    clean = _CITATION.sub("", text).strip()
-    return clean, tuple(dict.fromkeys(cited))
 
 
 _YES_NO = re.compile(r"(?i)(?:yes|no)[.!]?")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..text import sentence_spans
-from ..types import Passage
+from ..types import Citation, Passage
 from .lexical import Units, bigrams, coverage, units
 
 
@@ -29,30 +29,6 @@ class EvidenceWindow:
     source: str
     start: int
     end: int
-
-
-@dataclass(frozen=True)
-class Citation:
-    """Where a claim's best evidence is: document, source, character span, passage rank, text."""
-
-    doc_id: str
-    chunk_id: str
-    source: str
-    start: int
-    end: int
-    text: str
-    passage_rank: int | None = None
-
-    def to_dict(self) -> dict:
-        return {
-            "doc_id": self.doc_id,
-            "chunk_id": self.chunk_id,
-            "source": self.source,
-            "start": self.start,
-            "end": self.end,
-            "text": self.text,
-            "passage_rank": self.passage_rank,
-        }
 
 
 def _text_windows(text: str, max_sentences: int, max_chars: int) -> list[tuple[int, int]]:

@@ -9,81 +9,20 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ..errors import ConfigError
-from ..types import Passage
+from ..types import Citation, ClaimVerdict, GuardResult, Passage, Verdict
 from .answer_check import AnswerProblem, answer_problem
 from .claims import ClaimSpan, claim_inputs, claim_segments, is_yes_no, split_claims
 from .combiner import Combiner
-from .evidence import Citation, EvidenceWindow, evidence_windows, lexical_rank
+from .evidence import EvidenceWindow, evidence_windows, lexical_rank
 from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, GenerationScorer, LexicalScorer, LLMJudgeScorer, Scorer
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "verifier"
-Verdict = Literal["supported", "unsupported"]
-
-
-@dataclass(frozen=True)
-class ClaimVerdict:
-    """One claim of an answer: its text (citation marks removed), its span ``answer[start:end]``,
-    P(supported), the verdict at the guard's threshold, reasons, and the best evidence."""
-
-    text: str
-    start: int
-    end: int
-    probability: float
-    verdict: Verdict
-    reasons: tuple[str, ...] = ()
-    citation: Citation | None = None
-    signals: Mapping[str, float] = field(default_factory=dict)
-
-    @property
-    def supported(self) -> bool:
-        return self.verdict == "supported"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "start": self.start,
-            "end": self.end,
-            "probability": self.probability,
-            "verdict": self.verdict,
-            "reasons": list(self.reasons),
-            "citation": self.citation.to_dict() if self.citation else None,
-            "signals": dict(self.signals),
-        }
-
-
-@dataclass(frozen=True)
-class GuardResult:
-    """The guard's judgement of one answer. ``probability`` is the lowest claim probability (an
-    answer is as strong as its weakest claim; 1.0 with no claims); ``verdict`` is ``supported``
-    when every claim is, ``unsupported`` when any is not, ``no_claims`` for an empty answer."""
-
-    claims: tuple[ClaimVerdict, ...]
-    probability: float
-    verdict: Literal["supported", "unsupported", "no_claims"]
-    threshold: float
-    seconds: float
-    verifier: str
-
-    @property
-    def unsupported_claims(self) -> tuple[ClaimVerdict, ...]:
-        return tuple(c for c in self.claims if not c.supported)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "claims": [c.to_dict() for c in self.claims],
-            "probability": self.probability,
-            "verdict": self.verdict,
-            "threshold": self.threshold,
-            "seconds": self.seconds,
-            "verifier": self.verifier,
-        }
 
 
 def _default_calibration(with_model: bool, with_judge: bool = False) -> Path:
@@ -110,8 +49,9 @@ class Guard:
         top_k: evidence windows per claim after lexical pre-ranking.
         exact_checks: a number or date of the claim found in no evidence makes it unsupported
             (probability capped below the threshold), with that reason.
-        judge: an LLM judge as one more signal (``LLMJudgeScorer``): a causal LM reference such as
-            ``"qwen2.5-coder-0.5b"``, a ``Scorer``, or ``None`` (the default) for none. It reads
+        judge: an LLM judge as one more signal: a ``Scorer`` (``groundqa.pipeline.make_judge("qwen2.5-coder-0.5b")``
+            builds the ``LLMJudgeScorer`` with its model; the TOML's ``[guard] judge = NAME`` does so), or
+            ``None``/``"none"`` (the default) for none. The guard builds no model for it. It reads
             each claim's best windows and gives log P(yes) - log P(no); the default calibration
             then is the one fitted with the judge (``calibration_judge.json``).
         answer_checks: a short answer read with its question must be in the evidence as the

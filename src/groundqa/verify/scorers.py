@@ -188,7 +188,7 @@ class EmbeddingScorer:
 
     def warm_up(self) -> None:
         if self.embedder is None:
-            from ..index.embed import make_embedder
+            from ..embed import make_embedder
 
             self.embedder = make_embedder(self._ref)
         warm = getattr(self.embedder, "warm_up", None)
@@ -391,53 +391,49 @@ class CrossEncoderScorer:
         return ScoreBatch(np.asarray(rows, dtype=np.float64).reshape(len(items), 3), best, [() for _ in items])
 
 
-JUDGE_INSTRUCTION = "Is the claim fully supported by the evidence above? Answer yes or no."
-
-
 class LLMJudgeScorer:
     """P("yes") from a causal LM asked whether the evidence supports the claim.
 
-    ``model`` is any generator reference (``qwen2.5-coder-0.5b``, the default; a larger one such as
-    ``qwen2.5-coder-1.5b``; a folder; a hub id). Evidence is chosen per claim: its best ``top_k``
+    ``model`` is the judge's language model: any object with ``warm_up()`` and
+    ``choice_logprobs_batch(items, choices, batch_size=...)`` (``groundqa.generate.judge.judge_model``
+    makes one from a generator reference; ``groundqa.pipeline.make_judge`` builds the whole
+    scorer). The scorer builds no model itself. Evidence is chosen per claim: its best ``top_k``
     windows (the guard's pre-ranking for that claim), then the best window of each part of a
-    multi-part claim, up to ``max_words`` words. The prompt shows them numbered, then the claim,
-    then :data:`JUDGE_INSTRUCTION`; the feature ``judge`` is ``log P(yes) - log P(no)`` for the
-    first token of the reply (lower or capitalised), read from one forward pass: no text is
+    multi-part claim, up to ``max_words`` words. The prompt (the model's) shows them numbered, then
+    the claim, then the judge's question; the feature ``judge`` is ``log P(yes) - log P(no)`` for
+    the first token of the reply (lower or capitalised), read from one forward pass: no text is
     generated. Claims are scored in batches of ``batch_size`` prompts of similar length.
-    ``int8`` (dynamic int8 linear layers) suits the 1.5B model on CPU; the 0.5B runs in float32.
+    ``threads`` sets torch's threads when the judge warms up.
     """
 
     name = "llm_judge"
     features = ("judge",)
 
-    def __init__(self, model: str = "qwen2.5-coder-0.5b", *, int8: bool = False, top_k: int = 3, max_words: int = 220,
-                 device: str | None = None, dtype: str = "auto", batch_size: int = 8, threads: int | None = None) -> None:
+    def __init__(self, model: Any, *, top_k: int = 3, max_words: int = 220, batch_size: int = 8, threads: int | None = None) -> None:
+        if isinstance(model, str):
+            raise ConfigError(f"LLMJudgeScorer({model!r}) needs the judge's model, not its name; build the scorer with "
+                              f"groundqa.pipeline.make_judge({model!r}) (or set judge = {model!r} under [guard] in the TOML)")
         if top_k < 1:
             raise ConfigError(f"LLMJudgeScorer top_k={top_k!r} must be >= 1")
         if batch_size < 1:
             raise ConfigError(f"LLMJudgeScorer batch_size={batch_size!r} must be >= 1")
-        self.model, self.int8, self.top_k, self.max_words = model, int8, top_k, max_words
-        self.device, self.dtype, self.batch_size, self.threads = device, dtype, batch_size, threads
-        self._gen: Any = None
+        self.model = getattr(model, "name", type(model).__name__)
+        self.top_k, self.max_words = top_k, max_words
+        self.batch_size, self.threads = batch_size, threads
+        self._gen: Any = model
+        self._ready = False
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
         with self._lock:
-            if self._gen is not None:
+            if self._ready:
                 return
-            from ..generate import PromptTemplate, TransformersGenerator
-
             if self.threads:
                 import torch
 
                 torch.set_num_threads(self.threads)
-            template = PromptTemplate(instruction=JUDGE_INSTRUCTION, layout="Evidence:\n{passages}\n\nClaim: {question}\n\n{instruction}",
-                                      system="You check facts. You answer only yes or no.")
-            # the judge's evidence is already the claim's best windows: shown whole
-            gen = TransformersGenerator(self.model, template=template, int8=self.int8, device=self.device, dtype=self.dtype,
-                                        max_prompt_tokens=1024, context="chunks", threads=self.threads or "auto")
-            gen.warm_up()
-            self._gen = gen
+            self._gen.warm_up()
+            self._ready = True
 
     def evidence(self, it: ClaimContext) -> tuple[list[str], int | None]:
         """The windows the judge reads for one claim, best first, and the index of the first."""

@@ -1,25 +1,25 @@
 """The verified-answer pipeline: retrieve -> generate -> verify each claim -> apply the policy.
 
-Wiring only. Each stage is any object with the stage's protocol: a ``Retriever``
-(``groundqa.index``), a ``Generator`` (``groundqa.generate``) and a guard with
+Wiring only. Each stage is any object with the stage's protocol (``groundqa.protocols``): a
+``Retriever`` (``groundqa.index``), a ``Generator`` (``groundqa.generate``) and a ``Verifier`` with
 ``verify_batch([(question, answer, passages)]) -> [GuardResult]`` (``groundqa.verify.Guard``).
-``Pipeline.from_config("groundqa.toml")`` builds the default stages from one TOML file.
+``Pipeline.from_config("groundqa.toml")`` builds the default stages from one TOML file
+(``groundqa.pipeline.build``).
 """
 
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Literal, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
-from .errors import ConfigError, check_choice
-from .policy import POLICIES, WITHHELD_TEXT, AnswerVerdict, apply_policy, relevance_gate
-from .markdown import clean_answer
-from .text import sentence_spans
-
-_LEADING_CITES = re.compile(r"(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
+from ..errors import ConfigError, check_choice
+from ..markdown import clean_answer
+from ..protocols import Generator, Retriever, Verifier
+from ..text import CITATION_RUN as _LEADING_CITES
+from ..text import is_decline, sentence_spans
+from ..types import Answer, Passage, StreamEvent
+from .policy import POLICIES, WITHHELD_TEXT, apply_policy, relevance_gate
 
 
 def answer_sentences(text: str) -> list[tuple[int, int]]:
@@ -32,75 +32,6 @@ def answer_sentences(text: str) -> list[tuple[int, int]]:
             spans[i - 1][1] = m.end()
             spans[i][0] = m.end() + (len(text[m.end() :]) - len(text[m.end() :].lstrip()))
     return [(s, e) for s, e in spans if e > s]
-from .types import Passage
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A verified answer.
-
-    ``text`` is what the policy lets through (with citation marks); ``generated`` the generator's
-    text with the Markdown it copied from the passages removed (``markdown.clean_answer``): what
-    the guard checked, and what claim spans index into; ``claims`` the guard's verdict on each
-    claim (text, probability, verdict, reasons, the evidence passage and character span);
-    ``support`` the weakest claim's probability and ``threshold`` the guard's threshold (a claim
-    is supported iff its probability is at least that; None when nothing was checked);
-    ``timings`` milliseconds per stage; ``models`` the id of each stage's model; ``grounding``
-    where a span-grounded answer lies (document id, chunk id, source, passage rank and the
-    answer's exact character offsets in the document, with its text), None when not grounded;
-    ``usage`` the generator's token counts (``prompt_tokens``, ``completion_tokens``; empty where
-    nothing was generated), for the OpenAI route's ``usage``.
-    """
-
-    question: str
-    text: str
-    verdict: AnswerVerdict
-    reason: str | None
-    generated: str
-    claims: tuple[Any, ...]
-    support: float
-    passages: tuple[Passage, ...]
-    policy: str
-    timings: Mapping[str, float] = field(default_factory=dict)
-    models: Mapping[str, str] = field(default_factory=dict)
-    threshold: float | None = None
-    grounding: Mapping[str, Any] | None = None
-    usage: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def answered(self) -> bool:
-        """True when an answer is returned (not withheld and not declined)."""
-        return self.verdict not in ("withheld", "declined")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "question": self.question,
-            "answer": self.text,
-            "verdict": self.verdict,
-            "reason": self.reason,
-            "answered": self.answered,
-            "generated": self.generated,
-            "support": self.support,
-            "threshold": self.threshold,
-            "grounding": dict(self.grounding) if self.grounding else None,
-            "claims": [c.to_dict() for c in self.claims],
-            "passages": [p.to_dict() for p in self.passages],
-            "policy": self.policy,
-            "timings_ms": dict(self.timings),
-            "models": dict(self.models),
-        }
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """``sentence``: one sentence and the guard's verdict on it (sent once judged);
-    ``done``: the final ``Answer``. Under ``abstain`` a stream stops at the first unsupported
-    sentence and its ``done`` event says the answer is withheld: discard what was shown."""
-
-    kind: Literal["sentence", "done"]
-    text: str = ""
-    claims: tuple[Any, ...] = ()
-    answer: Answer | None = None
 
 
 class Pipeline:
@@ -112,9 +43,9 @@ class Pipeline:
 
     def __init__(
         self,
-        retriever: Any,
-        generator: Any,
-        guard: Any,
+        retriever: Retriever,
+        generator: Generator,
+        guard: Verifier,
         *,
         policy: str = "abstain",
         top_k: int = 4,
@@ -132,8 +63,6 @@ class Pipeline:
         """Build from a TOML file (or its parsed dict): ``[retriever]`` index (a folder) or
         backend/uri; ``[generator]`` model and options; ``[guard]`` verifier, calibration,
         threshold; ``[pipeline]`` policy, top_k, mode, min_relevance."""
-        from .config import build_pipeline
-
         return build_pipeline(config)
 
     def warm_up(self) -> None:
@@ -235,8 +164,6 @@ class Pipeline:
                 break
         timings["generate"] = _ms(t_gen) - timings["verify"]
         if not stopped:
-            from .generate.prompts import is_decline
-
             if is_decline(text):
                 timings["total"] = sum(timings.values())
                 decision = apply_policy(policy, text.strip(), [], declined=True)
@@ -311,3 +238,15 @@ def _shift(claim: Any, offset: int) -> Any:
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
+
+
+def build_pipeline(config: str | Path | Mapping[str, Any], *, retriever: Any = None) -> Pipeline:
+    """A ``Pipeline`` from a TOML file (or its parsed dict), its stages made by
+    ``groundqa.pipeline.build.build_stages``; ``retriever`` replaces the one ``[retriever]`` names."""
+    from .build import build_stages
+
+    stages = build_stages(config, retriever=retriever)
+    try:
+        return Pipeline(stages.retriever, stages.generator, stages.guard, **stages.options)
+    except TypeError as exc:
+        raise ConfigError(f"[pipeline] has an unknown key: {exc}; valid keys: policy, top_k, mode, min_relevance") from exc

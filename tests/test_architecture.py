@@ -1,0 +1,163 @@
+"""The import graph of src/groundqa (issue 24): no cycle, the stages side by side, the fakes on the
+records. Read from the source's AST, every import counted (module level, in functions, under
+TYPE_CHECKING)."""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "groundqa"
+STAGES = ("documents", "index", "generate", "verify")
+# what a stage may import besides its own package: the shared layer (records, errors, text grammar,
+# model resolution, embedders, runtime and small utilities)
+SHARED = {"groundqa.types", "groundqa.errors", "groundqa.text", "groundqa.models", "groundqa.embed", "groundqa.runtime",
+          "groundqa.ids", "groundqa.fsutil", "groundqa.int8store", "groundqa.protocols", "groundqa.markdown", "groundqa.testing"}
+
+
+def _modules() -> dict[str, tuple[Path, bool]]:
+    out = {}
+    for p in SRC.rglob("*.py"):
+        parts = list(p.relative_to(SRC.parent).with_suffix("").parts)
+        pkg = parts[-1] == "__init__"
+        out[".".join(parts[:-1] if pkg else parts)] = (p, pkg)
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    mods = _modules()
+    graph: dict[str, set[str]] = {}
+    for name, (path, pkg) in mods.items():
+        targets: set[str] = set()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = name.split(".")[: None if pkg else -1]
+                    base = base[: len(base) - (node.level - 1)]
+                    prefix = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    prefix = node.module or ""
+                found = [f"{prefix}.{a.name}" if f"{prefix}.{a.name}" in mods else prefix for a in node.names]
+            else:
+                continue
+            for t in found:
+                while t and t not in mods:
+                    t = t.rpartition(".")[0]
+                if t and t != name:
+                    targets.add(t)
+        graph[name] = targets
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def _stage(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in STAGES else None
+
+
+def test_the_graph_is_read():
+    graph = import_graph()
+    assert "groundqa.pipeline.core" in graph and "groundqa.types" in graph["groundqa.pipeline.core"]
+    assert "groundqa.verify.guard" in graph["groundqa.verify"]
+
+
+def test_no_import_cycle():
+    assert _cycles(import_graph()) == []
+
+
+def test_no_stage_imports_another():
+    graph = import_graph()
+    cross = sorted((a, b) for a, ts in graph.items() for b in ts if _stage(a) and _stage(b) and _stage(a) != _stage(b))
+    assert cross == []
+
+
+# offline work still inside a stage (fine-tuning reads SQuAD through groundqa.bench); it leaves the stages
+# with the move of offline work into datasets/train/eval
+OFFLINE_IN_STAGES = {("groundqa.generate.curve", "groundqa.bench.squad"), ("groundqa.generate.finetune", "groundqa.bench.squad")}
+
+
+def test_stages_import_only_their_own_package_and_the_shared_layer():
+    graph = import_graph()
+    bad = sorted((a, b) for a, ts in graph.items() if _stage(a) for b in ts
+                 if _stage(b) != _stage(a) and b not in SHARED and (a, b) not in OFFLINE_IN_STAGES)
+    assert bad == []
+
+
+def test_only_the_pipeline_package_names_more_than_one_stage_among_the_request_path():
+    # the concrete stages meet in groundqa.pipeline (build); core is typed against the protocols
+    graph = import_graph()
+    assert not any(_stage(b) for b in graph["groundqa.pipeline.core"])
+    assert {_stage(b) for b in graph["groundqa.pipeline.build"]} >= {"index", "generate", "verify"}
+
+
+def test_records_and_fakes_stand_on_the_shared_layer():
+    graph = import_graph()
+    assert graph["groundqa.types"] <= {"groundqa.text"}
+    assert graph["groundqa.protocols"] <= {"groundqa.types"}
+    # the fakes: records, errors and the text grammar, plus the guard's claim splitter (KeywordGuard splits as the guard does)
+    assert graph["groundqa.testing"] <= {"groundqa.types", "groundqa.errors", "groundqa.text", "groundqa.verify.claims"}
+
+
+def test_fit_works_on_rankings_not_on_the_index():
+    graph = import_graph()
+    assert "groundqa.index.hybrid" not in graph["groundqa.index.fit"]
+    assert "_dense_index" not in (SRC / "index" / "fit.py").read_text(encoding="utf-8")
+
+
+def test_one_citation_grammar():
+    import re
+
+    pattern = re.compile(r"re\.compile\(r?[\"'][^\"']*\\\[\\d")
+    hits = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if p.name != "text.py" and pattern.search(p.read_text(encoding="utf-8"))]
+    assert hits == []
+
+
+def test_cli_bench_owns_every_bench_subcommand():
+    owners = sorted(p.name for p in (SRC / "cli").glob("*.py") if "bench_sub.add_parser(" in p.read_text(encoding="utf-8"))
+    assert owners == ["bench.py"]
+    from groundqa.cli import build_parser
+
+    parser = build_parser()
+    bench = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "bench")[1]
+    names = list(bench._subparsers._group_actions[0].choices)
+    assert names == ["retrieval", "qa", "guard"]
