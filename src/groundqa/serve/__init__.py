@@ -1,6 +1,6 @@
 """The HTTP service: ``create_app(pipeline=None, index_dir=..., settings=...)`` (FastAPI).
 
-Needs the ``serve`` extra (``pip install 'groundqa[serve]'``). See ``groundqa.serve.app`` for the
+Needs the ``serve`` extra (``pip install 'groundqa[serve]'``). See ``groundqa.serve.routes`` for the
 routes, ``settings`` for limits and API keys, ``store`` for durable ingest, ``audit`` for the
 audit log and review loop.
 """
