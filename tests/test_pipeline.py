@@ -96,7 +96,7 @@ def test_abstain_is_the_default_policy_everywhere(index):
     the Pipeline, a TOML config without [pipeline] policy (what `groundqa serve` builds) and
     `groundqa ask` without --policy all withhold it."""
     from groundqa.cli import build_parser
-    from groundqa.cli.pipeline_cmds import _pipeline
+    from groundqa.cli.ask import _pipeline
     from groundqa.config import build_pipeline
 
     gen = ExtractiveGenerator(extra="Priestley later moved to Mars in 1999.")

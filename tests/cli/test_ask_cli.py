@@ -13,8 +13,8 @@ import json
 import pytest
 
 from groundqa.cli import main
-from groundqa.cli import pipeline_cmds
-from groundqa.cli.pipeline_cmds import claim_shown, read_questions, render_answer
+from groundqa.cli import ask as ask_cmd
+from groundqa.cli.ask import claim_shown, read_questions, render_answer
 from groundqa.errors import ConfigError
 from groundqa.index import HybridIndex
 from groundqa.pipeline import Pipeline
@@ -50,7 +50,7 @@ def fake_stages(monkeypatch):
         built["generator"], built["server_model"] = generator, server_model
         return Pipeline(index, ExtractiveGenerator(), KeywordGuard(), policy=policy or "abstain", top_k=top_k)
 
-    monkeypatch.setattr(pipeline_cmds, "_pipeline", fake)
+    monkeypatch.setattr(ask_cmd, "_pipeline", fake)
     return built
 
 
@@ -99,7 +99,7 @@ def test_ask_argument_errors_exit_2(capsys, tmp_path, index_dir, fake_stages):
 
 
 def test_time_report_points_to_serve_when_loading_dominates():
-    from groundqa.cli.pipeline_cmds import time_report
+    from groundqa.cli.ask import time_report
 
     idx = HybridIndex(HashEmbedder())
     idx.add(make_chunks())

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from groundqa.cli import build_parser, main
-from groundqa.cli.index_cmds import parse_filters
+from groundqa.cli.index import parse_filters
 from groundqa.documents import sample_corpus_dir, sample_questions
 from groundqa.errors import ConfigError
 

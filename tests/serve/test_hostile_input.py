@@ -240,7 +240,7 @@ def test_review_show_escapes_control_characters(tmp_path: Path, capsys: pytest.C
 
 
 def test_cli_tables_escape_ids_and_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from groundqa.cli.index_cmds import _table
+    from groundqa.cli.index import _table
 
     out = _table([["evil\nid\x1b[31m", "text\x1b[2J"]], ["doc", "text"])
     assert "\x1b" not in out and len(out.splitlines()) == 3
@@ -495,7 +495,7 @@ def test_groundqa_serve_refuses_damaged_state_before_loading_models(tmp_path: Pa
 def test_groundqa_ask_output_escapes_document_text_and_ids() -> None:
     """`groundqa ask` prints passages and citations: their ids and text are escaped, while its own
     colours (``color=True``) stay."""
-    from groundqa.cli.pipeline_cmds import render_answer
+    from groundqa.cli.ask import render_answer
     from groundqa.documents import Chunker
     from groundqa.index import HybridIndex
     from groundqa.pipeline import Pipeline

@@ -18,12 +18,12 @@ from typing import Sequence
 
 # Modules that add subcommands. A module that is missing (a stage not built yet) is skipped.
 _COMMAND_MODULES = [
-    "groundqa.cli.index_cmds",
-    "groundqa.cli.bench",
-    "groundqa.cli.generate_cmds",
-    "groundqa.cli.verify_cmds",
-    "groundqa.cli.pipeline_cmds",
-    "groundqa.cli.serve_cmds",
+    "groundqa.cli.index",  # index build|add|delete|info, search
+    "groundqa.cli.bench",  # bench retrieval|qa|guard
+    "groundqa.cli.train",  # finetune, adapter-scale, train-verifier, calibrate
+    "groundqa.cli.ask",  # demo, ask
+    "groundqa.cli.serve",  # serve
+    "groundqa.cli.review",  # review list|show|mark|export
 ]
 
 

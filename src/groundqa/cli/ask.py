@@ -111,7 +111,7 @@ def read_questions(path: str | Path) -> list[str]:
 def _ask(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..index.backends import is_milvus_uri, open_retriever  # an index directory or a Milvus URI
-    from .index_cmds import check_index_dir
+    from .index import check_index_dir
 
     _check_top_k(args.top_k)
     if (args.question is None) == (args.questions is None):
