@@ -213,7 +213,7 @@ def render_answer(answer: Any, *, color: bool = False) -> str:
 
 def answer_is_right(text: str, golds: Any) -> bool:
     """True when a gold answer, SQuAD-normalised, occurs in the answer text (citation marks aside)."""
-    from ..bench.squad import normalize_answer
+    from ..datasets.squad import normalize_answer
     from ..text import remove_citations as strip_citations
 
     got = f" {normalize_answer(strip_citations(text))} "
@@ -307,7 +307,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _selective(answers: list) -> dict:
     """Coverage at 90%/95% precision and AURC of the demo's answers, each generated answer scored by
     its support and right when a gold answer is in it (groundqa.bench.selective)."""
-    from ..bench.selective import answer_score, selective_metrics
+    from ..metrics.selective import answer_score, selective_metrics
 
     return selective_metrics([answer_score(a) for _, a in answers],
                              [bool(q.answerable and answer_is_right(a.generated, q.answers)) for q, a in answers]).to_dict()

@@ -107,8 +107,8 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
 
 
 def cmd_retrieval(args: argparse.Namespace) -> int:
-    from ..bench.beir import load_beir
-    from ..bench.retrieval import RetrievalBenchConfig, run_retrieval_benchmark
+    from ..datasets.beir import load_beir
+    from ..eval.retrieval import RetrievalBenchConfig, run_retrieval_benchmark
 
     top_k = args.top_k
     ks = tuple(k for k in (1, 5, 10, 100) if k <= top_k) if isinstance(top_k, int) and top_k >= 1 else (1, 5, 10, 100)
@@ -185,7 +185,7 @@ def _bench_generator(args: argparse.Namespace) -> Any:
 
 def _bench_qa_retrieved(args: argparse.Namespace, all_items: list, sample: list) -> int:
     """The whole pipeline over an index of every context in the file (issue 5's benchmark)."""
-    from ..bench.qa import build_context_index, run_pipeline_qa, summarize, write_report
+    from ..eval.qa import build_context_index, run_pipeline_qa, summarize, write_report
     from ..generate.hf import TransformersGenerator
     from ..pipeline import Pipeline
     from ..verify.guard import Guard
@@ -213,7 +213,7 @@ def _bench_qa_retrieved(args: argparse.Namespace, all_items: list, sample: list)
 
 
 def _bench_qa(args: argparse.Namespace) -> int:
-    from ..bench.squad import context_pool, load_squad, run_gold_qa, sample_items
+    from ..datasets.squad import context_pool, load_squad, run_gold_qa, sample_items
     from ..generate.hf import TransformersGenerator
 
     if args.threads:
@@ -247,6 +247,6 @@ def _bench_qa(args: argparse.Namespace) -> int:
 
 
 def cmd_guard(args: argparse.Namespace) -> int:
-    from ..bench.guard import run_bench
+    from ..eval.guard import run_bench
 
     return run_bench(args)

@@ -93,7 +93,7 @@ def _register_generator(sub: Any) -> None:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from ..generate.finetune import FinetuneConfig, finetune
+    from ..train.finetune import FinetuneConfig, finetune
 
     cfg = FinetuneConfig(
         data=args.data, base=args.base, out=args.out, lora=args.lora, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
@@ -106,7 +106,7 @@ def _finetune(args: argparse.Namespace) -> int:
         command="groundqa " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("groundqa") else "",
     )
     if args.curve:
-        from ..generate.curve import CurveConfig, parse_sizes, run_curve
+        from ..train.curve import CurveConfig, parse_sizes, run_curve
 
         curve = CurveConfig(sizes=parse_sizes(args.curve), eval_docs=args.eval_docs, eval_questions=args.eval_questions,
                             cost_per_hour=args.cost_per_hour, price_table=args.price_table, flat_gain=args.flat_gain)
@@ -128,7 +128,7 @@ def _finetune(args: argparse.Namespace) -> int:
 
 
 def _adapter_scale(args: argparse.Namespace) -> int:
-    from ..generate.finetune import scale_adapter
+    from ..train.finetune import scale_adapter
 
     card = scale_adapter(args.adapter, args.out, args.scale, note=args.note)
     sc = card.get("scaled", {})
@@ -187,8 +187,8 @@ def _register_verifier(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..verify.synth import Pair, iter_jsonl
-    from ..verify.train import TrainConfig, build_training_pairs, describe_pairs, export_fp16, train_cross_encoder
+    from ..datasets.synth import Pair, iter_jsonl
+    from ..train.verifier import TrainConfig, build_training_pairs, describe_pairs, export_fp16, train_cross_encoder
 
     if not args.snli and not args.squad and not args.pairs:
         raise ConfigError("train-verifier needs data: pass --snli, --squad and/or --pairs")
@@ -221,7 +221,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             desc["sources"][f] = describe_pairs(extra)
         desc.update(describe_pairs(train, prefix="train_"))
         desc["positive_rate"] = desc.pop("train_positive_rate")
-        from ..verify.synth import write_jsonl
+        from ..datasets.synth import write_jsonl
 
         write_jsonl(train, data_file)
         write_jsonl(val, out / "val_pairs.jsonl")
@@ -278,8 +278,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def run_calibrate(args: Any) -> int:
     """``groundqa calibrate``: fit the guard's combiner and thresholds on ``--data`` and write ``--out``."""
     from ..pipeline.build import make_guard
-    from ..verify.calibrate import evaluate, featurize, fit_with_thresholds, half_split, predict
-    from ..verify.data import load_guard_file
+    from ..train.calibrate import evaluate, featurize, fit_with_thresholds, half_split, predict
+    from ..datasets.claims import load_guard_file
 
     if not 0.0 < args.target_precision < 1.0:
         raise ConfigError(f"--target-precision={args.target_precision!r} is not valid; pass a number in (0, 1), e.g. 0.9")

@@ -42,7 +42,7 @@ from fastapi import FastAPI
 from ..errors import GroundQAError
 from ..runtime import apply_threads
 from .audit import AuditLog
-from .metrics import Metrics
+from .prometheus import Metrics
 from .middleware import ApiError, BodyLimitAndMetrics, install_error_handlers
 from .routes import _index_size, citations, install_routes  # noqa: F401  (citations: re-exported)
 from .schemas import DocumentIn, IngestRequest, StreamSentence

@@ -340,7 +340,7 @@ def locate_answer(answer: str, passages: Sequence[str], cited: Sequence[int] = (
     """Where ``answer`` (citation marks removed) is in ``passages``: word for word (as
     ``groundqa finetune`` looks for it), else the best-matching span at token F1 >= ``min_score``
     (``generate.grounding.snap_answer``), else kind ``skip`` with the best score seen."""
-    from ..bench.squad import _find_words
+    from ..datasets.squad import _find_words
     from ..generate.grounding import snap_answer
     from ..text import strip_citations
 

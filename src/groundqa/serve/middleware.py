@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import ConfigError, DocumentError, GroundQAError
 from ..text import printable
 from .auth import AuthError
-from .metrics import Metrics
+from .prometheus import Metrics
 
 log = logging.getLogger("groundqa.serve.app")  # the service's one log name
 

@@ -30,9 +30,11 @@ no evidence sentence holds it, the question asks for a code name and it is none,
 to another identifier than the one asked about), with the named reason; ``Guard(answer_checks=False)``
 turns these off. Code in technical prose (``None``, ``no_proxy``, ``NULL``) is not negation.
 
-Modules: ``claims``, ``evidence``, ``lexical``, ``answer_check``, ``scorers``, ``combiner``, ``metrics`` (pure),
-``calibrate``, ``data`` (WiCE / HaluEval / plain readers, NLI sources and licences), ``synth``
-(synthetic training pairs from any corpus), ``train`` (fine-tune the cross-encoder).
+Modules: ``claims``, ``evidence``, ``lexical``, ``answer_check``, ``scorers``, ``combiner``. The offline
+work on the guard lives outside the stage: ``groundqa.metrics.verifier`` (pure metrics),
+``groundqa.train.calibrate``, ``groundqa.datasets.claims`` (WiCE / HaluEval / plain readers, NLI
+sources and licences), ``groundqa.datasets.synth`` (synthetic training pairs from any corpus),
+``groundqa.train.verifier`` (fine-tune the cross-encoder).
 Importing this package loads no torch or transformers.
 """
 

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from .squad import QAItem, best_over
+from ..datasets.squad import QAItem, best_over
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def context_documents(items: Iterable[QAItem]) -> list[Any]:
     may then return the copies side by side) and logged as a warning with the count.
     """
     from ..types import Document
-    from .squad import hash_text
+    from ..datasets.squad import hash_text
 
     docs: dict[str, Document] = {}
     ids_of_text: dict[str, set[str]] = {}
@@ -196,7 +196,7 @@ def summarize(records: Sequence[PipelineRecord], *, version: str = "1.1") -> dic
         }
     # selective-answer metrics over every question: each generated answer scored by its support,
     # right when its F1 with a gold answer is at least 0.5 (groundqa.bench.selective)
-    from .selective import selective_metrics
+    from ..metrics.selective import selective_metrics
 
     summary["selective"] = selective_metrics([r.support if r.generated else None for r in records],
                                              [bool(r.answerable and r.generated and r.raw_f1 >= 0.5) for r in records]).to_dict()

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import ConfigError, TrainingDivergedError
-from .prompts import PromptTemplate, window_around, truncate_words
+from ..generate.prompts import PromptTemplate, window_around, truncate_words
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def build_examples(items: Sequence[Any], template: PromptTemplate, *, seed: int,
     question and answers whenever a shown passage holds the answer; answers that the passages do
     not hold are left to the guard. With ``"other"``, SQuAD v2 unanswerable questions are skipped
     (their paragraph is about the question; deciding them is the guard's job)."""
-    from ..bench.squad import context_pool, passages_for
+    from ..datasets.squad import context_pool, passages_for
 
     rng = random.Random(seed)
     pool = pool if pool is not None else context_pool(items)
@@ -326,8 +326,8 @@ def forgetting_check(model: Any, tokenizer: Any) -> dict[str, Any]:
 def dev_f1(model: Any, tokenizer: Any, template: PromptTemplate, examples: Sequence[Example], *, max_new_tokens: int = 32,
            batch_size: int = 8) -> dict[str, float]:
     """Generate on ``examples`` and score token F1 / EM (official SQuAD), citation and decline rates."""
-    from ..bench.squad import best_over
-    from .hf import TransformersGenerator
+    from ..datasets.squad import best_over
+    from ..generate.hf import TransformersGenerator
 
     was_training = model.training
     model.eval()
@@ -385,7 +385,7 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
     import torch
     from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
-    from ..bench.squad import context_pool, load_squad
+    from ..datasets.squad import context_pool, load_squad
 
     t_start = time.time()
     if cfg.precision == "fp16" and not torch.cuda.is_available():
@@ -429,7 +429,7 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
 
     # model --------------------------------------------------------------------------------------
     if model is None:
-        from .loading import load_generator_model
+        from ..generate.loading import load_generator_model
 
         loaded = load_generator_model(cfg.base, device=None, dtype="float32")
         model, tokenizer = loaded.model, loaded.tokenizer
@@ -442,7 +442,7 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
         dev_before = dev_f1(model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens) if dev_ex else None
     log.info("before training: dev %s, perplexity %.2f", dev_before, forgetting_before["perplexity"])
     if cfg.lora and cfg.init_adapter:  # continue from an adapter: its own r, alpha and targets
-        from .loading import _apply_adapter
+        from ..generate.loading import _apply_adapter
 
         model = _apply_adapter(model, Path(cfg.init_adapter))
         for name, param in model.named_parameters():
@@ -662,7 +662,7 @@ def scale_adapter(src: str | os.PathLike[str], dst: str | os.PathLike[str], scal
     card["scaled"] = {"scale": round(prev * scale, 6), "from": src.name, "trained_lora_alpha": card.get("scaled", {}).get("trained_lora_alpha", trained_alpha),
                       "lora_alpha": cfg["lora_alpha"], "note": note}
     if check_forgetting and card.get("forgetting"):
-        from .loading import load_generator_model
+        from ..generate.loading import load_generator_model
 
         loaded = load_generator_model(card.get("base") or cfg.get("base_model_name_or_path", ""), adapter=str(tmp))
         card["scaled"]["forgetting_after"] = forgetting_check(loaded.model, loaded.tokenizer)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import ConfigError, check_positive
-from .synth import Pair
+from ..datasets.synth import Pair
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def train_cross_encoder(config: TrainConfig, pairs: Sequence[Pair], *, resume: b
     resolved = resolve_base(config.base)
     tok = AutoTokenizer.from_pretrained(str(resolved.tokenizer_path or resolved.path))
     if (Path(resolved.path) / "model.int8.safetensors").exists() and not (Path(resolved.path) / "model.safetensors").exists():
-        from .scorers import _load_classifier  # the shipped verifier is stored in int8: load it back as float32
+        from ..verify.scorers import _load_classifier  # the shipped verifier is stored in int8: load it back as float32
 
         model = _load_classifier(str(resolved.path))
     else:
@@ -190,7 +190,7 @@ def resolve_base(ref: str) -> Any:
     """The model to start from: ``"default"`` is the shipped verifier (``groundqa/data/verifier``),
     anything else goes through the model resolver (packaged name, folder or hub id)."""
     from ..models import ResolvedModel, resolve_model
-    from .scorers import DEFAULT_VERIFIER_DIR
+    from ..verify.scorers import DEFAULT_VERIFIER_DIR
 
     if ref in ("default", ""):
         if not (DEFAULT_VERIFIER_DIR / "config.json").exists():
@@ -243,8 +243,8 @@ def build_training_pairs(
     The last ``n_val_titles`` of the training titles and ``val_snli`` SNLI pairs are held out for
     validation. Returns (train, validation, a description for the model card).
     """
-    from .data import load_snli
-    from .synth import pairs_from_squad, squad_articles, squad_training_titles
+    from ..datasets.claims import load_snli
+    from ..datasets.synth import pairs_from_squad, squad_articles, squad_training_titles
 
     rng = random.Random(seed)
     train: list[Pair] = []

@@ -1,9 +1,9 @@
 """The retrieval benchmark: index a BEIR corpus, search every query per mode, score the runs.
 
 ``run_retrieval_benchmark(dataset, config)`` builds one ``HybridIndex`` over the corpus (one chunk
-per document, see ``beir.py``), searches all selected queries in batches with ``search_batch`` for
+per document, see ``groundqa.datasets.beir``), searches all selected queries in batches with ``search_batch`` for
 each mode, maps passages back to document ids (a document's best-ranked chunk stands for it), and
-scores the runs with the pure functions in ``metrics.py``.
+scores the runs with the pure functions in ``groundqa.metrics.retrieval``.
 
 Run scores are ranks, not raw scores: the run gives each document ``1 / rank`` of its best chunk,
 so the metrics see exactly the order the index returned (fused scores tie often, and re-sorting
@@ -25,8 +25,8 @@ import numpy as np
 from ..errors import ConfigError, check_choice
 from ..types import Passage
 from ..index.hybrid import DEFAULT_FUSION, DEFAULT_NORM, NORMS
-from .beir import QUERY_SPLITS, BeirDataset
-from .metrics import DEFAULT_KS, RetrievalMetrics, Run, evaluate
+from ..datasets.beir import QUERY_SPLITS, BeirDataset
+from ..metrics.retrieval import DEFAULT_KS, RetrievalMetrics, Run, evaluate
 
 MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
 FUSIONS: tuple[str, ...] = ("rrf", "weighted")

@@ -20,12 +20,12 @@ import numpy as np
 
 from ..errors import ConfigError, check_choice
 from ..text import strip_citations
-from .claims import claim_inputs, split_claims
-from .combiner import Combiner, fit_combiner
-from .data import GuardExample, load_guard_file
-from .evidence import windows_from_texts
-from .metrics import auroc, balanced_accuracy, best_balanced_threshold, ece, f1_unsupported, threshold_for_precision
-from .scorers import GenerationScorer
+from ..verify.claims import claim_inputs, split_claims
+from ..verify.combiner import Combiner, fit_combiner
+from ..datasets.claims import GuardExample, load_guard_file
+from ..verify.evidence import windows_from_texts
+from ..metrics.verifier import auroc, balanced_accuracy, best_balanced_threshold, ece, f1_unsupported, threshold_for_precision
+from ..verify.scorers import GenerationScorer
 
 # features where a larger value means *less* support
 WORSE_IF_HIGHER = frozenset({"missing_numbers", "missing_names", "neg_mismatch", "log_len", "missing_words"})

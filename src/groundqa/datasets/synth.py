@@ -28,8 +28,8 @@ from typing import Iterable, Iterator, Sequence
 
 from ..errors import ConfigError
 from ..text import sentence_spans
-from .claims import qa_claim
-from .lexical import MONTHS, normalise_number, units
+from ..verify.claims import qa_claim
+from ..verify.lexical import MONTHS, normalise_number, units
 
 _MONTH_NAMES = [m.capitalize() for m in MONTHS if len(m) > 3]
 

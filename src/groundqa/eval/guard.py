@@ -19,12 +19,12 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..pipeline.build import make_guard
-from ..verify.calibrate import GENERATION_FEATURES, FeatureTable, evaluate, featurize, fit_with_thresholds, half_split, predict
+from ..train.calibrate import GENERATION_FEATURES, FeatureTable, evaluate, featurize, fit_with_thresholds, half_split, predict
 from ..text import strip_citations
 from ..verify.combiner import Combiner
-from ..verify.data import load_guard_file
+from ..datasets.claims import load_guard_file
 from ..verify.lexical import tokens, word_overlap
-from ..verify.metrics import auroc, balanced_accuracy, best_balanced_threshold, pr_curve_unsupported, reliability
+from ..metrics.verifier import auroc, balanced_accuracy, best_balanced_threshold, pr_curve_unsupported, reliability
 
 
 def shortcut_columns(examples: Any) -> dict[str, np.ndarray]:

@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 from ..errors import ConfigError
 from .finetune import FinetuneConfig, _fingerprint, build_examples, finetune, forgetting_check, split_by_document
-from .prompts import PromptTemplate
+from ..generate.prompts import PromptTemplate
 
 CURVE_VERSION = 1
 
@@ -110,7 +110,7 @@ def price_per_hour(curve: CurveConfig, device: str) -> tuple[float | None, str]:
 def evaluate(gen: Any, examples: Sequence[Any]) -> dict[str, Any]:
     """EM, token F1, answered rate and gold-citation rate on the answerable examples; decline rate on
     the unanswerable ones (percentages); ``f1_se``: the standard error of the mean F1."""
-    from ..bench.squad import best_over
+    from ..datasets.squad import best_over
 
     outs = gen.generate_batch([e.question for e in examples], [list(e.passages) for e in examples])
     ems, f1s, answered, cited, declined = [], [], [], [], []
@@ -140,8 +140,8 @@ def _evaluate_model(ref: str, adapter: str | None, examples: Sequence[Any], batc
     ``forgetting`` is given (a trained point's card already holds it, measured on the same weights)."""
     import torch
 
-    from .hf import TransformersGenerator
-    from .loading import load_generator_model
+    from ..generate.hf import TransformersGenerator
+    from ..generate.loading import load_generator_model
 
     if threads:
         torch.set_num_threads(threads)
@@ -244,7 +244,7 @@ def _write_json(path: Path, obj: Any) -> None:
 def run_curve(cfg: FinetuneConfig, curve: CurveConfig, *, template: PromptTemplate | None = None,
               show_progress: bool = False, log: Any = print) -> dict[str, Any]:
     """Train and evaluate every point of ``curve.sizes`` (see the module doc); returns the report."""
-    from ..bench.squad import context_pool, load_squad
+    from ..datasets.squad import context_pool, load_squad
 
     template = template or PromptTemplate()
     out = Path(cfg.out)
