@@ -247,6 +247,10 @@ def _bench_qa(args: argparse.Namespace) -> int:
 
 
 def cmd_guard(args: argparse.Namespace) -> int:
-    from ..eval.guard import run_bench
+    from ..eval.guard import GuardBenchConfig, run_guard_bench
 
-    return run_bench(args)
+    run_guard_bench(GuardBenchConfig(data=args.data, verifier=args.verifier, calibration=args.calibration, json=args.json, report=args.report,
+                                     embedder=args.embedder, judge=args.judge, judge_dtype=args.judge_dtype, limit=args.limit,
+                                     save_features=args.save_features, load_features=args.load_features,
+                                     no_exact_checks=args.no_exact_checks, top_windows=args.top_windows))
+    return 0

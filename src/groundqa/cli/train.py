@@ -238,8 +238,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"exported to {export}")
     if args.calibrate:
         cal = Path(export) / "calibration.json"  # type: ignore[arg-type]
-        run_calibrate(argparse.Namespace(data=args.calibrate, verifier=export, out=str(cal), target_precision=0.9,
-                                         embedder=args.calibrate_embedder, judge=None, judge_dtype="fp32", limit=None, split="all"))
+        from ..train.calibrate import CalibrateConfig, run_calibrate
+
+        run_calibrate(CalibrateConfig(data=args.calibrate, verifier=export, out=str(cal), target_precision=0.9,  # type: ignore[arg-type]
+                                      embedder=args.calibrate_embedder, judge=None, judge_dtype="fp32", limit=None, split="all"))
         print(f"calibrated: use it with [guard] verifier = {json.dumps(export)} and calibration = {json.dumps(str(cal))} "
               f"(or Guard(verifier=..., calibration=...))")
     else:
@@ -272,39 +274,8 @@ def _deadline(stop_at: str | None) -> float | None:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    return run_calibrate(args)
+    from ..train.calibrate import CalibrateConfig, run_calibrate
 
-
-def run_calibrate(args: Any) -> int:
-    """``groundqa calibrate``: fit the guard's combiner and thresholds on ``--data`` and write ``--out``."""
-    from ..pipeline.build import make_guard
-    from ..train.calibrate import evaluate, featurize, fit_with_thresholds, half_split, predict
-    from ..datasets.claims import load_guard_file
-
-    if not 0.0 < args.target_precision < 1.0:
-        raise ConfigError(f"--target-precision={args.target_precision!r} is not valid; pass a number in (0, 1), e.g. 0.9")
-    fmt, examples = load_guard_file(args.data, args.limit)
-    guard = make_guard(args.verifier, args.embedder, judge=getattr(args, "judge", None), judge_dtype=getattr(args, "judge_dtype", "fp32"))
-    table = featurize(guard, examples, fmt=fmt)
-    info = {
-        "data": str(args.data),
-        "format": fmt,
-        "examples": len(examples),
-        "supported": int(table.y.sum()),
-        "verifier": args.verifier,
-        "embedder": args.embedder,
-        "split": args.split,
-    }
-    report: dict[str, Any] = {}
-    if args.split == "half":
-        fit = half_split(table.groups)
-        comb = fit_with_thresholds(table.X[fit], table.y[fit], table.features, args.target_precision, info)
-        held = evaluate(table.y[~fit], predict(comb, table.X[~fit], table.features), comb.threshold)
-        report["held_out_half"] = held
-    else:
-        comb = fit_with_thresholds(table.X, table.y, table.features, args.target_precision, info)
-    report["fit"] = evaluate(table.y, predict(comb, table.X, table.features), comb.threshold)
-    comb = comb.with_thresholds(comb.threshold, comb.thresholds, {**info, "metrics": report})
-    comb.save(args.out)
-    print(json.dumps({"out": str(args.out), "threshold": comb.threshold, "thresholds": dict(comb.thresholds), **report}, indent=2))
+    run_calibrate(CalibrateConfig(data=args.data, verifier=args.verifier, out=args.out, target_precision=args.target_precision,
+                                  embedder=args.embedder, judge=args.judge, judge_dtype=args.judge_dtype, limit=args.limit, split=args.split))
     return 0

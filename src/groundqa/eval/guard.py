@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from ..verify.combiner import Combiner
 from ..datasets.claims import load_guard_file
 from ..verify.lexical import tokens, word_overlap
 from ..metrics.verifier import auroc, balanced_accuracy, best_balanced_threshold, pr_curve_unsupported, reliability
+from .result import BenchResult, bench_result
 
 
 def shortcut_columns(examples: Any) -> dict[str, np.ndarray]:
@@ -58,9 +60,9 @@ def baseline_scores(table: Any, fit: np.ndarray, test: np.ndarray, examples: Any
     return out
 
 
-def _exact(p: np.ndarray, table: Any, threshold: float, args: Any) -> np.ndarray:
+def _exact(p: np.ndarray, table: Any, threshold: float, config: Any) -> np.ndarray:
     """The guard's exact check: a claim with a number/date missing from the evidence is capped."""
-    if getattr(args, "no_exact_checks", False) or "missing_numbers" not in table.features:
+    if getattr(config, "no_exact_checks", False) or "missing_numbers" not in table.features:
         return p
     miss = table.X[:, table.features.index("missing_numbers")] > 0
     return np.where(miss, np.minimum(p, threshold * 0.5), p)
@@ -90,14 +92,35 @@ def load_feature_tables(paths: Any, examples: Any, data: Any) -> FeatureTable:
                         int(base["n_claims"]), seconds, [str(i) for i in base["ids"]])
 
 
-def run_bench(args: Any) -> int:
-    fmt, examples = load_guard_file(args.data, args.limit)
+@dataclass(frozen=True)
+class GuardBenchConfig:
+    """``groundqa bench guard``'s settings (the flags of the same names)."""
+
+    data: str
+    verifier: str = "default"
+    calibration: str | None = None
+    json: str | None = None  # write the metrics JSON here ('-' = stdout; otherwise a table is printed)
+    report: str | None = None  # folder for the PR and reliability plots
+    embedder: str = "minilm-l6"
+    judge: str | None = None
+    judge_dtype: str = "fp32"
+    limit: int | None = None
+    save_features: str | None = None
+    load_features: Sequence[str] | None = None
+    no_exact_checks: bool = False
+    top_windows: int | None = None
+
+
+def run_guard_bench(config: GuardBenchConfig) -> BenchResult:
+    """Run the guard benchmark; prints the table (or the JSON with ``json='-'``), writes ``json`` and
+    ``report`` when given, and returns the metrics as a ``BenchResult``."""
+    fmt, examples = load_guard_file(config.data, config.limit)
     kw = {}
-    if args.top_windows:
-        kw["top_k"] = args.top_windows
-    guard = make_guard(args.verifier, args.embedder, judge=getattr(args, "judge", None), judge_dtype=getattr(args, "judge_dtype", "fp32"), **kw)
-    if getattr(args, "load_features", None):
-        table = load_feature_tables(args.load_features, examples, args.data)
+    if config.top_windows:
+        kw["top_k"] = config.top_windows
+    guard = make_guard(config.verifier, config.embedder, judge=config.judge, judge_dtype=config.judge_dtype, **kw)
+    if config.load_features:
+        table = load_feature_tables(config.load_features, examples, config.data)
         missing = [f for f in guard.features if f not in table.features and f not in GENERATION_FEATURES]
         if missing:
             raise ConfigError(f"--load-features lacks the columns {missing} of this guard; save them with --save-features "
@@ -107,13 +130,13 @@ def run_bench(args: Any) -> int:
         table = FeatureTable(table.X[:, keep], table.y, table.groups, tuple(table.features[i] for i in keep), table.n_claims, table.seconds, table.ids)
     else:
         table = featurize(guard, examples, fmt=fmt)
-    if getattr(args, "save_features", None):
-        np.savez(args.save_features, X=table.X, y=table.y, groups=np.array(table.groups), features=np.array(table.features), ids=np.array(table.ids), n_claims=table.n_claims, seconds=table.seconds)
-    if args.calibration:
-        comb = Combiner.load(args.calibration)
+    if config.save_features:
+        np.savez(config.save_features, X=table.X, y=table.y, groups=np.array(table.groups), features=np.array(table.features), ids=np.array(table.ids), n_claims=table.n_claims, seconds=table.seconds)
+    if config.calibration:
+        comb = Combiner.load(config.calibration)
         missing = [f for f in comb.features if f not in table.features]
         if missing:
-            raise ConfigError(f"--calibration {args.calibration!r} needs features {missing} that --verifier {args.verifier!r} does not give")
+            raise ConfigError(f"--calibration {config.calibration!r} needs features {missing} that --verifier {config.verifier!r} does not give")
         idx = [table.features.index(f) for f in comb.features]
         fit = np.ones(len(table.y), dtype=bool)
         test = fit
@@ -122,22 +145,22 @@ def run_bench(args: Any) -> int:
     else:
         fit = half_split(table.groups)
         test = ~fit
-        comb = fit_with_thresholds(table.X[fit], table.y[fit], table.features, 0.9, {"data": str(args.data)})
+        comb = fit_with_thresholds(table.X[fit], table.y[fit], table.features, 0.9, {"data": str(config.data)})
         p = predict(comb, table.X, table.features)
         fitted = "half of --data by claim id (sha1 % 2 == 0); metrics on the other half"
         # the swapped fold, for an idea of the split's noise
         comb2 = fit_with_thresholds(table.X[test], table.y[test], table.features, 0.9, {})
-        p2 = _exact(predict(comb2, table.X, table.features), table, comb2.threshold, args)
+        p2 = _exact(predict(comb2, table.X, table.features), table, comb2.threshold, config)
         swapped = evaluate(table.y[fit], p2[fit], comb2.threshold)
-    p = _exact(p, table, comb.threshold, args)
+    p = _exact(p, table, comb.threshold, config)
     res = evaluate(table.y[test], p[test], comb.threshold)
     out: dict[str, Any] = {
-        "data": str(args.data),
+        "data": str(config.data),
         "format": fmt,
-        "verifier": args.verifier,
+        "verifier": config.verifier,
         "features": list(table.features),
         "fitted_on": fitted,
-        "exact_checks": not getattr(args, "no_exact_checks", False),
+        "exact_checks": not config.no_exact_checks,
         **res,
         "threshold": comb.threshold,
         "claims_per_s": table.n_claims / table.seconds if table.seconds > 0 else float("nan"),
@@ -149,20 +172,20 @@ def run_bench(args: Any) -> int:
                          if f in ("nli_best", "nli_concat", "nli_seg_min", "judge", "emb_best", "seg_lex_min")},
         "combiner": {"features": list(comb.features), "coef": list(comb.coef)},
     }
-    if not args.calibration:
+    if not config.calibration:
         out["swapped_fold"] = swapped
         out["two_fold_mean"] = {k: (res[k] + swapped[k]) / 2 for k in ("balanced_accuracy", "auroc", "f1_unsupported", "ece")}
     text = json.dumps(out, indent=2, default=float)
-    if args.json and args.json != "-":
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(text + "\n")
-    if args.json == "-":
+    if config.json and config.json != "-":
+        Path(config.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(config.json).write_text(text + "\n")
+    if config.json == "-":
         print(text)
     else:
         _print_table(out)
-    if args.report:
-        write_report(Path(args.report), table.y[test], p[test], out)
-    return 0
+    if config.report:
+        write_report(Path(config.report), table.y[test], p[test], out)
+    return bench_result("bench guard", config, out, [config.data, *(config.load_features or [])])
 
 
 def _print_table(out: dict[str, Any]) -> None:

@@ -13,11 +13,9 @@ ties by document id would change the order the index chose).
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
-from importlib import metadata
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -27,6 +25,7 @@ from ..types import Passage
 from ..index.hybrid import DEFAULT_FUSION, DEFAULT_NORM, NORMS
 from ..datasets.beir import QUERY_SPLITS, BeirDataset
 from ..metrics.retrieval import DEFAULT_KS, RetrievalMetrics, Run, evaluate
+from .result import library_versions  # noqa: F401  (here for scripts that import it from the retrieval benchmark)
 
 MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
 FUSIONS: tuple[str, ...] = ("rrf", "weighted")
@@ -150,17 +149,6 @@ class RetrievalBenchReport:
             d = r.metrics.to_dict()
             lines.append("  ".join([f"{mode:<7}", *(f"{d[c]:>10.4f}" for c in cols), f"{r.queries_per_second:>10.1f}"]))
         return "\n".join(lines)
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of the libraries whose behaviour the numbers depend on."""
-    out = {"python": platform.python_version()}
-    for dist in ("groundqa", "bm25s", "faiss-cpu", "faiss-gpu-cu12", "sentence-transformers", "torch", "transformers", "numpy", "onnxruntime", "PyStemmer"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
 
 
 class QueryVectorCache:

@@ -26,6 +26,7 @@ from ..datasets.claims import GuardExample, load_guard_file
 from ..verify.evidence import windows_from_texts
 from ..metrics.verifier import auroc, balanced_accuracy, best_balanced_threshold, ece, f1_unsupported, threshold_for_precision
 from ..verify.scorers import GenerationScorer
+from ..eval.result import BenchResult, bench_result
 
 # features where a larger value means *less* support
 WORSE_IF_HIGHER = frozenset({"missing_numbers", "missing_names", "neg_mismatch", "log_len", "missing_words"})
@@ -138,3 +139,51 @@ def evaluate(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, float]
         "n": int(len(y)),
         "supported": int(y.sum()),
     }
+
+
+@dataclass(frozen=True)
+class CalibrateConfig:
+    """``groundqa calibrate``'s settings (the flags of the same names)."""
+
+    data: str
+    out: str
+    verifier: str = "default"
+    target_precision: float = 0.9
+    embedder: str = "minilm-l6"
+    judge: str | None = None
+    judge_dtype: str = "fp32"
+    limit: int | None = None
+    split: str = "all"  # "half": fit on one half by claim id and report the other
+
+
+def run_calibrate(config: CalibrateConfig) -> BenchResult:
+    """``groundqa calibrate``: fit the guard's combiner and thresholds on ``--data`` and write ``--out``."""
+    from ..pipeline.build import make_guard
+
+    if not 0.0 < config.target_precision < 1.0:
+        raise ConfigError(f"--target-precision={config.target_precision!r} is not valid; pass a number in (0, 1), e.g. 0.9")
+    fmt, examples = load_guard_file(config.data, config.limit)
+    guard = make_guard(config.verifier, config.embedder, judge=config.judge, judge_dtype=config.judge_dtype)
+    table = featurize(guard, examples, fmt=fmt)
+    info = {
+        "data": str(config.data),
+        "format": fmt,
+        "examples": len(examples),
+        "supported": int(table.y.sum()),
+        "verifier": config.verifier,
+        "embedder": config.embedder,
+        "split": config.split,
+    }
+    report: dict[str, Any] = {}
+    if config.split == "half":
+        fit = half_split(table.groups)
+        comb = fit_with_thresholds(table.X[fit], table.y[fit], table.features, config.target_precision, info)
+        held = evaluate(table.y[~fit], predict(comb, table.X[~fit], table.features), comb.threshold)
+        report["held_out_half"] = held
+    else:
+        comb = fit_with_thresholds(table.X, table.y, table.features, config.target_precision, info)
+    report["fit"] = evaluate(table.y, predict(comb, table.X, table.features), comb.threshold)
+    comb = comb.with_thresholds(comb.threshold, comb.thresholds, {**info, "metrics": report})
+    comb.save(config.out)
+    print(json.dumps({"out": str(config.out), "threshold": comb.threshold, "thresholds": dict(comb.thresholds), **report}, indent=2))
+    return bench_result("calibrate", config, {"threshold": comb.threshold, "thresholds": dict(comb.thresholds), **report}, [config.data])
