@@ -138,6 +138,17 @@ def test_offline_packages_do_not_import_the_command_line():
     assert sorted((a, b) for a, ts in graph.items() if a.split(".")[1:2] and a.split(".")[1] in OFFLINE for b in ts if b.startswith("groundqa.cli")) == []
 
 
+def test_offline_work_takes_configs_not_command_line_arguments():
+    # the command line converts its flags into the dataclass configs; nothing offline reads an argparse Namespace
+    graph = import_graph()
+    offline = [m for m in graph if m.split(".")[1:2] and m.split(".")[1] in OFFLINE]
+    assert offline
+    for m in offline:
+        path = SRC.parent / (m.replace(".", "/") + ".py")
+        path = path if path.exists() else SRC.parent / m.replace(".", "/") / "__init__.py"
+        assert "import argparse" not in path.read_text(encoding="utf-8"), m
+
+
 def test_moved_modules_keep_their_old_import_paths():
     import importlib
 

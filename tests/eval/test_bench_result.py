@@ -51,3 +51,15 @@ def test_offline_entry_points_take_dataclass_configs():
         params = list(inspect.signature(fn).parameters.values())
         assert [p.name for p in params] == ["config"] and dataclasses.is_dataclass(cfg)
         assert inspect.signature(fn).return_annotation in ("BenchResult", BenchResult)
+
+
+def test_a_retrieval_report_gives_a_bench_result(tmp_path):
+    from groundqa.eval.retrieval import ModeResult, RetrievalBenchConfig, RetrievalBenchReport
+    from groundqa.metrics.retrieval import evaluate
+
+    (tmp_path / "corpus.jsonl").write_text('{"_id": "d1", "title": "", "text": "x"}\n')
+    m = evaluate({"q1": {"d1": 1}}, {"q1": {"d1": 1.0}}, ks=(1,))
+    rep = RetrievalBenchReport("toy", str(tmp_path), 1, 1, 1, {"bm25": ModeResult("bm25", m, 0.1)}, RetrievalBenchConfig(modes=("bm25",)), 0.5, {"python": "3"})
+    res = rep.bench_result()
+    assert res.name == "bench retrieval" and res.scores["results"]["bm25"] == rep.to_dict()["results"]["bm25"]
+    assert list(res.data_sha256) == [str(tmp_path / "corpus.jsonl")] and res.versions == {"python": "3"} and res.config["data"] == str(tmp_path)

@@ -12,6 +12,7 @@ ties by document id would change the order the index chose).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
@@ -25,7 +26,7 @@ from ..types import Passage
 from ..index.hybrid import DEFAULT_FUSION, DEFAULT_NORM, NORMS
 from ..datasets.beir import QUERY_SPLITS, BeirDataset
 from ..metrics.retrieval import DEFAULT_KS, RetrievalMetrics, Run, evaluate
-from .result import library_versions  # noqa: F401  (here for scripts that import it from the retrieval benchmark)
+from .result import BenchResult, bench_result, library_versions  # library_versions: also here for scripts that import it from this module
 
 MODES: tuple[str, ...] = ("bm25", "dense", "hybrid")
 FUSIONS: tuple[str, ...] = ("rrf", "weighted")
@@ -137,6 +138,17 @@ class RetrievalBenchReport:
             },
             "versions": dict(self.versions),
         }
+
+    def bench_result(self) -> BenchResult:
+        """This run as a ``BenchResult``: ``to_dict()``'s config and results, and the sha256 of the
+        data folder's files (corpus, queries, qrels)."""
+        from pathlib import Path
+
+        d = self.to_dict()
+        root = Path(self.data_path)
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".jsonl", ".tsv")) if root.is_dir() else [root]
+        res = bench_result("bench retrieval", d["config"], {"dataset": self.dataset, "results": d["results"]}, files)
+        return dataclasses.replace(res, versions=dict(self.versions) or res.versions)
 
     def table(self) -> str:
         """A plain-text table: one row per mode, the headline metrics as columns."""
