@@ -20,7 +20,9 @@ Domains and groups (the fit and its checks split by group, never by question):
 
 Right: SQuAD, token F1 >= 0.5 with a gold answer; docs, the docs-QA judging rule (a normalised
 gold answer inside the normalised answer). An answer to an unanswerable question is wrong.
-Resumable: rerun the same command and questions already in ``--out`` are skipped.
+Resumable: rerun the same command and questions already in ``--out`` are skipped. ``--rescore
+FILE`` judges stored answers again with the current guard (same retrieval, stored generation
+signals), for a changed guard or answer check, without generating again.
 
     OMP_NUM_THREADS=2 python benchmarks/calibration_set.py --generator runs/qwen05-answers \
         --out runs/calibration/answers.jsonl
@@ -127,7 +129,12 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--cache", default="runs/calibration/index", help="index folders are saved here and reused")
     ap.add_argument("--out", default="runs/calibration/answers.jsonl")
+    ap.add_argument("--rescore", default=None, metavar="ANSWERS.jsonl",
+                    help="generate nothing: judge the answers of this file again with the current guard (the same retrieval from the "
+                         "cached indexes, the stored generation signals) and write them to --out; for a changed guard or answer check")
     args = ap.parse_args()
+    if args.rescore:
+        return rescore(Path(args.rescore), Path(args.out), Path(args.cache), args.batch_size)
 
     from groundqa.bench.qa import build_context_index
     from groundqa.generate.hf import TransformersGenerator
@@ -169,6 +176,35 @@ def main() -> int:
                 f.flush()
                 n = min(s + args.batch_size, len(todo))
                 print(f"{domain}: {n}/{len(todo)} ({(time.perf_counter() - t0) / n:.1f} s/question)", file=sys.stderr, flush=True)
+    return 0
+
+
+def rescore(src: Path, out: Path, cache: Path, batch_size: int) -> int:
+    """The guard's signals and reasons again for stored answers (see ``--rescore``)."""
+    from groundqa.index import HybridIndex
+    from groundqa.verify.guard import Guard
+
+    recs = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
+    keys = ("lp_mean", "lp_min", "margin_min", "span_score")
+    by_domain: dict[str, list[dict[str, Any]]] = {}
+    for r in recs:
+        by_domain.setdefault(r["domain"], []).append(r)
+    done: list[dict[str, Any]] = []
+    for domain, rows in by_domain.items():
+        index = HybridIndex.load(cache / domain)
+        guard = Guard("default", embedder=index.embedder, threshold=1.0)
+        for s in range(0, len(rows), batch_size):
+            part = rows[s : s + batch_size]
+            hits = index.search_batch([r["question"] for r in part], top_k=4)
+            todo = [i for i, r in enumerate(part) if not r["declined"]]
+            gen = [{k: part[i]["claims"][0]["signals"][f"gen_{k}"] for k in keys if part[i]["claims"] and f"gen_{k}" in part[i]["claims"][0]["signals"]}
+                   or None for i in todo]
+            judged = guard.verify_batch([(part[i]["question"], part[i]["generated"], hits[i]) for i in todo], generation=gen) if todo else []
+            for i, res in zip(todo, judged):
+                part[i] = dict(part[i], claims=[{"text": c.text, "signals": dict(c.signals), "reasons": list(c.reasons)} for c in res.claims])
+            done.extend(part)
+        print(f"{domain}: {len(rows)} answers judged again", file=sys.stderr, flush=True)
+    out.write_text("".join(json.dumps(r) + "\n" for r in done), encoding="utf-8")
     return 0
 
 

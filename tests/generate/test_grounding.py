@@ -85,3 +85,11 @@ def test_a_snapped_span_never_cuts_markdown_apart():
     assert snap_answer("client.close", P).text == "client.close()"
     s = snap_answer("f(x", P)
     assert s.text == "f(x)" and P[s.passage - 1][s.start : s.end] == s.text
+
+
+def test_a_snapped_span_closes_the_quote_it_opens():
+    from groundqa.generate.grounding import snap_answer
+
+    P = ['In his 1541 hymn "Christ unser Herr zum Jordan kam", Luther wrote.']
+    assert snap_answer('1541 hymn "Christ unser Herr zum Jordan kam', P).text == '1541 hymn "Christ unser Herr zum Jordan kam"'
+    assert snap_answer('"Christ unser Herr"', P).text == "Christ unser Herr"

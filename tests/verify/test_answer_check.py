@@ -185,3 +185,35 @@ def test_reStructuredText_titles_are_headings_for_the_check():
     text, title = rst_to_text("Testing\n=======\n\nCliRunner\n---------\n\nIt writes to a temporary folder by default.\n")
     assert title == "Testing" and "## CliRunner" in text
     assert answer_problem("Where does `CliRunner` write by default?", "a temporary folder", [text]) is None
+
+
+def test_an_answer_of_question_words_can_still_be_the_answer():
+    """Issue 21, measured on the calibration set: the echo check fired on right answers. A name of
+    several words the question never writes as one phrase, and a literal the evidence quotes that
+    the question uses as a plain word, are answers; the question's own code name given back, or
+    a single word of the question, is still an echo."""
+    ev = ["In 2015, the units merged to form ABC Entertainment Group."]
+    q = "After the merger of Disney-ABC Television group, ABC Studios, and ABC Entertainment, what was formed?"
+    assert answer_problem(q, "ABC Entertainment Group", ev) is None
+    assert answer_problem(q, "ABC Entertainment", ev).kind == "echo"
+    assert answer_problem("What text does Click print when a program is aborted?", "Aborted",
+                          ["If the user presses Ctrl-C, Click prints ``Aborted!`` to standard error."]) is None
+    assert answer_problem("Which backend does TestClient use?", "TestClient", ["The `TestClient` uses asyncio."]).kind == "echo"
+    assert answer_problem("Where was Luther concentrating his reform?", "Reformation", ["The Reformation began in Saxony."]).kind == "echo"
+
+
+def test_a_sentence_is_linked_by_the_next_one_in_its_paragraph():
+    ev = ["At the Diet, Luther refused to recant. He is said to have declared: \"Here I stand. I can do no other\"."]
+    assert answer_problem('Who said, "Here I stand. I can do no other"?', "Luther", ev) is None
+    apart = ["Luther refused to recant.\n\nHere I stand, a tourist said of the bridge."]
+    assert answer_problem('Who said, "Here I stand"?', "Luther", apart).kind == "unlinked"
+
+
+def test_a_sentence_that_opens_a_cut_passage_is_not_judged_unlinked():
+    """A chunk after the first starts inside its document: the sentence before its first one,
+    which may name the question's subject, is not shown (issue 21: a right Click answer)."""
+    chunk = "PREFIX_COMMAND_VARIABLE. If you have a subcommand called run-server and the prefix is WEB, then the variable is WEB_RUN_SERVER_HOST."
+    q = "With `auto_envvar_prefix` set to WEB, which variable sets the host of run-server?"
+    assert answer_problem(q, "WEB_RUN_SERVER_HOST", [chunk]).kind == "unlinked"
+    assert answer_problem(q, "WEB_RUN_SERVER_HOST", [chunk], cut=[True]) is None
+    assert answer_problem("Which locale fixes the encoding error?", "C.UTF-8", ["On newer Linux systems, export C.UTF-8 as the locale."]) is None

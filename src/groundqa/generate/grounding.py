@@ -130,6 +130,17 @@ def whole_span(text: str, s: int, e: int, *, max_code: int = 80) -> tuple[int, i
                 break
         if not changed:
             break
+    seg = text[s:e]
+    for q, close in (('"', '"'), ("“", "”")):  # an opening quote whose closing one is not in the span
+        opens = seg.count(q) if q == close else seg.count(q) - seg.count(close)
+        if (opens % 2 if q == close else opens) > 0:
+            at = s + seg.rfind(q)
+            tail = re.match(r"[^\n" + re.escape(close) + r"]{0,60}" + re.escape(close), text[e:])
+            if tail:
+                e = e + tail.end()
+            else:
+                e = at
+            seg = text[s:e]
     while s < e:  # no emphasis marks, spaces or stray punctuation at the edges
         t = text[s:e]
         st = t.lstrip(" \t\n")

@@ -97,7 +97,7 @@ _ATOM = re.compile(
     r"`[^`\n]+`"
     r"|(?<![\w-])--?[A-Za-z][\w-]*"
     r"|[A-Za-z_][\w-]*\[[\w,.-]+\]"
-    r"|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?:\(\))?"
+    r"|[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+(?:\(\))?"
     r"|[A-Za-z_]\w*\(\)"
     r"|\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+\b"
     r"|\b[A-Z]?[a-z]+(?:[A-Z][a-z0-9]*)+\b"
@@ -139,13 +139,15 @@ _HEADING_LINE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$")
 class Piece:
     """A sentence, list item or table row of an evidence text; ``context`` is what may name the
     question's subject for it (an item: itself; a prose sentence: itself and the two sentences
-    before it in its section, since Punkt cuts "*i.e.*" and "e.g." into sentences of their own);
+    before it and the one after it in its section, since Punkt cuts "*i.e.*" and "e.g." into
+    sentences of their own and a quote may follow the name it belongs to);
     ``heading`` the Markdown heading above it and the document's title."""
 
     text: str
     item: bool
     context: str
     heading: str
+    first: bool = False  # one of the first two sentences of its text: its context reaches back past the text's start
 
 
 def pieces(text: str, title: str = "") -> list[Piece]:
@@ -168,16 +170,31 @@ def pieces(text: str, title: str = "") -> list[Piece]:
             if h:
                 heading = h.group(1).strip()
                 head = " \n".join(x for x in (heading, title) if x)
-            out.append(Piece(sent, False, "\n".join(prev + [sent]), head))
+            out.append(Piece(sent, False, "\n".join(prev + [sent]), head, len(out) < 2 and not heading and not h))
             prev = [] if h else (prev + [sent])[-2:]
+    # and the sentence after it ("Luther said ... [next:] 'Here I stand'"), within its section
+    at, ends = 0, []
+    for pc in out:  # where each piece ends in the text, to keep paragraphs apart
+        k = text.find(pc.text, at)
+        at = k + len(pc.text) if k >= 0 else at
+        ends.append((k, at))
+    for i in range(len(out) - 1):
+        here, nxt = out[i], out[i + 1]
+        gap = text[ends[i][1] : ends[i + 1][0]] if ends[i][0] >= 0 and ends[i + 1][0] >= 0 else "\n\n"
+        if (not here.item and not nxt.item and here.heading == nxt.heading and "\n\n" not in gap
+                and not _HEADING_LINE.match(nxt.text.split("\n", 1)[0])):
+            out[i] = Piece(here.text, False, f"{here.context}\n{nxt.text}", here.heading, here.first)
     return out
 
 
-def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: Sequence[str] | None = None) -> AnswerProblem | None:
+def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: Sequence[str] | None = None,
+                   cut: Sequence[bool] | None = None) -> AnswerProblem | None:
     """The first check (see the module docstring) that ``answer`` fails for ``question`` over the
     evidence texts (the passages the answer was generated from), or None when it passes them all.
     ``titles[i]``, when given, is the title of the document of ``evidence[i]``; with the Markdown
-    headings inside the passages it is what a section is about ("### FileResponse")."""
+    headings inside the passages it is what a section is about ("### FileResponse"). ``cut[i]``,
+    when given, says ``evidence[i]`` starts inside its document (a chunk after the first): a
+    sentence that opens it is not judged unlinked, since what came before it is not shown."""
     a = units(answer)
     if not a.words:
         return None  # nothing to look for ("-", "..."); the calibrated signals decide
@@ -194,7 +211,9 @@ def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: 
     if not new and not new_atoms:
         if re.search(r"\bor\b", question, flags=re.I):
             return None  # "A or B?": answering with the question's own words is the point
-        return AnswerProblem("echo", f"the answer '{shown}' only repeats words of the question; the evidence does not give it as the answer")
+        if not _named_answer(answer, question, evidence):
+            return AnswerProblem("echo", f"the answer '{shown}' only repeats words of the question; the evidence does not give it as the answer")
+        new = a.words  # a name the question only uses in passing: it must still be in the evidence
     numbers = a.numbers
     others = new - numbers
     need = math.ceil(2 * len(others) / 3)
@@ -205,7 +224,10 @@ def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: 
         if (text, title) in seen:
             continue
         seen.add((text, title))
+        opened = bool(cut is not None and i < len(cut) and cut[i])  # the text starts inside its document
         for pc in pieces(text, title):
+            if pc.first and not opened:
+                pc = Piece(pc.text, pc.item, pc.context, pc.heading, False)
             u = units(pc.text)
             low = pc.text.lower().replace("`", "")
             if numbers <= u.numbers and len(others & u.words) >= need and all(_atom_in(t, low) for t in new_atoms):
@@ -217,6 +239,8 @@ def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: 
         code_parts = {part for e in evidence for i in identifiers(e) for part in re.split(r"[._]", i) + [i]}
         if not any(t.lower() in code_parts for t in re.findall(r"\w+", answer)):
             return AnswerProblem("not_code", f"the question asks for {_a(asks_code.group(1).lower())}, but the answer '{shown}' is not a code name in the evidence")
+    if any(pc.first for pc in holding):
+        return None  # it opens the passage: what came before it (which may name the subject) is not shown
     idents = [i for i in identifiers(question) if not _names(i, answer.lower())]
     if idents:
         for pc in holding:
@@ -239,6 +263,30 @@ def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: 
         if asked & units(pc.context + "\n" + pc.heading).words:
             return None
     return AnswerProblem("unlinked", f"the answer '{shown}' appears in the evidence only in sentences that share no word with the question")
+
+
+def _norm_phrase(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _named_answer(answer: str, question: str, evidence: Sequence[str]) -> bool:
+    """An answer made of the question's words that is still an answer, not an echo: a name of
+    several words the question never writes as one phrase ("ABC Entertainment Group" for a
+    question about "... ABC Entertainment, what ..."), or a literal the evidence writes in
+    backticks or quotes that the question uses only as a plain word (`path`, "Aborted!")."""
+    phrase = _norm_phrase(answer)
+    if not phrase:
+        return False
+    if len(phrase.split()) > 1 and f" {phrase} " not in f" {_norm_phrase(question)} ":
+        return True
+    if phrase in {_norm_phrase(i) for i in identifiers(question)}:
+        return False  # the question itself names it as code (`TestClient`): giving it back is an echo
+    for e in evidence:
+        for m in re.finditer(r"`+([^`\n]+)`+|\"([^\"\n]{1,60})\"|“([^”\n]{1,60})”", e):
+            lit = _norm_phrase(next(g for g in m.groups() if g))
+            if lit == phrase or lit.startswith(phrase + " ") or (lit.startswith(phrase) and len(lit) - len(phrase) <= 1):
+                return True
+    return False
 
 
 def _sibling(name: str, asked: str) -> bool:

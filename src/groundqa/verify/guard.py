@@ -234,7 +234,8 @@ class Guard:
             titles = [str(getattr(getattr(p, "chunk", None), "metadata", {}).get("title", "") or "") for p in passages]
             for c, (_, focus, asserted) in zip(spans, inputs):
                 check = self.answer_checks and c.with_question and question and not is_yes_no(asserted)
-                problems.append(answer_problem(question, focus, texts, titles) if check else None)
+                cut = [int(getattr(getattr(p, "chunk", None), "start", 0) or 0) > 0 for p in passages]
+                problems.append(answer_problem(question, focus, texts, titles, cut) if check else None)
         X, best, reasons = self.signals(all_ctx) if all_ctx else (np.zeros((0, len(self.features))), [], [])
         probs = self.probabilities(X) if all_ctx else np.zeros(0)
         thr = self.threshold
