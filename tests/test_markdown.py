@@ -45,3 +45,14 @@ def test_bold_cut_between_two_runs_leaves_no_marks():
 
     assert clean_answer("8000** and **8001 [1]") == "8000 and 8001 [1]"
     assert clean_answer("use **kwargs here") == "use **kwargs here"
+
+
+def test_an_answer_keeps_no_unbalanced_bracket_or_link_label():
+    """Issue 21: a generated answer that ran into link labels or stopped inside a bracket."""
+    from groundqa.markdown import clean_answer
+
+    assert clean_answer("INFO [asgi-logger] [asgi_logger/middleware.py] [a [1]") == "INFO [1]"
+    assert clean_answer("3.9+ [sync-sup [2]") == "3.9+ [2]"
+    assert clean_answer("pkg[extra [1]") == "pkg [1]"
+    assert clean_answer("pip install httpx[http2] [1]") == "pip install httpx[http2] [1]"
+    assert clean_answer("Paris [1, 2]") == "Paris [1, 2]" and clean_answer("[1]") == "[1]"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from .text import CITATION_SHORT
+from .text import CITATION_SHORT, citation_pattern
 
 _FENCE = re.compile(r"(?:```|~~~)[\w+#.-]*(?:[ \t]+title=\"[^\"]*\")?[ \t]*\n?")
 _PROMPT = re.compile(r"(^|(?<=\s))(?:\$|>>>|\.\.\.)[ \t]+")
@@ -77,6 +77,26 @@ def restore_spacing(answer: str, passages: Sequence[str], *, window: int = 12) -
         i += 1
 
 
+# the citation marks that end an answer ("... [1]", "... [1] [2]"), from the one grammar in groundqa.text
+_TRAILING_CITES = re.compile(citation_pattern(digits="{1,3}", repeat=True) + r"\s*$")
+_OPEN_BRACKET_END = re.compile(r"(?:^|\s+)\[[^\]]*$")  # "3.9+ [sync-sup" (a label cut short)
+_ATTACHED_OPEN_END = re.compile(r"(?<=\w)\[[^\]\s]*$")  # "pkg[extra" (an install cut short)
+_LABEL = re.compile(r"\s+\[[^\[\]\n]*\](?:\[[^\[\]\n]*\])?(?=\s|$)")  # " [asgi-logger]" after a word
+
+
+def whole_text(text: str) -> str:
+    """No unbalanced bracket and no link-label residue left in an answer: an opening bracket cut
+    short at its end is dropped with what follows it (the citation marks after it kept), and
+    bracketed labels that are not citation marks are dropped when the answer holds other words."""
+    m = _TRAILING_CITES.search(text)
+    body, tail = (text[: m.start()], text[m.start() :]) if m else (text, "")
+    body = _ATTACHED_OPEN_END.sub("", _OPEN_BRACKET_END.sub("", body))
+    bare = _LABEL.sub(lambda x: x.group(0) if _CITE.fullmatch(x.group(0).strip()) else "", body)
+    if bare.strip():
+        body = bare
+    return " ".join((body + tail).split())
+
+
 def clean_answer(text: str, passages: Sequence[str] = ()) -> str:
-    """``strip_markdown`` then ``restore_spacing`` against the passages' text."""
-    return restore_spacing(strip_markdown(text), passages)
+    """``strip_markdown`` then ``restore_spacing`` against the passages' text, then ``whole_text``."""
+    return whole_text(restore_spacing(strip_markdown(text), passages))

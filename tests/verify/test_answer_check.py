@@ -217,3 +217,12 @@ def test_a_sentence_that_opens_a_cut_passage_is_not_judged_unlinked():
     assert answer_problem(q, "WEB_RUN_SERVER_HOST", [chunk]).kind == "unlinked"
     assert answer_problem(q, "WEB_RUN_SERVER_HOST", [chunk], cut=[True]) is None
     assert answer_problem("Which locale fixes the encoding error?", "C.UTF-8", ["On newer Linux systems, export C.UTF-8 as the locale."]) is None
+
+
+def test_a_passage_cut_above_its_first_heading_is_not_judged_by_a_heading_it_does_not_show():
+    chunk = "If the range is invalid, the response will be a `416 Range Not Satisfiable` response.\n\n## Third party responses"
+    q = "What status code does a `FileResponse` return when the range is invalid?"
+    assert answer_problem(q, "416", ["Some text first. More text here.\n\n" + chunk], cut=[True]) is None
+    assert answer_problem(q, "416", ["Some text first. More text here.\n\n" + chunk]).kind == "unlinked"  # a whole text: known
+    sib = "Some text. More.\n\n* `max_keepalive_connections`, the idle connections kept (Default 20)."
+    assert answer_problem("What is the default of `max_connections`?", "20", [sib], cut=[True]).kind == "unlinked"

@@ -186,3 +186,16 @@ def test_generation_signals_move_the_probability_and_are_neutral_when_absent():
     json.dumps(plain.to_dict(), allow_nan=False)
     with pytest.raises(ConfigError, match="one per item"):
         guard.verify_batch([item], generation=[sure, doubt])
+
+
+def test_threshold_none_takes_the_calibrations_own_and_balanced_the_balanced_one():
+    """The shipped calibration's own threshold is its target-precision one (issue 21); 'balanced'
+    used to name the same key, so it could not reach the balanced threshold."""
+    cal = {"format": 1, "features": ["lex_best"], "mean": [0.5], "scale": [0.2], "coef": [1.0], "intercept": 0.0,
+           "threshold": 0.8, "thresholds": {"balanced": 0.4, "precision": 0.8, "target_precision": 0.9}}
+    assert Guard(None, embedder=None, calibration=cal).threshold == 0.8
+    assert Guard(None, embedder=None, calibration=cal, threshold="balanced").threshold == 0.4
+    assert Guard(None, embedder=None, calibration=cal, threshold="precision").threshold == 0.8
+    shipped = json.loads((__import__("groundqa.verify.guard", fromlist=["DATA_DIR"]).DATA_DIR / "calibration.json").read_text())
+    assert shipped["threshold"] == shipped["thresholds"]["precision"]
+    assert {"gen_lp_mean", "gen_lp_min", "gen_margin_min"} <= set(shipped["features"])  # fitted with the generator's confidence
