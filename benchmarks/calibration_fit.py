@@ -60,7 +60,7 @@ def main() -> int:
     ap.add_argument("--plot", default=None)
     args = ap.parse_args()
 
-    from groundqa.bench.selective import per_domain, risk_coverage, threshold_at_precision
+    from groundqa.metrics.selective import per_domain, risk_coverage, threshold_at_precision
     from groundqa.verify.calibrate import COMBINER_FEATURES, DEFAULT_L2, GENERATION_FEATURES, fit_with_thresholds, half_split
     from groundqa.verify.combiner import fit_combiner
 

@@ -54,7 +54,7 @@ def sample_paragraphs() -> str:
 
 def squad_questions(n_answerable: int, n_unanswerable: int, seed: int) -> tuple[list[Any], list[dict[str, Any]]]:
     """The SQuAD items to index (every paragraph of the non-held-out articles) and the questions."""
-    from groundqa.bench.squad import load_squad
+    from groundqa.datasets.squad import load_squad
 
     v1 = load_squad(str(SHARED / "squad_v1.1_dev" / "dev-v1.1.json"))
     v2 = load_squad(str(SHARED / "squad_v2.0_dev" / "dev-v2.0.json"))
@@ -109,7 +109,7 @@ def right(q: dict[str, Any], text: str) -> bool:
     if not q["answerable"]:
         return False
     if q["domain"] == "squad":
-        from groundqa.bench.squad import best_over
+        from groundqa.datasets.squad import best_over
 
         return best_over(q["answers"], strip_citations(text), "1.1")[1] >= 0.5
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -136,7 +136,7 @@ def main() -> int:
     if args.rescore:
         return rescore(Path(args.rescore), Path(args.out), Path(args.cache), args.batch_size)
 
-    from groundqa.bench.qa import build_context_index
+    from groundqa.eval.qa import build_context_index
     from groundqa.generate.hf import TransformersGenerator
     from groundqa.index import HybridIndex
     from groundqa.pipeline import Pipeline

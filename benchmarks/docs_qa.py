@@ -87,7 +87,7 @@ def main() -> int:
     from groundqa.generate.hf import TransformersGenerator
     from groundqa.index import HybridIndex
     from groundqa.pipeline import Pipeline
-    from groundqa.bench.selective import selective_metrics
+    from groundqa.metrics.selective import selective_metrics
     from groundqa.policy import apply_policy
     from groundqa.verify.guard import Guard
 
@@ -194,7 +194,7 @@ def main() -> int:
         "generated_right": sum(r["generated_right"] for r in records),
         "generator_declined_answerable": sum(1 for r in records if r["answerable"] and r["policies"]["return"]["outcome"] == "declined"),
         "by_policy": counts,
-        # every generated answer scored by its support (groundqa.bench.selective)
+        # every generated answer scored by its support (groundqa.metrics.selective)
         "selective": selective_metrics([None if a.verdict == "declined" or not a.claims else a.support for a in base],
                                        [r["generated_right"] for r in records]).to_dict(),
         "unsupported_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),

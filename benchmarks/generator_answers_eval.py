@@ -40,7 +40,7 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from groundqa.bench.squad import best_over, context_pool, load_squad, passages_for
+    from groundqa.datasets.squad import best_over, context_pool, load_squad, passages_for
     from groundqa.generate.hf import TransformersGenerator
     from groundqa.generate.prompts import strip_citations
 

@@ -306,7 +306,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _selective(answers: list) -> dict:
     """Coverage at 90%/95% precision and AURC of the demo's answers, each generated answer scored by
-    its support and right when a gold answer is in it (groundqa.bench.selective)."""
+    its support and right when a gold answer is in it (groundqa.metrics.selective)."""
     from ..metrics.selective import answer_score, selective_metrics
 
     return selective_metrics([answer_score(a) for _, a in answers],

@@ -3,7 +3,7 @@ SQuAD-format data, with abstention metrics and a Markdown + PNG report.
 
 ``--context retrieved`` indexes every context of the file (chunked) and answers each question by
 retrieval over that index; the scores are the official SQuAD EM and token F1
-(``groundqa.bench.squad``), where a withheld or declined answer is the empty prediction: right
+(``groundqa.datasets.squad``), where a withheld or declined answer is the empty prediction: right
 for an unanswerable v2 question, wrong for an answerable one.
 """
 
@@ -195,7 +195,7 @@ def summarize(records: Sequence[PipelineRecord], *, version: str = "1.1") -> dic
             "answered_rate": _pct([bool(r.generated) for r in records]),
         }
     # selective-answer metrics over every question: each generated answer scored by its support,
-    # right when its F1 with a gold answer is at least 0.5 (groundqa.bench.selective)
+    # right when its F1 with a gold answer is at least 0.5 (groundqa.metrics.selective)
     from ..metrics.selective import selective_metrics
 
     summary["selective"] = selective_metrics([r.support if r.generated else None for r in records],
