@@ -89,7 +89,7 @@ def main() -> int:
     if (~in_fit).any():  # an unseen domain: scored by the fit on every claim of the fitted domains
         p_cv[~in_fit] = fit_combiner(X[in_fit], y[in_fit], feats, l2=l2).predict_proba(X[~in_fit])
 
-    def answer_scores(p: np.ndarray, threshold: float | None) -> list[float | None]:
+    def answer_scores(p: np.ndarray) -> list[float | None]:
         out: list[float | None] = []
         for i, r in enumerate(recs):
             if r["declined"] or not r["claims"]:
@@ -101,7 +101,7 @@ def main() -> int:
         return out
 
     correct = [bool(r["right"]) for r in recs]
-    s_cv = answer_scores(p_cv, None)
+    s_cv = answer_scores(p_cv)
     pick = set(args.threshold_domains.split(",")) if args.threshold_domains else {r["domain"] for r in recs}
     sel_idx = [i for i, r in enumerate(recs) if r["domain"] in pick]
     thr = threshold_at_precision([s_cv[i] for i in sel_idx], [correct[i] for i in sel_idx], args.target_precision)

@@ -34,8 +34,9 @@ def main() -> None:
     ap.add_argument("--keep-sample", action="store_true",
                     help="keep the paragraphs of the demo's sample corpus (left out by default: the demo reports on them)")
     a = ap.parse_args()
-    sample_dir = Path(__file__).resolve().parents[1] / "src" / "groundqa" / "data" / "sample" / "articles"
-    sample_text = " ".join(" ".join(f.read_text(encoding="utf-8").split()) for f in sorted(sample_dir.glob("*.md")))
+    from calibration_set import sample_paragraphs  # this script's folder is on sys.path
+
+    sample_text = sample_paragraphs()
     dropped = 0
     v1 = json.loads(Path(a.v1).read_text())["data"]
     v2 = json.loads(Path(a.v2).read_text())["data"]

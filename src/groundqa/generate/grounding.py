@@ -101,11 +101,7 @@ def whole_span(text: str, s: int, e: int, *, max_code: int = 80) -> tuple[int, i
         if m.end() <= s or m.start() >= e or (s <= i0 and e >= i1):
             continue  # outside, or already whole
         if i1 - i0 <= max_code:
-            s, e = min(s, i0) if s >= m.start() else s, max(e, i1) if e <= m.end() else e
-            if s > i0:
-                s = i0
-            if e < i1:
-                e = i1
+            s, e = min(s, i0), max(e, i1)
     for _ in range(4):  # brackets: close the ones that close right after, cut the others
         seg, changed = text[s:e], False
         for o, c in _PAIRS.items():

@@ -232,9 +232,9 @@ class Guard:
             all_ctx.extend(self.contexts(inputs, wins, generation[n] if generation else None))
             texts = [getattr(p, "text", p) for p in passages]
             titles = [str(getattr(getattr(p, "chunk", None), "metadata", {}).get("title", "") or "") for p in passages]
+            cut = [int(getattr(getattr(p, "chunk", None), "start", 0) or 0) > 0 for p in passages]  # chunks after a document's first
             for c, (_, focus, asserted) in zip(spans, inputs):
                 check = self.answer_checks and c.with_question and question and not is_yes_no(asserted)
-                cut = [int(getattr(getattr(p, "chunk", None), "start", 0) or 0) > 0 for p in passages]
                 problems.append(answer_problem(question, focus, texts, titles, cut) if check else None)
         X, best, reasons = self.signals(all_ctx) if all_ctx else (np.zeros((0, len(self.features))), [], [])
         probs = self.probabilities(X) if all_ctx else np.zeros(0)
