@@ -63,6 +63,10 @@ def _register_generator(sub: Any) -> None:
                     help="hold out whole documents (the honest split), or rows; auto (default): by document when the data has "
                     "2 or more documents (doc_id), else by row (a small `groundqa review export`). The card says which")
     ft.add_argument("--dev-sample", type=int, default=40, help="dev questions generated at each evaluation")
+    ft.add_argument("--dev-unanswerable-rate", type=float, default=None,
+                    help="share of dev questions shown without their answer (default: --unanswerable-rate)")
+    ft.add_argument("--select-by", default="f1", choices=["f1", "f1+decline"],
+                    help="checkpoint kept at the end: best dev F1 (default), or best mean of dev F1 and dev decline rate")
     ft.add_argument("--eval-steps", type=int, default=50, help="evaluate (dev F1) and checkpoint every N steps")
     ft.add_argument("--patience", type=int, default=3, help="early stopping: evaluations without dev F1 gain")
     ft.add_argument("--time-budget-min", type=float, default=None, help="stop training after this many minutes")
@@ -101,6 +105,7 @@ def _finetune(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, grad_accum=args.grad_accum, max_examples=args.max_examples,
         distractors=tuple(args.distractors), unanswerable_rate=args.unanswerable_rate,
         decline_from=args.decline_from, init_adapter=args.init_adapter, max_passage_words=args.max_passage_words, dev_docs=args.dev_docs, dev_split=args.dev_split, dev_sample=args.dev_sample,
+        dev_unanswerable_rate=args.dev_unanswerable_rate, select_by=args.select_by,
         eval_steps=args.eval_steps, patience=args.patience, time_budget_min=args.time_budget_min, seed=args.seed,
         threads=args.threads, resume=not args.no_resume, precision=args.precision,
         command="groundqa " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("groundqa") else "",

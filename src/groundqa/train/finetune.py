@@ -65,6 +65,8 @@ class FinetuneConfig:
     dev_docs: float = 0.1  # share held out as dev (documents, or rows); 0: no dev split
     dev_split: str = "auto"  # documents, rows, or auto (documents when there are 2+, else rows)
     dev_sample: int = 40
+    dev_unanswerable_rate: float | None = None  # decline share of the dev sample (default: unanswerable_rate)
+    select_by: str = "f1"  # f1: best dev token F1; f1+decline: best mean of dev F1 and dev decline rate
     eval_steps: int = 50
     patience: int = 3
     time_budget_min: float | None = None
@@ -89,6 +91,10 @@ class FinetuneConfig:
                 bad(name, v, "it must be an integer > 0")
         if not 0.0 <= self.unanswerable_rate < 1.0:
             bad("unanswerable_rate", self.unanswerable_rate, "it must be in [0, 1)")
+        if self.dev_unanswerable_rate is not None and not 0.0 <= self.dev_unanswerable_rate < 1.0:
+            bad("dev_unanswerable_rate", self.dev_unanswerable_rate, "it must be in [0, 1)")
+        if self.select_by not in ("f1", "f1+decline"):
+            bad("select_by", self.select_by, "use f1 or f1+decline")
         if not 0.0 <= self.dev_docs < 1.0:
             bad("dev_docs", self.dev_docs, "it must be a fraction in [0, 1) (0: no dev split)")
         if self.dev_split not in ("auto", "documents", "rows"):
@@ -423,8 +429,9 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
                               unanswerable_rate=cfg.unanswerable_rate, max_passage_words=cfg.max_passage_words, pool=pool,
                               decline_from=cfg.decline_from)
     dev_pick = random.Random(cfg.seed + 1).sample(dev_items, min(cfg.dev_sample, len(dev_items)))
+    dev_rate = cfg.unanswerable_rate if cfg.dev_unanswerable_rate is None else cfg.dev_unanswerable_rate
     dev_ex = build_examples(dev_pick, template, seed=cfg.seed + 1, distractors=cfg.distractors,
-                            unanswerable_rate=cfg.unanswerable_rate, max_passage_words=cfg.max_passage_words, pool=pool,
+                            unanswerable_rate=dev_rate, max_passage_words=cfg.max_passage_words, pool=pool,
                             decline_from=cfg.decline_from)
 
     # model --------------------------------------------------------------------------------------
@@ -513,6 +520,9 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
 
         def evaluate(self, eval_dataset: Any = None, ignore_keys: Any = None, metric_key_prefix: str = "eval") -> dict[str, float]:
             metrics = dev_f1(self.model, tokenizer, template, dev_ex, max_new_tokens=cfg.max_new_tokens)
+            # the checkpoint kept: dev F1 alone, or its mean with the dev decline rate (an adapter that
+            # answers must still decline when nothing shown is about the question)
+            metrics["select"] = metrics["f1"] if cfg.select_by == "f1" else round((metrics["f1"] + metrics["decline_rate"]) / 2, 2)
             metrics = {f"{metric_key_prefix}_{k}": v for k, v in metrics.items()}
             self.log(metrics)
             self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
@@ -566,7 +576,7 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
         learning_rate=cfg.lr, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, warmup_steps=int(cfg.warmup_ratio * n_steps),
         lr_scheduler_type="linear", weight_decay=cfg.weight_decay, logging_steps=5, eval_strategy="steps" if dev_ex else "no",
         eval_steps=cfg.eval_steps, save_strategy="steps", save_steps=cfg.eval_steps, save_total_limit=cfg.save_total_limit,
-        load_best_model_at_end=bool(dev_ex), metric_for_best_model="eval_f1" if dev_ex else None, greater_is_better=True, report_to=[],
+        load_best_model_at_end=bool(dev_ex), metric_for_best_model="eval_select" if dev_ex else None, greater_is_better=True, report_to=[],
         seed=cfg.seed, data_seed=cfg.seed, remove_unused_columns=False, disable_tqdm=not show_progress,
         use_cpu=not torch.cuda.is_available(), bf16=cfg.precision == "bf16", fp16=cfg.precision == "fp16",
         dataloader_num_workers=0, save_only_model=False,
