@@ -47,9 +47,12 @@ def test_the_guard_benchmark_and_calibration_return_bench_results(tmp_path, caps
 
 
 def test_offline_entry_points_take_dataclass_configs():
-    for fn, cfg in ((run_guard_bench, GuardBenchConfig), (run_calibrate, CalibrateConfig)):
+    from groundqa.eval.qa import QABenchConfig, run_qa_bench
+    from groundqa.eval.retrieval import RetrievalBenchConfig, bench_retrieval
+
+    for fn, cfg in ((run_guard_bench, GuardBenchConfig), (run_calibrate, CalibrateConfig), (run_qa_bench, QABenchConfig), (bench_retrieval, RetrievalBenchConfig)):
         params = list(inspect.signature(fn).parameters.values())
-        assert [p.name for p in params] == ["config"] and dataclasses.is_dataclass(cfg)
+        assert [p.name for p in params if p.kind is not p.KEYWORD_ONLY] == ["config"] and dataclasses.is_dataclass(cfg)
         assert inspect.signature(fn).return_annotation in ("BenchResult", BenchResult)
 
 
@@ -63,3 +66,16 @@ def test_a_retrieval_report_gives_a_bench_result(tmp_path):
     res = rep.bench_result()
     assert res.name == "bench retrieval" and res.scores["results"]["bm25"] == rep.to_dict()["results"]["bm25"]
     assert list(res.data_sha256) == [str(tmp_path / "corpus.jsonl")] and res.versions == {"python": "3"} and res.config["data"] == str(tmp_path)
+
+
+def test_bench_retrieval_takes_its_data_from_the_config(tmp_path):
+    from groundqa.eval.retrieval import RetrievalBenchConfig, bench_retrieval
+
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "corpus.jsonl").write_text('{"_id": "d1", "title": "", "text": "solar panels turn light into power"}\n'
+                                           '{"_id": "d2", "title": "", "text": "the bread rises in the oven"}\n')
+    (tmp_path / "queries.jsonl").write_text('{"_id": "q1", "text": "solar power"}\n')
+    (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    res = bench_retrieval(RetrievalBenchConfig(data=str(tmp_path), modes=("bm25",), embedder="hash", top_k=10, ks=(1, 10)))
+    assert res.name == "bench retrieval" and res.config["data"] == str(tmp_path)
+    assert res.scores["results"]["bm25"]["recall@1"] == 1.0 and len(res.data_sha256) == 3

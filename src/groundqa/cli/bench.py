@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from ..errors import ConfigError
 
@@ -107,8 +106,7 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
 
 
 def cmd_retrieval(args: argparse.Namespace) -> int:
-    from ..datasets.beir import load_beir
-    from ..eval.retrieval import RetrievalBenchConfig, run_retrieval_benchmark
+    from ..eval.retrieval import RetrievalBenchConfig, retrieval_report
 
     top_k = args.top_k
     ks = tuple(k for k in (1, 5, 10, 100) if k <= top_k) if isinstance(top_k, int) and top_k >= 1 else (1, 5, 10, 100)
@@ -128,13 +126,13 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         backend=args.backend,
         uri=args.uri,
+        data=args.data,
     )
     if config.weights is not None:
         bad = sorted(set(config.weights) - {"bm25", "dense"})
         if bad:
             raise ConfigError(f"--weights names {bad}; the retrievers are bm25 and dense")
-    dataset = load_beir(args.data)
-    report = run_retrieval_benchmark(dataset, config, show_progress=not args.no_progress)
+    report = retrieval_report(config, show_progress=not args.no_progress)
     payload = json.dumps(report.to_dict(), indent=2, sort_keys=False)
     if args.json_out == "-":
         print(payload)
@@ -149,100 +147,15 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
-def select_articles(items: list[Any], spec: str | None) -> list[Any]:
-    """Keep items whose document is in ``spec``: 'first:N' / 'last:N' of the sorted titles, or a comma list."""
-    if not spec:
-        return items
-    titles = sorted({it.doc_id for it in items})
-    if spec.startswith(("first:", "last:")):
-        how, n_s = spec.split(":", 1)
-        try:
-            n = int(n_s)
-        except ValueError:
-            raise ConfigError(f"--articles {spec!r}: N must be an integer, e.g. last:12")
-        keep = set(titles[:n] if how == "first" else titles[-n:])
-    else:
-        keep = {t.strip() for t in spec.split(",") if t.strip()}
-        unknown = keep - set(titles)
-        if unknown:
-            raise ConfigError(f"--articles names unknown titles {sorted(unknown)[:5]}; titles look like {titles[:3]}")
-    return [it for it in items if it.doc_id in keep]
-
-
-def _bench_generator(args: argparse.Namespace) -> Any:
-    from ..generate.hf import TransformersGenerator
-    from ..generate.prompts import PromptTemplate
-
-    template = None
-    if args.instruction:
-        if "{decline}" not in args.instruction:
-            raise ConfigError("--instruction must contain {decline} (where the decline sentence goes), so unanswerable questions can be declined")
-        template = PromptTemplate(instruction=args.instruction)
-    return TransformersGenerator(args.generator, adapter=args.adapter, batch_size=args.batch_size, template=template,
-                                 max_new_tokens=args.max_new_tokens, int8=args.int8, dtype=args.dtype, ground=args.ground,
-                                 context=getattr(args, "reads", "windows"))
-
-
-def _bench_qa_retrieved(args: argparse.Namespace, all_items: list, sample: list) -> int:
-    """The whole pipeline over an index of every context in the file (issue 5's benchmark)."""
-    from ..eval.qa import build_context_index, run_pipeline_qa, summarize, write_report
-    from ..generate.hf import TransformersGenerator
-    from ..pipeline import Pipeline
-    from ..verify.guard import Guard
-
-    if args.top_k <= 0:
-        raise ConfigError(f"--top-k {args.top_k} is not valid; it must be a positive integer")
-    version = "2.0" if any(not it.answers for it in all_items) else "1.1"
-    index = build_context_index(all_items)
-    gen = _bench_generator(args)
-    pipe = Pipeline(index, gen, Guard(args.verifier, embedder=index.embedder), policy=args.policy, top_k=args.top_k)
-    pipe.warm_up()
-    records = run_pipeline_qa(sample, pipe, batch_size=args.batch_size, version=version)
-    summary = summarize(records, version=version)
-    config = {"data": args.data, "context": "retrieved", "version": version, "questions": len(sample), "articles": args.articles,
-              "limit": args.limit, "seed": args.seed, "documents": len({it.doc_id for it in all_items}), "paragraphs_indexed": len(index.doc_ids()), "chunks": len(index),
-              "generator": args.generator, "adapter": args.adapter, "ground": args.ground, "instruction": args.instruction, "verifier": args.verifier, "policy": args.policy, "top_k": args.top_k}
-    out = {"dataset": Path(args.data).name, "results": summary, "config": config}
-    print(json.dumps(out, indent=1))
-    if args.json_out:
-        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_out).write_text(json.dumps(out, indent=1))
-    if args.report:
-        write_report(records, summary, args.report, title=f"groundqa end to end: {Path(args.data).name}", config=config)
-    return 0
-
-
 def _bench_qa(args: argparse.Namespace) -> int:
-    from ..datasets.squad import context_pool, load_squad, run_gold_qa, sample_items
-    from ..generate.hf import TransformersGenerator
+    from ..eval.qa import QABenchConfig, run_qa_bench
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    all_items = load_squad(args.data)
-    items = select_articles(all_items, args.articles)
-    sample = sample_items(items, args.limit, args.seed)
-    if not sample:
-        raise ConfigError(f"--data {args.data!r} with --articles {args.articles!r} leaves no questions")
-    if args.context == "retrieved":
-        return _bench_qa_retrieved(args, all_items, sample)
-    pool = context_pool(items)
-    gen = _bench_generator(args)
-    gen.warm_up()
-    name = args.generator + (f"+{Path(args.adapter).name}" if args.adapter else "")
-    report = run_gold_qa(sample, gen, dataset=Path(args.data).name, pool=pool, distractors=args.distractors,
-                         seed=args.seed, batch_size=args.batch_size, show_progress=True, generator_name=name)
-    d = report.to_dict()
-    d["settings"].update({"limit": args.limit, "articles": args.articles, "int8": args.int8, "dtype": args.dtype,
-                          "ground": args.ground, "instruction": args.instruction,
-                          "threads": args.threads, "max_new_tokens": args.max_new_tokens, "load_seconds": round(gen.load_seconds, 1)})
-    print(json.dumps({k: v for k, v in d.items()}, indent=1))
-    if args.json_out:
-        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-        full = report.to_dict(with_records=True)
-        full["settings"] = d["settings"]
-        Path(args.json_out).write_text(json.dumps(full, indent=1))
+    result = run_qa_bench(QABenchConfig(
+        data=args.data, context=args.context, verifier=args.verifier, policy=args.policy, top_k=args.top_k, report=args.report,
+        generator=args.generator, adapter=args.adapter, distractors=args.distractors, limit=args.limit, articles=args.articles,
+        seed=args.seed, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, int8=args.int8, dtype=args.dtype,
+        ground=args.ground, reads=args.reads, instruction=args.instruction, threads=args.threads, json=args.json_out))
+    print(json.dumps(dict(result.scores), indent=1))
     return 0
 
 

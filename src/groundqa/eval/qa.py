@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..datasets.squad import QAItem, best_over
+from .result import BenchResult
 
 log = logging.getLogger(__name__)
 
@@ -325,8 +326,138 @@ def write_report(records: Sequence[PipelineRecord], summary: Mapping[str, Any], 
     return out / "report.md"
 
 
+@dataclass(frozen=True)
+class QABenchConfig:
+    """``groundqa bench qa``'s settings (the flags of the same names). ``context="gold"``: the
+    generator alone on each question's own paragraph among ``distractors``; ``"retrieved"``: the
+    whole pipeline over an index of every context of the file (``verifier``, ``policy``, ``top_k``
+    and ``report`` apply to it only)."""
+
+    data: str
+    context: str = "gold"
+    verifier: str = "default"
+    policy: str = "abstain"
+    top_k: int = 4
+    report: str | None = None
+    generator: str = "default"
+    adapter: str | None = None
+    distractors: int = 2
+    limit: int | None = None
+    articles: str | None = None
+    seed: int = 0
+    batch_size: int = 8
+    max_new_tokens: int = 32
+    int8: bool = False
+    dtype: str = "auto"
+    ground: str = "snap"
+    reads: str = "windows"
+    instruction: str | None = None
+    threads: int | None = None
+    json: str | None = None  # write the report (with per-question records) here
+
+
+def select_articles(items: list[Any], spec: str | None) -> list[Any]:
+    """Keep items whose document is in ``spec``: 'first:N' / 'last:N' of the sorted titles, or a comma list."""
+    if not spec:
+        return items
+    titles = sorted({it.doc_id for it in items})
+    if spec.startswith(("first:", "last:")):
+        how, n_s = spec.split(":", 1)
+        try:
+            n = int(n_s)
+        except ValueError:
+            raise ConfigError(f"--articles {spec!r}: N must be an integer, e.g. last:12")
+        keep = set(titles[:n] if how == "first" else titles[-n:])
+    else:
+        keep = {t.strip() for t in spec.split(",") if t.strip()}
+        unknown = keep - set(titles)
+        if unknown:
+            raise ConfigError(f"--articles names unknown titles {sorted(unknown)[:5]}; titles look like {titles[:3]}")
+    return [it for it in items if it.doc_id in keep]
+
+
+def bench_generator(config: QABenchConfig) -> Any:
+    """The generator ``config`` names, not loaded yet."""
+    from ..generate.hf import TransformersGenerator
+    from ..generate.prompts import PromptTemplate
+
+    template = None
+    if config.instruction:
+        if "{decline}" not in config.instruction:
+            raise ConfigError("--instruction must contain {decline} (where the decline sentence goes), so unanswerable questions can be declined")
+        template = PromptTemplate(instruction=config.instruction)
+    return TransformersGenerator(config.generator, adapter=config.adapter, batch_size=config.batch_size, template=template,
+                                 max_new_tokens=config.max_new_tokens, int8=config.int8, dtype=config.dtype, ground=config.ground,
+                                 context=config.reads)
+
+
+def _write_json(path: str, payload: Any, indent: int) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(payload, indent=indent))
+
+
+def _qa_retrieved(config: QABenchConfig, all_items: list, sample: list) -> dict[str, Any]:
+    """The whole pipeline over an index of every context in the file (issue 5's benchmark)."""
+    from ..pipeline import Pipeline
+    from ..verify.guard import Guard
+
+    if config.top_k <= 0:
+        raise ConfigError(f"--top-k {config.top_k} is not valid; it must be a positive integer")
+    version = "2.0" if any(not it.answers for it in all_items) else "1.1"
+    index = build_context_index(all_items)
+    gen = bench_generator(config)
+    pipe = Pipeline(index, gen, Guard(config.verifier, embedder=index.embedder), policy=config.policy, top_k=config.top_k)
+    pipe.warm_up()
+    records = run_pipeline_qa(sample, pipe, batch_size=config.batch_size, version=version)
+    summary = summarize(records, version=version)
+    cfg = {"data": config.data, "context": "retrieved", "version": version, "questions": len(sample), "articles": config.articles,
+           "limit": config.limit, "seed": config.seed, "documents": len({it.doc_id for it in all_items}), "paragraphs_indexed": len(index.doc_ids()), "chunks": len(index),
+           "generator": config.generator, "adapter": config.adapter, "ground": config.ground, "instruction": config.instruction, "verifier": config.verifier, "policy": config.policy, "top_k": config.top_k}
+    out = {"dataset": Path(config.data).name, "results": summary, "config": cfg}
+    if config.json:
+        _write_json(config.json, out, 1)
+    if config.report:
+        write_report(records, summary, config.report, title=f"groundqa end to end: {Path(config.data).name}", config=cfg)
+    return out
+
+
+def run_qa_bench(config: QABenchConfig) -> BenchResult:
+    """Answer the questions ``config`` selects and score them (official SQuAD EM/F1); writes
+    ``json`` (with per-question records) and ``report`` when given. The scores are what
+    ``groundqa bench qa`` prints."""
+    from ..datasets.squad import context_pool, load_squad, run_gold_qa, sample_items
+    from .result import bench_result
+
+    if config.threads:
+        import torch
+
+        torch.set_num_threads(config.threads)
+    all_items = load_squad(config.data)
+    items = select_articles(all_items, config.articles)
+    sample = sample_items(items, config.limit, config.seed)
+    if not sample:
+        raise ConfigError(f"--data {config.data!r} with --articles {config.articles!r} leaves no questions")
+    if config.context == "retrieved":
+        return bench_result("bench qa", config, _qa_retrieved(config, all_items, sample), [config.data])
+    pool = context_pool(items)
+    gen = bench_generator(config)
+    gen.warm_up()
+    name = config.generator + (f"+{Path(config.adapter).name}" if config.adapter else "")
+    report = run_gold_qa(sample, gen, dataset=Path(config.data).name, pool=pool, distractors=config.distractors,
+                         seed=config.seed, batch_size=config.batch_size, show_progress=True, generator_name=name)
+    d = report.to_dict()
+    d["settings"].update({"limit": config.limit, "articles": config.articles, "int8": config.int8, "dtype": config.dtype,
+                          "ground": config.ground, "instruction": config.instruction,
+                          "threads": config.threads, "max_new_tokens": config.max_new_tokens, "load_seconds": round(gen.load_seconds, 1)})
+    if config.json:
+        full = report.to_dict(with_records=True)
+        full["settings"] = d["settings"]
+        _write_json(config.json, full, 1)
+    return bench_result("bench qa", config, d, [config.data])
+
+
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-__all__ = ["PipelineRecord", "build_context_index", "context_documents", "latency_summary", "paragraph_id", "reliability", "risk_coverage", "run_pipeline_qa", "summarize", "write_report"]
+__all__ = ["PipelineRecord", "QABenchConfig", "bench_generator", "build_context_index", "context_documents", "latency_summary", "paragraph_id", "reliability", "risk_coverage", "run_pipeline_qa", "run_qa_bench", "select_articles", "summarize", "write_report"]

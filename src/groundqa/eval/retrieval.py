@@ -52,6 +52,7 @@ class RetrievalBenchConfig:
     batch_size: int = 256
     backend: str = "embedded"  # or "milvus": a collection at ``uri`` (a *.db file or http://host:19530)
     uri: str | None = None  # milvus without a uri: a temporary milvus-lite file, removed after the run
+    data: str | None = None  # the BEIR folder, for ``bench_retrieval(config)``; ``run_retrieval_benchmark`` takes a loaded data set
 
     def __post_init__(self) -> None:
         modes = tuple(self.modes)
@@ -287,6 +288,21 @@ def build_index(dataset: BeirDataset, config: RetrievalBenchConfig, embedder: An
     if config.fit_fusion:
         index.fit_fusion()
     return index
+
+
+def bench_retrieval(config: RetrievalBenchConfig, *, show_progress: bool = False) -> BenchResult:
+    """``groundqa bench retrieval`` as a function: load ``config.data`` (a BEIR folder), run every
+    mode and return the run as a ``BenchResult`` (see ``RetrievalBenchReport.bench_result``)."""
+    return retrieval_report(config, show_progress=show_progress).bench_result()
+
+
+def retrieval_report(config: RetrievalBenchConfig, *, show_progress: bool = False) -> RetrievalBenchReport:
+    """The run of ``bench_retrieval`` as a ``RetrievalBenchReport`` (its table and legacy JSON shape)."""
+    from ..datasets.beir import load_beir
+
+    if not config.data:
+        raise ConfigError("data is missing; pass a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
+    return run_retrieval_benchmark(load_beir(config.data), config, show_progress=show_progress)
 
 
 def run_retrieval_benchmark(
