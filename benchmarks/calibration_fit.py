@@ -16,8 +16,8 @@ the generator's confidence among them, and every reason the guard names) and:
 5. writes the combiner (``--out``), the report (``--json``) and a risk-coverage plot (``--plot``).
 
     python benchmarks/calibration_fit.py --data runs/calibration/answers.jsonl \
-        --out src/groundqa/data/verifier/calibration.json --json benchmarks/results/calibration_fit.json \
-        --plot benchmarks/results/calibration_risk_coverage.png
+        --out src/groundqa/data/verifier/calibration.json --json benchmarks/results/calibration/calibration_fit.json \
+        --plot benchmarks/results/calibration/calibration_risk_coverage.png
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ a second time on the same answers with ``answer_checks=False``, to show what the
 checks change.
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/docs_qa.py --generator fast \
-        --out benchmarks/results/docs_qa_starlette_fast.json
+        --out benchmarks/results/qa/docs_qa_starlette_fast.json
 
 Judging rule ("right"), stated in the questions file and applied by ``is_right``: the answer
 text, with [n] marks, backticks, quotes, brackets and punctuation removed, lower-cased and
@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
 
 DATA = ROOT / "benchmarks" / "data" / "docs_qa"
 POLICIES = ("return", "flag", "strip", "abstain")

@@ -4,7 +4,7 @@ For each set, the same fixed-seed sample of ``--docs`` documents (the text the i
 text) is embedded by every embedder, one thread, after a warm-up call; the embedders take turns
 per set (interleaved), so a busy shared CPU slows them alike and the ratios to MiniLM stay fair.
 
-    python benchmarks/embed_speed.py --docs 24 --json benchmarks/results/retrieval_embed_speed.json
+    python benchmarks/embed_speed.py --docs 24 --json benchmarks/results/speed/retrieval_embed_speed.json
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from fusion_lodo import SETS  # noqa: E402
+from fusion_lodo import SETS  # this script's folder is on sys.path
 
 
 def main() -> int:

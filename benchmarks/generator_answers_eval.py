@@ -14,7 +14,7 @@ passages:
   so a lower rate here is expected; shown for the record).
 
     OMP_NUM_THREADS=2 python benchmarks/generator_answers_eval.py --generator default --generator runs/qwen05-answers \
-        --generator qwen2.5-coder-0.5b --json benchmarks/results/generator_answers_eval.json
+        --generator qwen2.5-coder-0.5b --json benchmarks/results/generator/generator_answers_eval.json
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Collect the generator rows (outputs of `groundqa bench qa --json`) and the shipped adapter's card
-into benchmarks/results/generator_squad.json, in the issue's format:
+into benchmarks/results/generator/generator_squad.json, in the issue's format:
 {"dataset": ..., "results": {"<generator>": {"em", "f1", "tokens_per_s", ...}}, ...}.
 
     python benchmarks/generator_collect.py
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-RES = Path("benchmarks/results")
+RES = Path("benchmarks/results/generator")
 CARD = Path("src/groundqa/data/adapters/smollm2-135m-squad-lora/groundqa_card.json")
 ROWS = {
     "smollm2-135m (base)": "generator_qa_smollm2-135m.json",
@@ -40,6 +40,7 @@ def main() -> None:
         if not p.exists():
             continue
         r = json.loads(p.read_text())
+        r = r.get("scores", r)  # the schema's wrapper (benchmarks/legacy.py, run.py)
         reports[name] = r
         out["results"][name] = {
             "em": r["em"], "f1": r["f1"], "tokens_per_s": r["tokens_per_s"], "seconds_per_question": r["seconds_per_question"],

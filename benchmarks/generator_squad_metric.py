@@ -2,7 +2,7 @@
 
 Expected (the SQuAD leaderboard): v1.1 BERT ensemble EM 86.2 / F1 92.2; v2.0 BERT single EM 78.7 / F1 81.8.
 
-    python benchmarks/generator_squad_metric.py --json benchmarks/results/generator_squad_metric.json
+    python benchmarks/generator_squad_metric.py --json benchmarks/results/generator/generator_squad_metric.json
 """
 
 from __future__ import annotations

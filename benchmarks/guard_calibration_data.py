@@ -4,7 +4,7 @@ never trained on). Question+answer pairs are written with ``question`` and the a
 so the guard reads them as it reads a short generated answer.
 
     python benchmarks/guard_calibration_data.py --squad ../shared/data/squad_v1.1_dev/dev-v1.1.json \
-        --out benchmarks/results/guard_calibration_pairs.jsonl
+        --out benchmarks/results/guard/guard_calibration_pairs.jsonl
 """
 
 from __future__ import annotations

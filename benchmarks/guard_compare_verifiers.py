@@ -4,7 +4,7 @@ RTE-form sets that train no shipped weights (COVID-Fact, SciFact dev). Prints a 
 one JSON.
 
     python benchmarks/guard_compare_verifiers.py --dir runs/vexp --a default --b final \
-        --json benchmarks/results/guard_verifier_stage2.json
+        --json benchmarks/results/guard/guard_verifier_stage2.json
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ per kind. Used for the model card's validation numbers (held-out SNLI and synthe
 the 2 validation titles) and for comparisons on sets that may not train shipped weights.
 
     python benchmarks/guard_eval_pairs.py --verifier default --pairs ~/.cache/groundqa/vrun1/val_pairs.jsonl \
-        --json benchmarks/results/guard_verifier_val.json
+        --json benchmarks/results/guard/guard_verifier_val.json
     python benchmarks/guard_eval_pairs.py --verifier default --rte ../shared/data/nli/covidfact/rte_covidfact_dev.tsv
 """
 

@@ -2,7 +2,7 @@
 instead of windows chosen from the whole page: does the judge fail for lack of evidence, or at
 reading it? One chunk (the first) per claim, the first N distinct claims of the dev file.
 
-    python benchmarks/guard_judge_oracle.py 80 --json benchmarks/results/guard_v2_judge_oracle.json
+    python benchmarks/guard_judge_oracle.py 80 --json benchmarks/results/guard/guard_v2_judge_oracle.json
 """
 
 from __future__ import annotations

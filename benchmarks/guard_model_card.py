@@ -2,8 +2,8 @@
 run's own records and the measured results, so every number in it comes from a file.
 
     python benchmarks/guard_model_card.py --run ~/.cache/groundqa/vrun1 \
-        --val benchmarks/results/guard_verifier_val.json \
-        --wice benchmarks/results/guard_wice.json --halueval benchmarks/results/guard_halueval.json
+        --val benchmarks/results/guard/guard_verifier_val.json \
+        --wice benchmarks/results/guard/guard_wice.json --halueval benchmarks/results/guard/guard_halueval.json
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def main() -> None:
         "text from SQuAD v1.1 (CC BY-SA 4.0): share-alike terms of those data sets may apply.",
         "",
         "`calibration.json` / `calibration_nomodel.json`: the default combiners (with / without this",
-        "model), fitted by `groundqa calibrate` on `benchmarks/results/guard_calibration_pairs.jsonl`",
+        "model), fitted by `groundqa calibrate` on `benchmarks/results/guard/guard_calibration_pairs.jsonl`",
         "(synthetic pairs from the 2 validation titles). Refit on your own labelled claims for your domain.",
     ]
     CARD.write_text("\n".join(lines) + "\n")

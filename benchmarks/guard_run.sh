@@ -11,28 +11,28 @@ R=benchmarks/results
 [ -d "$D" ] || D=/work/shared/data
 step=${1:-all}
 if [[ $step == all || $step == wice ]]; then
-  groundqa bench guard --data $D/wice_claims/claims_binary_dev.jsonl --json $R/guard_wice.json --report $R/guard_wice_report --save-features /tmp/guard_wice_features.npz
-  groundqa bench guard --data $D/wice_claims/claims_binary_dev.jsonl --verifier none --load-features /tmp/guard_wice_features.npz --json $R/guard_wice_nomodel.json || true
+  groundqa bench guard --data $D/wice_claims/claims_binary_dev.jsonl --json $R/guard/guard_wice.json --report $R/guard/guard_wice_report --save-features /tmp/guard_wice_features.npz
+  groundqa bench guard --data $D/wice_claims/claims_binary_dev.jsonl --verifier none --load-features /tmp/guard_wice_features.npz --json $R/guard/guard_wice_nomodel.json || true
 fi
 if [[ $step == all || $step == halueval ]]; then
-  groundqa bench guard --data $D/halueval_qa500/claims.jsonl --json $R/guard_halueval.json --report $R/guard_halueval_report --save-features /tmp/guard_halueval_features.npz
+  groundqa bench guard --data $D/halueval_qa500/claims.jsonl --json $R/guard/guard_halueval.json --report $R/guard/guard_halueval_report --save-features /tmp/guard_halueval_features.npz
 fi
 if [[ $step == all || $step == calibrate ]]; then
-  python benchmarks/guard_calibration_data.py --squad $D/squad_v1.1_dev/dev-v1.1.json --out $R/guard_calibration_pairs.jsonl
-  groundqa calibrate --data $R/guard_calibration_pairs.jsonl --limit 800 --out src/groundqa/data/verifier/calibration.json
-  groundqa calibrate --data $R/guard_calibration_pairs.jsonl --limit 800 --verifier none --out src/groundqa/data/verifier/calibration_nomodel.json
+  python benchmarks/guard_calibration_data.py --squad $D/squad_v1.1_dev/dev-v1.1.json --out $R/guard/guard_calibration_pairs.jsonl
+  groundqa calibrate --data $R/guard/guard_calibration_pairs.jsonl --limit 800 --out src/groundqa/data/verifier/calibration.json
+  groundqa calibrate --data $R/guard/guard_calibration_pairs.jsonl --limit 800 --verifier none --out src/groundqa/data/verifier/calibration_nomodel.json
 fi
 if [[ $step == all || $step == speed ]]; then
-  python benchmarks/guard_speed.py --squad $D/squad_v1.1_dev/dev-v1.1.json --n 40 --json $R/guard_speed.json
+  python benchmarks/guard_speed.py --squad $D/squad_v1.1_dev/dev-v1.1.json --n 40 --json $R/guard/guard_speed.json
 fi
 if [[ $step == all || $step == val ]]; then
-  python benchmarks/guard_eval_pairs.py --verifier default --pairs ~/.cache/groundqa/vrun1/val_pairs.jsonl --json $R/guard_verifier_val.json
+  python benchmarks/guard_eval_pairs.py --verifier default --pairs ~/.cache/groundqa/vrun1/val_pairs.jsonl --json $R/guard/guard_verifier_val.json
 fi
 if [[ $step == judge ]]; then  # the optional LLM-judge signal (about 25 minutes on WiCE, 20 on 600 HaluEval answers; not part of `all`)
   groundqa bench guard --data $D/wice_claims/claims_binary_dev.jsonl --judge qwen2.5-coder-1.5b --judge-dtype bf16 \
-    --json $R/guard_wice_judge.json --save-features runs/guard_wice_judge.npz
+    --json $R/guard/guard_wice_judge.json --save-features runs/guard_wice_judge.npz
   groundqa bench guard --data $D/halueval_qa500/claims.jsonl --limit 600 --judge qwen2.5-coder-1.5b --judge-dtype bf16 \
-    --json $R/guard_halueval600_judge.json --save-features runs/guard_halueval600_judge.npz
+    --json $R/guard/guard_halueval600_judge.json --save-features runs/guard_halueval600_judge.npz
 fi
 if [[ $step == stage2 ]]; then  # more training of the shipped model (about 75 minutes on one thread), compared with it; not shipped (see benchmarks/README.md)
   groundqa train-verifier --output runs/vrun2 --base src/groundqa/data/verifier/model --snli $D/nli/snli_esnli \
@@ -47,5 +47,5 @@ if [[ $step == stage2 ]]; then  # more training of the shipped model (about 75 m
       python benchmarks/guard_eval_pairs.py --verifier $v --rte $D/nli/covidfact/rte_${r}_dev.tsv --json runs/vexp/rte_${r}_$n.json
     done
   done
-  python benchmarks/guard_compare_verifiers.py --dir runs/vexp --a default --b final --json $R/guard_verifier_stage2.json
+  python benchmarks/guard_compare_verifiers.py --dir runs/vexp --a default --b final --json $R/guard/guard_verifier_stage2.json
 fi

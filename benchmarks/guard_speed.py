@@ -6,7 +6,7 @@ paragraph, so one claim is unsupported) and a short answer read with its questio
 gold paragraph and 4 other paragraphs of the article, as chunks.
 
     python benchmarks/guard_speed.py --squad ../shared/data/squad_v1.1_dev/dev-v1.1.json --n 40 \
-        --json benchmarks/results/guard_speed.json
+        --json benchmarks/results/guard/guard_speed.json
 
 ``--generator REF`` also times that generator answering the same questions from the same passages
 in the same run (one question at a time, as the pipeline's `ask` does) and reports the guard's time

@@ -1,4 +1,4 @@
-"""Print the guard v2 table (issue 13) from the results files written by benchmarks/verifier_v2_train.sh.
+"""Print the guard v2 table (issue 13) from the results files written by recipes/verifier_v2_train.sh.
 
     python benchmarks/guard_v2_table.py
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "guard"
 ROWS = [
     ("v1", "shipped cross-encoder v1 + lexical + embedding (the default before)"),
     ("v2", "cross-encoder v2 (retrained) + lexical + embedding"),
@@ -27,6 +27,7 @@ def main() -> None:
                 print(f"  {key:<11} (not run: {f.name} missing)")
                 continue
             d = json.loads(f.read_text())
+            d = d.get("scores", d)  # a result file in the schema (benchmarks/run.py) holds the bench's output in 'scores'
             tf = d.get("two_fold_mean", {})
             sig = {k: round(v, 3) for k, v in d.get("signal_auroc", {}).items() if k != "seg_lex_min"}
             print(f"  {key:<11} {d['balanced_accuracy']:.3f} / {d['auroc']:.3f}   {tf.get('balanced_accuracy', float('nan')):.3f} / "

@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
-python benchmarks/latency.py --corpora sample --out benchmarks/results/latency_sample.json
-python benchmarks/latency.py --corpora docs --settings chunks,windows --out benchmarks/results/latency_docs.json
-python benchmarks/latency.py --corpora squad --limit 60 --settings chunks,windows --out benchmarks/results/latency_squad.json
+python benchmarks/latency.py --corpora sample --out benchmarks/results/latency/latency_sample.json
+python benchmarks/latency.py --corpora docs --settings chunks,windows --out benchmarks/results/latency/latency_docs.json
+python benchmarks/latency.py --corpora squad --limit 60 --settings chunks,windows --out benchmarks/results/latency/latency_squad.json

@@ -7,7 +7,7 @@ therefore exclude query embedding for both backends (it costs the same for both)
 
     nice -n 10 python benchmarks/milvus_bench.py \
         --data /work/shared/data/squad_v1.1_dev/beir --data /work/shared/data/cranfield/beir \
-        --json benchmarks/results/milvus_retrieval.json
+        --json benchmarks/results/milvus/milvus_retrieval.json
 
 Also reported per dataset: how many queries get the identical bm25 top-10 from both backends, and
 the mean top-10 overlap of the dense and hybrid modes.

@@ -16,7 +16,7 @@ Per-million figures are the slope of a least-squares line through the measured s
 (linear extrapolation; HNSW and inverted-index build costs grow slightly faster than linear).
 
     nice -n 10 python benchmarks/milvus_scaling.py --sizes 10000,50000,100000,200000 \
-        --json benchmarks/results/milvus_scaling.json
+        --json benchmarks/results/milvus/milvus_scaling.json
 """
 
 from __future__ import annotations

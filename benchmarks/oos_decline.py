@@ -22,9 +22,9 @@ decline rate on out-of-scope queries and answer rate on in-scope ones at that th
 (real generator and guard, policy ``abstain``): an answer counts as declined when the gate
 withholds it, the generator declines, or the guard withholds it.
 
-    python benchmarks/oos_decline.py --out benchmarks/results/serve_oos.json           # the gate, all test queries
+    python benchmarks/oos_decline.py --out benchmarks/results/qa/serve_oos.json           # the gate, all test queries
     python benchmarks/oos_decline.py --e2e 8 --generator smollm2-135m --verifier none \\
-        --out benchmarks/results/serve_oos_e2e.json                                 # + a bounded end-to-end sample
+        --out benchmarks/results/qa/serve_oos_e2e.json                                 # + a bounded end-to-end sample
 """
 
 from __future__ import annotations

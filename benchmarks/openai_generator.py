@@ -19,7 +19,7 @@ cores. Setup (once):
 Run (starts the server itself, on a free port, and stops it):
 
     python benchmarks/openai_generator.py --llama-python /tmp/llama_venv/bin/python \\
-        --lora-gguf /tmp/qwen-lora.gguf --out benchmarks/results/openai_generator_llamacpp.json
+        --lora-gguf /tmp/qwen-lora.gguf --out benchmarks/results/generator/openai_generator_llamacpp.json
 
 or against a server already running: ``--url http://HOST:PORT/v1 [--server-model NAME]``.
 """

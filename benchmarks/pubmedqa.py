@@ -2,8 +2,8 @@
 fine-tuned, on the 500 official test ids; fine-tuning uses only the other 500 items.
 
     python benchmarks/pubmedqa.py prepare              # runs/pubmedqa/{train,test}.jsonl
-    python benchmarks/pubmedqa.py eval --generator smollm2-135m --json benchmarks/results/pubmedqa_smollm2-135m.json
-    python benchmarks/pubmedqa.py collect              # benchmarks/results/pubmedqa.json
+    python benchmarks/pubmedqa.py eval --generator smollm2-135m --json benchmarks/results/generator/pubmedqa_smollm2-135m.json
+    python benchmarks/pubmedqa.py collect              # benchmarks/results/generator/pubmedqa.json
 
 Each item becomes a JSONL row {question, answer, context, doc_id}: the question with "Answer yes, no
 or maybe." appended, the abstract without its conclusion as the one passage, the decision as the
@@ -25,7 +25,7 @@ from pathlib import Path
 
 DATA = Path("../shared/data/pubmedqa_pqal")
 OUT = Path("runs/pubmedqa")
-RES = Path("benchmarks/results")
+RES = Path("benchmarks/results/generator")
 LABELS = ("yes", "no", "maybe")
 SUFFIX = " Answer yes, no or maybe."
 
@@ -93,7 +93,10 @@ def evaluate(generator: str, data: Path, limit: int | None, threads: int) -> dic
 def collect() -> None:
     out = {"dataset": "PubMedQA PQA-L: 500 official test ids; fine-tuning on the other 500", "results": {}}
     for p in sorted(RES.glob("pubmedqa_*.json")):
+        if p.name == "pubmedqa.json":
+            continue
         r = json.loads(p.read_text())
+        r = r.get("scores", r)  # the schema's wrapper (benchmarks/legacy.py, run.py)
         out["results"][r["generator"]] = {k: r[k] for k in ("n", "accuracy", "macro_f1", "predicted", "seconds_per_question")}
         out["majority_baseline"] = r["majority_baseline"]
     card = Path("runs/smollm2-135m-pubmedqa-lora/groundqa_card.json")

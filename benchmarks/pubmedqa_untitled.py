@@ -7,11 +7,11 @@ how many paragraphs are indexed and how often retrieval finds the question's own
 
     python benchmarks/pubmedqa_untitled.py prepare     # runs/pubmedqa_untitled/pubmedqa_test_untitled.json
     OMP_NUM_THREADS=1 python benchmarks/pubmedqa_untitled.py retrieval \
-        --json benchmarks/results/pubmedqa_untitled_retrieval.json
+        --json benchmarks/results/qa/pubmedqa_untitled_retrieval.json
     OMP_NUM_THREADS=1 groundqa bench qa --data runs/pubmedqa_untitled/pubmedqa_test_untitled.json \
         --context retrieved --limit 50 --batch-size 4 --threads 1 \
-        --json benchmarks/results/pubmedqa_untitled_qa.json --report benchmarks/results/pubmedqa_untitled_report
-    python benchmarks/pubmedqa_untitled.py decisions --json benchmarks/results/pubmedqa_untitled_decisions.json
+        --json benchmarks/results/qa/pubmedqa_untitled_qa.json --report benchmarks/results/qa/pubmedqa_untitled_report
+    python benchmarks/pubmedqa_untitled.py decisions --json benchmarks/results/qa/pubmedqa_untitled_decisions.json
 
 The file: the 500 official test questions (``test_ground_truth.json``), one article per paper,
 no ``title``, one paragraph. PubMedQA's answers are yes/no/maybe and its long answer (the
@@ -32,7 +32,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 DATA = Path("../shared/data/pubmedqa_pqal")
 OUT = Path("runs/pubmedqa_untitled/pubmedqa_test_untitled.json")
@@ -147,7 +146,7 @@ def main() -> int:
     r.add_argument("--embedder", default="minilm-l6")
     r.add_argument("--json", type=Path, default=None)
     d = sub.add_parser("decisions", help="yes/no/maybe in the generated answers of an end-to-end run against final_decision")
-    d.add_argument("--records", type=Path, default=Path("benchmarks/results/pubmedqa_untitled_report/records.jsonl"))
+    d.add_argument("--records", type=Path, default=Path("benchmarks/results/qa/pubmedqa_untitled_report/records.jsonl"))
     d.add_argument("--data", type=Path, default=OUT)
     d.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()

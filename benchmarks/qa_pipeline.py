@@ -3,10 +3,10 @@ paragraph of the file, scored with the official SQuAD EM/F1, with abstention met
 
     # SQuAD v1.1: retrieval over all 2,067 dev paragraphs, questions from the 12 held-out articles
     python benchmarks/qa_pipeline.py --data ../shared/data/squad_v1.1_dev/dev-v1.1.json \
-        --heldout --limit 40 --json benchmarks/results/qa_squad11_heldout.json --report benchmarks/results/qa_squad11_report
+        --heldout --limit 40 --json benchmarks/results/qa/qa_squad11_heldout.json --report benchmarks/results/qa/qa_squad11_report
     # SQuAD v2.0: decline rate on unanswerable questions, answer rate on answerable ones
     python benchmarks/qa_pipeline.py --data ../shared/data/squad_v2.0_dev/dev-v2.0.json --version 2.0 \
-        --heldout --limit 40 --json benchmarks/results/qa_squad20_heldout.json --report benchmarks/results/qa_squad20_report
+        --heldout --limit 40 --json benchmarks/results/qa/qa_squad20_heldout.json --report benchmarks/results/qa/qa_squad20_report
 
 The index is built over every context in the file (chunked for the embedder); ``--heldout`` keeps
 the questions of the last 12 articles in title order (the fine-tuning issue's held-out split), so
@@ -21,7 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 
 def main() -> int:

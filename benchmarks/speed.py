@@ -33,7 +33,7 @@ Every library runs single-threaded (OMP/MKL/torch/FAISS/ONNX threads = 1): the m
 and one thread keeps the ratios stable. Each timing is the best of ``--repeats`` runs, groundqa and
 raw interleaved. Run from the repository root::
 
-    nice -n 10 python benchmarks/speed.py --json benchmarks/results/speed.json
+    nice -n 10 python benchmarks/speed.py --json benchmarks/results/speed/speed.json
 """
 
 from __future__ import annotations

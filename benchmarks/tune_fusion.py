@@ -12,7 +12,7 @@ best single retriever. Report on the other half with ``groundqa bench retrieval 
 and the chosen ``--fusion/--rrf-k/--weights`` (see benchmarks/retrieval.sh)::
 
     python benchmarks/tune_fusion.py --data ../shared/data/cranfield/beir --split even \\
-        --json benchmarks/results/retrieval_fusion_tuning_cranfield.json
+        --json benchmarks/results/retrieval/retrieval_fusion_tuning_cranfield.json
 """
 
 from __future__ import annotations

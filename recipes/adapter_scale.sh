@@ -3,7 +3,7 @@
 # training, inside the 36 training articles; never the 12 held-out articles): dev F1 of the adapter
 # at update scale 1.0, 0.75 and 0.5 (gold paragraph among 2 distractors, 60 questions), beside the
 # perplexity each scale gives on the general text (written by `groundqa adapter-scale` in its card).
-#   nohup nice -n 10 bash benchmarks/adapter_scale.sh > runs/adapter_scale.log 2>&1 &
+#   nohup nice -n 10 bash recipes/adapter_scale.sh > runs/adapter_scale.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate

@@ -6,7 +6,7 @@
 #   default   the default profile: the 0.5B + the shipped adapter (span grounding on; f1_raw in the
 #             same file is the F1 before grounding)
 #   fast      the old default, SmolLM2-135M + its adapter, for comparison
-#   bash benchmarks/generator05_eval.sh        (about 20 min on 2 free cores)
+#   bash recipes/generator05_eval.sh        (about 20 min on 2 free cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -17,9 +17,9 @@ N=${LIMIT:-100}
 PLAIN='Answer the question using only the numbered documents. Reply with only the answer: a few words copied from the documents, not a sentence. If the documents do not contain the answer, reply exactly: {decline}'
 run() {  # name, then groundqa bench qa options
   local name=$1; shift
-  [ -f "$R/generator05_$name.json" ] || groundqa bench qa --data runs/squad_split/heldout12.json --context gold \
-    --distractors 2 --limit "$N" --seed 0 --batch-size 4 --threads ${THREADS:-2} --json "$R/generator05_$name.json" "$@" > /dev/null
-  python - "$R/generator05_$name.json" "$name" <<'PY'
+  [ -f "$R/generator/generator05_$name.json" ] || groundqa bench qa --data runs/squad_split/heldout12.json --context gold \
+    --distractors 2 --limit "$N" --seed 0 --batch-size 4 --threads ${THREADS:-2} --json "$R/generator/generator05_$name.json" "$@" > /dev/null
+  python - "$R/generator/generator05_$name.json" "$name" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 print(f"{sys.argv[2]:12s} n={d['n']} EM {d['em']:5.1f} F1 {d['f1']:5.1f} (before grounding {d.get('f1_raw', float('nan')):5.1f}) "

@@ -2,7 +2,7 @@
 # The default generator's adapter (issue 12): LoRA on Qwen2.5-Coder-0.5B-Instruct over the SQuAD
 # training articles (benchmarks/generator05_data.py; unanswerable SQuAD v2 questions included),
 # on a shared 2-core CPU, resumable (rerun the same command: it resumes from OUT/checkpoints).
-#   nohup bash benchmarks/generator05_train.sh > runs/generator05_train.log 2>&1 &
+#   nohup bash recipes/generator05_train.sh > runs/generator05_train.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate

@@ -5,11 +5,11 @@
 # model answers whenever a shown passage holds the answer, and declines only when every shown
 # passage is from another article (nothing shown is about the question). Unanswerable questions
 # whose topic is shown are left to the guard. Resumable: rerun the same command.
-#   nohup bash benchmarks/generator_answers_train.sh > runs/generator_answers_train.log 2>&1 &
+#   nohup bash recipes/generator_answers_train.sh > runs/generator_answers_train.log 2>&1 &
 # The second stage (issue 21, session 3) continues the first stage's step 17 with a quarter of the
 # examples declines and keeps the checkpoint with the best mean of dev F1 and dev decline rate:
 #   OUT=runs/qwen05-declines INIT=runs/qwen05-answers/checkpoints/checkpoint-17 UNANS=0.25 SELECT=f1+decline \
-#   STEPS=16 BUDGET_MIN=70 nohup bash benchmarks/generator_answers_train.sh > runs/generator_declines_train.log 2>&1 &
+#   STEPS=16 BUDGET_MIN=70 nohup bash recipes/generator_answers_train.sh > runs/generator_declines_train.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh

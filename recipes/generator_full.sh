@@ -2,7 +2,7 @@
 # Full fine-tuning (all weights, no LoRA) of SmolLM2-135M on the same 36 training articles and the
 # same example recipe as the shipped adapter (generator_run.sh), then its row on the first 100
 # questions of the nested held-out sample. The model (540 MB) stays under runs/: too large to ship.
-#   nohup nice -n 10 bash benchmarks/generator_full.sh > runs/generator_full.log 2>&1 &
+#   nohup nice -n 10 bash recipes/generator_full.sh > runs/generator_full.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -15,7 +15,7 @@ if [ ! -f "$OUTDIR/groundqa_card.json" ]; then
     --distractors 1,2 --unanswerable-rate 0.12 --eval-steps 25 --dev-sample 30 --time-budget-min ${BUDGET_MIN:-45} \
     --threads 1 --seed 0 --no-progress
 fi
-OUT=benchmarks/results/generator_qa_smollm2-135m-full.json
+OUT=benchmarks/results/generator/generator_qa_smollm2-135m-full.json
 [ -f "$OUT" ] || groundqa bench qa --data runs/squad_split/heldout12.json --context gold --generator "$OUTDIR" \
   --distractors 2 --limit ${LIMIT:-100} --seed 0 --batch-size 8 --threads 1 --json "$OUT"
 echo DONE

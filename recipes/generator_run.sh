@@ -3,7 +3,7 @@
 # LoRA fine-tune of SmolLM2-135M on the 36 training articles (the shipped adapter), then EM/F1 of the
 # fine-tuned model (`fast` profile) on a seeded 200-question sample of the 12 held-out articles.
 # generator_rest.sh adds the base and quality rows.
-#   nohup nice -n 10 bash benchmarks/generator_run.sh > runs/generator_run.log 2>&1 &
+#   nohup nice -n 10 bash recipes/generator_run.sh > runs/generator_run.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -17,7 +17,7 @@ if [ ! -f "$ADAPTER/groundqa_card.json" ]; then
     --threads 1 --seed 0 --no-progress
 fi
 for GEN in fast; do  # the shipped adapter (scaled x0.75 after training, see its card)
-  OUT=benchmarks/results/generator_qa_${GEN}.json
+  OUT=benchmarks/results/generator/generator_qa_${GEN}.json
   [ -f "$OUT" ] || groundqa bench qa --data runs/squad_split/heldout12.json --context gold --generator $GEN \
     --distractors 2 --limit 200 --seed 0 --batch-size 8 --threads 1 --json "$OUT"
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PubMedQA for issue 3: LoRA fine-tune of SmolLM2-135M on the 500 non-test PQA-L items (dev split
 # by document inside them), then yes/no/maybe accuracy of base and fine-tuned on the 500 test ids.
-#   nohup nice -n 10 bash benchmarks/pubmedqa_run.sh > runs/pubmedqa_run.log 2>&1 &
+#   nohup nice -n 10 bash recipes/pubmedqa_run.sh > runs/pubmedqa_run.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -15,7 +15,7 @@ if [ ! -f "$OUTDIR/groundqa_card.json" ]; then
     --threads 1 --seed 0 --no-progress
 fi
 for GEN in smollm2-135m "$OUTDIR"; do
-  OUT=benchmarks/results/pubmedqa_$(basename "$GEN").json
+  OUT=benchmarks/results/generator/pubmedqa_$(basename "$GEN").json
   [ -f "$OUT" ] || python benchmarks/pubmedqa.py eval --generator "$GEN" --json "$OUT"
 done
 python benchmarks/pubmedqa.py collect

@@ -17,7 +17,7 @@ Sources (only their training parts; licences go into the model card):
 * Replay of the shipped model's own data, so that it does not forget it: a sample of SNLI dev+test
   (CC BY-SA 4.0) and of the synthetic SQuAD pairs of the training titles (CC BY-SA 4.0).
 
-    python benchmarks/verifier_v2_data.py --out runs/verifier_v2/data
+    python recipes/verifier_v2_data.py --out runs/verifier_v2/data
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ mkdir -p $V1
 for f in config.json model.safetensors tokenizer.json tokenizer_config.json groundqa_verifier.json; do
     git show 58e5d19:src/groundqa/data/verifier/model/$f > $V1/$f
 done
-python benchmarks/verifier_v2_data.py --out $R/data
+python recipes/verifier_v2_data.py --out $R/data
 # continue training the shipped v1 model (claim first, 256 tokens: FactCG documents are ~150 words)
 groundqa train-verifier --output $R/ckpt --base $V1 --pairs $R/data/train.jsonl \
     --max-length 256 --batch-size 16 --lr 3e-5 --epochs 1 --save-steps 50 --threads 1 --seed 0

@@ -17,7 +17,7 @@ ingested before the timed cases (the first ingest loads the sentence splitter). 
 first:
 
     groundqa index build src/groundqa/data/sample/articles --out /tmp/sample-index
-    python benchmarks/bad_requests.py --index /tmp/sample-index --out benchmarks/results/bad_requests.json
+    python benchmarks/stress/bad_requests.py --index /tmp/sample-index --out benchmarks/results/stress/bad_requests.json
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ starts and after it is acknowledged (journal fsynced). The parent SIGKILLs it at
 then, like a restart, loads the index and replays the journal and compares with what was
 acknowledged; the operation in flight at the kill may be either applied or not.
 
-    python benchmarks/crash_kills.py --kills 100 --out benchmarks/results/crash_kills.json
+    python benchmarks/stress/crash_kills.py --kills 100 --out benchmarks/results/stress/crash_kills.json
 
 ``--corruption`` runs the start-up corruption cases instead (issue 25): a state folder (an index
 with documents of ``groundqa index build``, a journal of documents ingested through the store, an
@@ -20,7 +20,7 @@ checks run before any model loads) and the service's lifespan (uvicorn + ``creat
 package's fakes for the models): a refusal must name the file, and the line where there is one,
 with no raw AttributeError/KeyError/DatabaseError; a start must serve every document.
 
-    python benchmarks/crash_kills.py --corruption --out benchmarks/results/crash_startup_corruption.json
+    python benchmarks/stress/crash_kills.py --corruption --out benchmarks/results/stress/crash_startup_corruption.json
 """
 
 from __future__ import annotations

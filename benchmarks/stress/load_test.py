@@ -10,14 +10,14 @@ embedder, so the numbers measure the service (HTTP, auth, validation, thread poo
 index updates, audit log), not the models. ``--embedder minilm-l6`` uses the real embedder for
 retrieval and ingest.
 
-    python benchmarks/load_test.py --clients 32 --seconds 60 --out benchmarks/results/serve_load.json
+    python benchmarks/stress/load_test.py --clients 32 --seconds 60 --out benchmarks/results/stress/serve_load.json
 
 ``--real`` runs the real ``groundqa serve`` command (default pipeline) instead, and ``--index``
 serves a copy of a pre-built index whose documents are updated too (issue 15):
 
-    python benchmarks/load_test.py --real --index /tmp/sample-index --embedder minilm-l6 --clients 6 \\
+    python benchmarks/stress/load_test.py --real --index /tmp/sample-index --embedder minilm-l6 --clients 6 \\
         --seconds 60 --ingest-share 0.3 --update-share 0.25 --delete-share 0.15 --kill-after 10 \\
-        --snapshot-s 5 --out benchmarks/results/serve_load_real_kill.json
+        --snapshot-s 5 --out benchmarks/results/stress/serve_load_real_kill.json
 
 ``--chat-share`` sends that share of the questions through the OpenAI route,
 ``/v1/chat/completions`` (half of them with ``stream: true``, read to ``data: [DONE]``), the rest
@@ -25,8 +25,8 @@ through ``/v1/ask``, so the two routes' latencies come from the same run (issue 
 without an answer within ``--hang-s`` counts as hung. ``--generator fast`` serves the real
 pipeline with the fast generator profile:
 
-    python benchmarks/load_test.py --clients 8 --seconds 60 --ingest-share 0 --chat-share 0.5 \\
-        --out benchmarks/results/serve_load_chat.json
+    python benchmarks/stress/load_test.py --clients 8 --seconds 60 --ingest-share 0 --chat-share 0.5 \\
+        --out benchmarks/results/stress/serve_load_chat.json
 """
 
 from __future__ import annotations

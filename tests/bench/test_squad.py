@@ -1,7 +1,7 @@
 """The official SQuAD metrics, checked by hand and on committed samples of the BERT predictions.
 
 The full-file reproduction (EM 86.2 / F1 92.2 on v1.1, 78.7 / 81.8 on v2.0) lives in
-benchmarks/generator_squad_metric.py and its committed output benchmarks/results/generator_squad_metric.json.
+benchmarks/generator_squad_metric.py and its committed output benchmarks/results/generator/generator_squad_metric.json.
 """
 
 from __future__ import annotations

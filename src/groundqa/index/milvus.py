@@ -32,7 +32,7 @@ How BM25 matches the embedded index (bm25s, method "lucene", ``sparse.Tokenizer`
   for bm25s, two for Milvus); (3) Unicode combining marks that Python counts as word characters
   but Rust does not may split a word in Milvus; (4) without PyStemmer the embedded index does not
   stem at all. On SQuAD dev, 97.6% of queries get the identical BM25 top-10 and nDCG@10 differs by
-  0.0001 (benchmarks/results/milvus_retrieval.json).
+  0.0001 (benchmarks/results/milvus/milvus_retrieval.json).
 * statistics: N and average document length are the collection's; after deletes milvus-lite
   scores exactly like an index built from scratch (tested). On a server, deleted rows may count
   in the statistics until compaction (not verified here: no server was available).
