@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from tests.tiny_lm import tiny_dir, tiny_gen  # noqa: F401  the tiny random-weight LM (tests/generate, tests/train)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

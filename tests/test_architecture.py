@@ -200,3 +200,19 @@ def test_cli_bench_owns_every_bench_subcommand():
     bench = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "bench")[1]
     names = list(bench._subparsers._group_actions[0].choices)
     assert names == ["retrieval", "qa", "guard"]
+
+
+def test_tests_mirror_the_source_tree():
+    tests = SRC.parents[1] / "tests"
+    packages = {p.parent.name for p in SRC.glob("*/__init__.py")}
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    assert packages - {"pipeline"} <= folders, sorted(packages - folders)  # the pipeline's tests: tests/test_pipeline.py, test_policy.py
+    assert not (tests / "bench").exists()  # groundqa.bench moved to datasets, metrics and eval (stage 2)
+
+
+def test_markers_are_strict_and_the_default_run_leaves_out_slow_and_gpu():
+    import tomllib
+
+    opts = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]
+    assert "--strict-markers" in opts["addopts"] and "not slow and not gpu" in opts["addopts"]
+    assert {m.split(":")[0] for m in opts["markers"]} == {"slow", "gpu"}

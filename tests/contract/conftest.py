@@ -36,7 +36,7 @@ def milvus_skip_reason(kind: str) -> str | None:
 
 @pytest.fixture(scope="session")
 def shared_embedder(real_embedder):
-    from groundqa.bench.retrieval import QueryVectorCache
+    from groundqa.eval.retrieval import QueryVectorCache
 
     return QueryVectorCache(real_embedder)
 

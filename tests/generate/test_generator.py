@@ -16,7 +16,7 @@ PASSAGES = ["Paris is the capital of France.", "Denver Broncos defeated the Caro
 def test_import_loads_no_torch():
     import subprocess
 
-    code = "import sys, groundqa.generate, groundqa.bench.squad; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = "import sys, groundqa.generate, groundqa.datasets.squad; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False"]
 
@@ -113,7 +113,7 @@ def test_seq2seq_model_generates_from_the_plain_message(tmp_path):
     import torch
     from transformers import T5Config, T5ForConditionalGeneration
 
-    from conftest import build_tokenizer
+    from tests.tiny_lm import build_tokenizer
 
     tok = build_tokenizer()
     tok.chat_template = None

@@ -9,8 +9,8 @@ from groundqa.errors import ConfigError
 from groundqa.testing import HashEmbedder
 from groundqa.verify import Guard, LLMJudgeScorer
 from groundqa.pipeline.build import build_stages, make_guard, make_judge
-from groundqa.verify.calibrate import featurize
-from groundqa.verify.data import GuardExample
+from groundqa.train.calibrate import featurize
+from groundqa.datasets.claims import GuardExample
 from groundqa.verify.evidence import windows_from_texts
 
 EV = ("Paris is the capital of France.", "The Moon orbits the Earth.", "Water boils at one hundred degrees.")
@@ -40,7 +40,7 @@ def test_bench_guard_takes_a_judge(tiny_dir):
            enumerate([("Paris is the capital of France.", 1), ("Rome is the capital of France.", 0)])]
     table = featurize(g, exs, show_progress=False)
     assert "judge" in table.features and np.isfinite(table.X).all()
-    from groundqa.verify.calibrate import combiner_columns, fit_with_thresholds
+    from groundqa.train.calibrate import combiner_columns, fit_with_thresholds
 
     assert table.features.index("judge") in combiner_columns(list(table.features))
     comb = fit_with_thresholds(table.X, table.y, table.features, 0.9, {})

@@ -80,9 +80,9 @@ def test_export_rows_train_as_reviewed(tmp_path: Path) -> None:
     target is the reviewed answer (a row marked correct that carries [1]; a copied correction; a
     correction in the reviewer's words becomes the nearest span), and a decline marked correct is
     the one decline example."""
-    from groundqa.bench.squad import load_squad
+    from groundqa.datasets.squad import load_squad
     from groundqa.generate import DECLINE, PromptTemplate
-    from groundqa.generate.finetune import build_examples
+    from groundqa.train.finetune import build_examples
 
     log = AuditLog(tmp_path / "a.sqlite")
     refunds = {"id": "r1", "doc_id": "faq/refunds.md", "rank": 1, "score": 1.0, "text": "Refunds are paid within 45 days of the return."}

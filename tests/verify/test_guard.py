@@ -14,8 +14,8 @@ from groundqa.testing import HashEmbedder
 from groundqa.types import Chunk, Passage
 from groundqa.verify import Guard
 from groundqa.pipeline.build import make_guard
-from groundqa.verify.calibrate import featurize, fit_with_thresholds
-from groundqa.verify.data import GuardExample, load_guard_file
+from groundqa.train.calibrate import featurize, fit_with_thresholds
+from groundqa.datasets.claims import GuardExample, load_guard_file
 from groundqa.verify.evidence import evidence_windows, windows_from_texts
 from groundqa.verify.scorers import CrossEncoderScorer, entailment_index
 
@@ -119,7 +119,7 @@ def test_cross_encoder_plumbing(tiny_cross_encoder):
     assert p.shape == (3,) and np.all((p > 0) & (p < 1)) and p[0] == pytest.approx(p[2], abs=1e-6)
     g = make_guard(str(tiny_cross_encoder), HashEmbedder())
     table = featurize(g, _examples(), show_progress=False)
-    from groundqa.verify.calibrate import GENERATION_FEATURES
+    from groundqa.train.calibrate import GENERATION_FEATURES
 
     n_claim_features = len([f for f in g.features if f not in GENERATION_FEATURES])  # no generator here
     assert table.X.shape == (24, n_claim_features) and "nli_best" in g.features and np.isfinite(table.X).all()
@@ -160,7 +160,7 @@ def test_quantized_cross_encoder_runs(tiny_cross_encoder):
 def test_generation_signals_move_the_probability_and_are_neutral_when_absent():
     """A combiner fitted with the generator's confidence: a confident answer scores higher than a
     doubtful one with the same words; without signals the columns take the calibration mean."""
-    from groundqa.verify.calibrate import COMBINER_FEATURES, GENERATION_FEATURES
+    from groundqa.train.calibrate import COMBINER_FEATURES, GENERATION_FEATURES
 
     g = make_guard("none", HashEmbedder())
     ex = _examples()

@@ -9,7 +9,7 @@ import pytest
 
 from groundqa.errors import ConfigError
 from groundqa.verify.combiner import Combiner, fit_combiner
-from groundqa.verify.metrics import (
+from groundqa.metrics.verifier import (
     auroc,
     balanced_accuracy,
     best_balanced_threshold,

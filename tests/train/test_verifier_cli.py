@@ -69,7 +69,7 @@ def test_train_verifier_refuses_bad_pairs(tmp_path: Path, capsys: pytest.Capture
         main(["train-verifier", "--output", str(tmp_path / "o"), "--pairs", str(tmp_path / "missing.jsonl")])
     assert "does not exist" in capsys.readouterr().err
     from groundqa.errors import ModelNotFoundError
-    from groundqa.verify.train import resolve_base
+    from groundqa.train.verifier import resolve_base
 
     assert resolve_base("default").path.name == "model" and (resolve_base("default").path / "config.json").exists()
     with pytest.raises(ModelNotFoundError, match="check the path"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from groundqa.bench.guard import load_feature_tables
+from groundqa.eval.guard import load_feature_tables
 from groundqa.errors import ConfigError
-from groundqa.verify.data import GuardExample
+from groundqa.datasets.claims import GuardExample
 
 
 def _save(path, ids, features, X, seconds):
@@ -33,8 +33,8 @@ def test_a_pipeline_answer_file_windows_each_passage_like_the_pipeline(tmp_path)
     import json
 
     from groundqa.testing import HashEmbedder
-    from groundqa.verify.calibrate import featurize
-    from groundqa.verify.data import load_guard_file
+    from groundqa.train.calibrate import featurize
+    from groundqa.datasets.claims import load_guard_file
     from groundqa.verify.guard import Guard
 
     passages = ["Paris is the capital of France. It lies on the Seine.", "The Moon orbits the Earth. It has no air."]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from groundqa.bench.beir import BeirDocument, load_beir, load_qrels
+from groundqa.datasets.beir import BeirDocument, load_beir, load_qrels
 from groundqa.errors import ConfigError
 
-FIXTURE = Path(__file__).parent / "fixtures" / "squad_mini"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "squad_mini"
 
 
 def write_beir(root: Path, corpus, queries, qrels_lines, header="query-id\tcorpus-id\tscore") -> Path:

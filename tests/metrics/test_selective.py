@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from groundqa.bench.selective import aurc, coverage_at_precision, per_domain, risk_coverage, selective_metrics, threshold_at_precision
+from groundqa.metrics.selective import aurc, coverage_at_precision, per_domain, risk_coverage, selective_metrics, threshold_at_precision
 
 
 def test_coverage_at_precision_counts_every_question():

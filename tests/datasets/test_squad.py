@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from groundqa.bench.squad import (
+from groundqa.datasets.squad import (
     QAItem,
     best_over,
     context_pool,
@@ -26,7 +26,7 @@ from groundqa.bench.squad import (
 )
 from groundqa.errors import ConfigError
 
-FIX = Path(__file__).parent / "fixtures"
+FIX = Path(__file__).parents[1] / "fixtures"
 
 
 def _fixture(name: str) -> dict:
@@ -141,7 +141,7 @@ def test_split_articles_sorted_by_title():
 
 
 def test_samples_are_nested_and_seeded():
-    from groundqa.bench.squad import sample_items
+    from groundqa.datasets.squad import sample_items
 
     items = [QAItem(id=str(i), question="q", answers=("a",), context="c", doc_id="d") for i in range(50)]
     big, small = sample_items(items, 20, seed=3), sample_items(items, 5, seed=3)

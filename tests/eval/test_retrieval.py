@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from groundqa.bench.beir import load_beir
-from groundqa.bench.metrics import evaluate
-from groundqa.bench.retrieval import (
+from groundqa.datasets.beir import load_beir
+from groundqa.metrics.retrieval import evaluate
+from groundqa.eval.retrieval import (
     QueryVectorCache,
     RetrievalBenchConfig,
     passages_to_ranking,
@@ -22,7 +22,7 @@ from groundqa.cli import main
 from groundqa.errors import ConfigError
 from groundqa.types import Chunk, Passage
 
-FIXTURE = Path(__file__).parent / "fixtures" / "squad_mini"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "squad_mini"
 
 
 def _passage(chunk_id: str, doc_id: str, rank: int, score: float) -> Passage:

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from groundqa.bench.squad import QAItem, context_pool
+from groundqa.datasets.squad import QAItem, context_pool
 from groundqa.errors import ConfigError
 from groundqa.generate import DECLINE, PromptTemplate, TransformersGenerator
-from groundqa.generate.finetune import (
+from groundqa.train.finetune import (
     Example,
     FinetuneConfig,
     LeftPadCollator,
@@ -68,7 +68,7 @@ def test_unanswerable_examples_target_the_decline_sentence():
 def test_free_form_answers_keep_their_target_when_passages_are_cut(tmp_path):
     # a yes/no answer is not a span of its passage: cutting the passage must not turn it into a
     # decline example, and "no" must not be found inside "not" or "know"
-    from groundqa.bench.squad import load_squad
+    from groundqa.datasets.squad import load_squad
 
     ctx = "We do not know whether the drug works; " + "the trial was small and short. " * 20
     (tmp_path / "yn.jsonl").write_text(json.dumps({"question": "Does it work?", "answer": "no", "context": ctx, "doc_id": "d1"}) + "\n")
@@ -187,7 +187,7 @@ def test_lora_through_the_cli_then_bench_qa(tmp_path, tiny_dir):
     d_half = weights_of["half"][key] - weights_of["base"][key]
     assert d_full.abs().max() > 1e-3
     assert torch.allclose(d_half, 0.5 * d_full, atol=1e-5)  # the merged update is exactly halved
-    from groundqa.generate.finetune import scale_adapter
+    from groundqa.train.finetune import scale_adapter
 
     with pytest.raises(ConfigError, match="not empty"):
         scale_adapter(out, half, 0.5)
@@ -213,14 +213,14 @@ def test_resume_from_checkpoint(tmp_path, tiny_dir, monkeypatch):
 def test_small_data_splits_dev_by_row_or_not_at_all(tmp_path, tiny_dir):
     # a small review export: every row from one document, which a split by document cannot hold out
     from groundqa.cli import main
-    from groundqa.generate.finetune import split_dev
+    from groundqa.train.finetune import split_dev
 
     rows = [{"id": i, "question": q, "answer": a, "context": DOCS["alpha"][k], "contexts": DOCS["alpha"], "doc_id": "alpha"}
             for i, (q, a, k) in enumerate([("Who founded the alpha club?", "Ann", 0), ("What color are the doors?", "red", 1),
                                            ("When do members meet?", "Monday", 2), ("Where was the club founded?", "Paris", 0)])]
     data = tmp_path / "export.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    from groundqa.bench.squad import load_squad
+    from groundqa.datasets.squad import load_squad
 
     items = load_squad(data)
     kw = dict(data=str(data), base=str(tiny_dir), out=str(tmp_path / "o"))

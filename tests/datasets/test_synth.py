@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 
-from groundqa.verify.synth import answer_type, negate, pairs_from_qa, pairs_from_squad, perturb_number
+from groundqa.datasets.synth import answer_type, negate, pairs_from_qa, pairs_from_squad, perturb_number
 
 CONTEXT = (
     "The Eiffel Tower was opened in 1889 for the World's Fair. It was designed by the company of Gustave Eiffel. "

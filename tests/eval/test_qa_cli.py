@@ -1,12 +1,12 @@
 """`groundqa bench qa --context retrieved`: the whole pipeline with the real default models on a
-committed SQuAD v2.0 excerpt (tests/bench/fixtures, CC BY-SA 4.0)."""
+committed SQuAD v2.0 excerpt (tests/fixtures, CC BY-SA 4.0)."""
 
 import json
 from pathlib import Path
 
 from groundqa.cli import main
 
-FIXTURE = Path(__file__).parent / "fixtures" / "squad_v20_sample.json"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "squad_v20_sample.json"
 
 
 def test_bench_qa_retrieved_writes_the_documented_json_and_report(tmp_path):

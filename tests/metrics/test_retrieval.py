@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from groundqa.bench.metrics import (
+from groundqa.metrics.retrieval import (
     evaluate,
     mrr_at_k,
     ndcg_at_k,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from groundqa.errors import ConfigError
-from groundqa.generate.curve import CurveConfig, parse_sizes, price_per_hour, recommend, run_curve
-from groundqa.generate.finetune import FinetuneConfig
+from groundqa.train.curve import CurveConfig, parse_sizes, price_per_hour, recommend, run_curve
+from groundqa.train.finetune import FinetuneConfig
 
 DATA = Path(__file__).parent / "data_curve_tiny.json"  # 6 invented articles, 3 questions each
 
@@ -69,7 +69,7 @@ def _cfg(out, base, **kw):
 
 
 def test_curve_is_resumable_and_refuses_other_settings(tmp_path, tiny_dir, monkeypatch):
-    import groundqa.generate.curve as curve_mod
+    import groundqa.train.curve as curve_mod
 
     calls = []
     real = curve_mod.finetune

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from groundqa.errors import ConfigError, GroundQAError
-from groundqa.generate.finetune import FinetuneConfig, finetune
+from groundqa.train.finetune import FinetuneConfig, finetune
 
 DOCS = {
     "alpha": ["Ann founded the alpha club in 1901 in Paris.", "The alpha club has red doors.", "Members of alpha meet on Monday."],
@@ -20,7 +20,7 @@ DOCS = {
 
 
 def _items():
-    from groundqa.bench.squad import QAItem
+    from groundqa.datasets.squad import QAItem
 
     qs = [("Who founded the alpha club?", "Ann", 0, "alpha"), ("What color are the doors?", "red", 1, "alpha"),
           ("What is the bridge made of?", "stone", 0, "beta"), ("Is the bridge long?", "long", 1, "beta"),
@@ -171,9 +171,9 @@ def test_sliced_loss_equals_the_full_shifted_loss(tmp_path, tiny):
     causal-LM loss over the whole left-padded batch (same mean over target tokens)."""
     import torch
 
-    from groundqa.generate.finetune import LeftPadCollator, build_examples, encode_example
+    from groundqa.train.finetune import LeftPadCollator, build_examples, encode_example
     from groundqa.generate.prompts import PromptTemplate
-    from groundqa.bench.squad import context_pool
+    from groundqa.datasets.squad import context_pool
 
     model, tok = tiny
     items = _items()
@@ -210,8 +210,8 @@ def test_decline_from_other_shows_only_other_documents_and_skips_v2_unanswerable
     whose paragraph is about it is not trained (the guard decides those)."""
     import dataclasses
 
-    from groundqa.bench.squad import context_pool
-    from groundqa.generate.finetune import build_examples
+    from groundqa.datasets.squad import context_pool
+    from groundqa.train.finetune import build_examples
     from groundqa.generate.prompts import DECLINE, PromptTemplate
 
     items = _items()

@@ -2,8 +2,8 @@
 
 import pytest
 
-from groundqa.bench.qa import PipelineRecord, build_context_index, reliability, risk_coverage, run_pipeline_qa, summarize, write_report
-from groundqa.bench.squad import QAItem
+from groundqa.eval.qa import PipelineRecord, build_context_index, reliability, risk_coverage, run_pipeline_qa, summarize, write_report
+from groundqa.datasets.squad import QAItem
 from groundqa.pipeline import Pipeline
 from groundqa.testing import ExtractiveGenerator, HashEmbedder, KeywordGuard
 
@@ -72,20 +72,20 @@ def test_run_summarize_and_report(tmp_path):
 
 # ---------------------------------------------------------------- document ids (issue 16)
 
-PUBMED_UNTITLED = __import__("pathlib").Path(__file__).parent / "fixtures" / "pubmedqa_untitled_sample.json"
+PUBMED_UNTITLED = __import__("pathlib").Path(__file__).parents[1] / "fixtures" / "pubmedqa_untitled_sample.json"
 
 
 def test_untitled_articles_are_all_indexed_and_retrieved():
     """Six PubMedQA papers as untitled one-paragraph articles: six documents in the index (before
     issue 16: one, '#0'), and each question's own paper found by retrieval."""
-    from groundqa.bench.squad import load_squad
+    from groundqa.datasets.squad import load_squad
 
     items = load_squad(PUBMED_UNTITLED)
     assert len(items) == 6
     index = build_context_index(items, HashEmbedder(), show_progress=False)
     assert len(index.doc_ids()) == 6
 
-    from groundqa.bench.qa import paragraph_id
+    from groundqa.eval.qa import paragraph_id
 
     assert sorted(index.doc_ids()) == sorted(paragraph_id(it) for it in items)
     pipe = Pipeline(index, ExtractiveGenerator(), KeywordGuard(), top_k=4)
@@ -94,7 +94,7 @@ def test_untitled_articles_are_all_indexed_and_retrieved():
 
 
 def test_two_texts_under_one_id_fail_loudly():
-    from groundqa.bench.qa import context_documents
+    from groundqa.eval.qa import context_documents
     from groundqa.errors import ConfigError
 
     clash = [QAItem("a", "?", (), "First paper.", ""), QAItem("b", "?", (), "Second paper.", ""), QAItem("c", "?", (), "Third.", "")]
@@ -106,10 +106,10 @@ def test_two_texts_under_one_id_fail_loudly():
 
 
 def test_one_text_under_two_ids_is_indexed_twice_with_a_warning(caplog):
-    from groundqa.bench.qa import context_documents
+    from groundqa.eval.qa import context_documents
 
     items = [QAItem("a", "?", (), "Shared text.", "A"), QAItem("b", "?", (), "Shared text.", "B"), QAItem("c", "?", (), "Own.", "C")]
-    with caplog.at_level("WARNING", logger="groundqa.bench.qa"):
+    with caplog.at_level("WARNING", logger="groundqa.eval.qa"):
         docs = context_documents(items)
     assert [d.id for d in docs] == ["A#0", "B#0", "C#0"]
     assert "1 paragraph text(s) appear under more than one document id (1 extra copies indexed, e.g. A#0, B#0)" in caplog.text
