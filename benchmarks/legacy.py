@@ -63,6 +63,22 @@ def last_commit(path: Path) -> tuple[str | None, str | None]:
     return sha, date
 
 
+# a line that is a command (not prose that quotes one): it starts with the program or its environment
+COMMAND = re.compile(r"^(?:[A-Z_]+=\S*\s+)*(?:nice -n \d+ |nohup |time )*(?:groundqa|python3?|bash|\./scripts/|benchmarks/|recipes/)\S*")
+
+
+def command_in(text: str) -> str | None:
+    """``text`` if it is a command line (a leading ``#`` and list dash dropped), else the first
+    backquoted command in it (prose that quotes one), else None."""
+    line = text.strip().lstrip("#-").strip()
+    if COMMAND.match(line):
+        return line
+    for quoted in re.findall(r"`([^`]+)`", text):
+        if COMMAND.match(quoted.strip()):
+            return quoted.strip()
+    return None
+
+
 def find_command(key: str) -> tuple[str | None, str | None]:
     """The first command line in the docs or scripts that names ``key`` (a result's path under
     results/, or its top folder), with its continuation lines; and where it was found."""
@@ -81,8 +97,8 @@ def find_command(key: str) -> tuple[str | None, str | None]:
                 end = i
                 while lines[end].rstrip().endswith("\\") and end + 1 < len(lines):
                     end += 1
-                cmd = " ".join(x.strip().rstrip("\\").strip() for x in lines[start:end + 1]).lstrip("#").strip()
-                if re.search(r"(groundqa |python |\.sh\b|--out|--json)", cmd):
+                cmd = command_in(" ".join(x.strip().rstrip("\\").strip() for x in lines[start:end + 1]))
+                if cmd:
                     return cmd, str(src.relative_to(ROOT))
     return None, None
 
