@@ -22,6 +22,7 @@ run() {  # name, then groundqa bench qa options
   python - "$R/generator/generator05_$name.json" "$name" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
+d = d.get("scores", d)  # a committed file is in the result schema
 print(f"{sys.argv[2]:12s} n={d['n']} EM {d['em']:5.1f} F1 {d['f1']:5.1f} (before grounding {d.get('f1_raw', float('nan')):5.1f}) "
       f"in-passage {d.get('in_passage_rate', float('nan')):5.1f}% answered {d['answered_rate']:5.1f}% {d['seconds_per_question']:.2f} s/q")
 PY
