@@ -56,7 +56,15 @@ def git(*args: str) -> str:
 
 
 def last_commit(path: Path) -> tuple[str | None, str | None]:
-    out = git("log", "-1", "--follow", "--format=%H %cI", "--", str(path.relative_to(ROOT)))
+    """The last commit that changed ``path`` and its date; for a file new or changed since (written
+    by hand in this checkout), the checkout's HEAD and the file's modification time."""
+    rel = str(path.relative_to(ROOT))
+    if git("status", "--porcelain", "--", rel):
+        import datetime
+
+        mtime = datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.timezone.utc)
+        return git("rev-parse", "HEAD") or None, mtime.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = git("log", "-1", "--follow", "--format=%H %cI", "--", rel)
     if not out:
         return None, None
     sha, date = out.split(" ", 1)
@@ -132,7 +140,8 @@ def wrap(path: Path, commit: tuple[str | None, str | None]) -> dict[str, Any]:
         "legacy": {"note": "written before the result schema (issue 24) and wrapped by benchmarks/legacy.py: "
                            "'scores' is the file's content" + (" (less its config and versions, which are in their fields)" if retrieval else "")
                            + "; 'config.command' is the command that names this file in " + (where or "no doc or script (null)")
-                           + "; 'commit' and 'date' are the last commit that changed the file before it was wrapped (git log); "
+                           + "; 'commit' and 'date' are the last commit that changed the file before it was wrapped (git log), "
+                           "or the checkout's HEAD and the file's time for a file not committed yet; "
                            "null = not recorded", "command_from": where},
     }
 
