@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from typing import Any, Iterator, Sequence
@@ -14,11 +15,20 @@ from .context import DEFAULT_WINDOW_WORDS, Window, check_context, check_window_w
 from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
 
 
-class _StopOnStrings:
-    """A stopping criterion: a row is done once its generated text holds a stop string or eos."""
+_OPEN_CITATION = re.compile(r"\[(\d+)$")
 
-    def __init__(self, tokenizer: Any, prompt_len: int, stop: Sequence[str], eos_ids: set[int]) -> None:
+
+class _StopOnStrings:
+    """A stopping criterion: a row is done once its generated text holds a stop string or eos, or,
+    with ``cited`` (the number of passages each row shows), once it ends in a citation number that
+    no further digit could extend (``[3`` of 4 passages): the closing bracket and the end-of-text
+    token are then certain and cost two decoding steps, about a quarter of a short answer's
+    (:func:`close_citation` adds the bracket)."""
+
+    def __init__(self, tokenizer: Any, prompt_len: int, stop: Sequence[str], eos_ids: set[int],
+                 cited: Sequence[int] | None = None) -> None:
         self.tok, self.prompt_len, self.stop, self.eos = tokenizer, prompt_len, [s for s in stop if s], eos_ids
+        self.cited = list(cited) if cited is not None else None
         self.done: list[bool] | None = None
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
@@ -33,10 +43,21 @@ class _StopOnStrings:
             gen = input_ids[i, self.prompt_len :]
             if len(gen) and int(gen[-1]) in self.eos:
                 self.done[i] = True
-            elif self.stop:
+            elif self.stop or self.cited is not None:
                 text = self.tok.decode(gen[-24:], skip_special_tokens=True)
-                self.done[i] = any(s in text for s in self.stop)
+                self.done[i] = any(s in text for s in self.stop) or (self.cited is not None and _complete_citation(text, self.cited[i]))
         return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
+
+
+def _complete_citation(text: str, passages: int) -> bool:
+    """``text`` ends in ``[n`` where n names a shown passage and no digit added could (n * 10 > passages)."""
+    m = _OPEN_CITATION.search(text)
+    return bool(m) and 1 <= int(m.group(1)) <= passages < int(m.group(1)) * 10
+
+
+def close_citation(text: str) -> str:
+    """``text`` with the bracket of a citation cut open by the stopping rule closed (``X [1`` -> ``X [1]``)."""
+    return text + "]" if _OPEN_CITATION.search(text) else text
 
 
 class TransformersGenerator:
@@ -72,6 +93,7 @@ class TransformersGenerator:
         window_words: int = DEFAULT_WINDOW_WORDS,
         prefix_cache: bool = True,
         threads: int | str | None = "auto",
+        stop_at_citation: bool = True,
     ) -> None:
         self._ref = str(model)  # a profile name is resolved in warm_up (importing costs nothing)
         self._adapter = str(adapter) if adapter is not None else None
@@ -93,6 +115,7 @@ class TransformersGenerator:
         self.context = check_context(context)
         self.window_words = check_window_words(window_words)
         self.prefix_cache = bool(prefix_cache)
+        self.stop_at_citation = bool(stop_at_citation)
         self.threads = check_threads(threads)
         self.name = str(model)
         self._prefix: Any = None  # (token ids, cache) of the text every prompt starts with
@@ -152,7 +175,7 @@ class TransformersGenerator:
         return {"model": self._ref, "adapter": self._adapter, "dtype": self._dtype, "int8": self.int8,
                 "max_new_tokens": self.max_new_tokens, "greedy": not self.do_sample, "ground": self.ground,
                 "context": self.context, "window_words": self.window_words if self.context == "windows" else None,
-                "prefix_cache": self.prefix_cache}
+                "prefix_cache": self.prefix_cache, "stop_at_citation": self.stop_at_citation}
 
     # ------------------------------------------------------------------ prompts
 
@@ -296,7 +319,8 @@ class TransformersGenerator:
         kw = self._gen_kwargs(overrides)
         if cache is not None:
             kw["cache"] = cache
-        crit = _StopOnStrings(self._tok, plen, stop, self._eos_ids())
+        crit = _StopOnStrings(self._tok, plen, stop, self._eos_ids(),
+                              cited=[len(ws) for ws in shown] if self.stop_at_citation else None)
         t0 = time.perf_counter()
         with torch.inference_mode():
             out = self._model.generate(**enc, **kw, stopping_criteria=StoppingCriteriaList([crit]),
@@ -330,6 +354,8 @@ class TransformersGenerator:
             text = self._tok.decode(ids, skip_special_tokens=True)
             text, hit_stop = cut_at_stop(text, stop)
             text = text.strip()
+            if self.stop_at_citation and not hit_eos and not hit_stop and _complete_citation(text, len(shown[i])):
+                text, hit_stop = close_citation(text), True
             declined = is_decline(text, self.template.decline)
             n_answer = self._answer_tokens(ids, text)
             lps = [lp_rows[i][k] for k in kept[:n_answer] if k < len(lp_rows[i])]
@@ -444,7 +470,7 @@ class TransformersGenerator:
         enc, cache = self._inputs([self.prompt(question, passages)])
         plen = 1 if self._seq2seq else enc["input_ids"].shape[1]
         streamer = TextIteratorStreamer(self._tok, skip_prompt=not self._seq2seq, skip_special_tokens=True)
-        crit = _StopOnStrings(self._tok, plen, stop, self._eos_ids())
+        crit = _StopOnStrings(self._tok, plen, stop, self._eos_ids(), cited=[len(passages)] if self.stop_at_citation else None)
         kw = self._gen_kwargs(overrides)
         if cache is not None:
             kw["cache"] = cache
@@ -460,6 +486,18 @@ class TransformersGenerator:
 
         thread = threading.Thread(target=work, daemon=True)
         thread.start()
+        out = ""
+        for piece in self._stream_pieces(streamer, stop):
+            out += piece
+            yield piece
+        if self.stop_at_citation and _complete_citation(out.rstrip(), len(passages)):
+            yield "]"
+        thread.join()
+        if errors:
+            raise errors[0]
+
+    @staticmethod
+    def _stream_pieces(streamer: Any, stop: Sequence[str]) -> Iterator[str]:
         emitted = ""
         buffer = ""
         longest = max((len(s) for s in stop), default=0)
@@ -491,9 +529,6 @@ class TransformersGenerator:
                 rest = rest.lstrip()
             if rest:
                 yield rest
-        thread.join()
-        if errors:
-            raise errors[0]
 
 
 def _template_for(ref: str, adapter: str | None) -> PromptTemplate:
