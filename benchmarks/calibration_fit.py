@@ -49,7 +49,7 @@ def main() -> int:
     ap.add_argument("--target-precision", type=float, default=0.9)
     ap.add_argument("--threshold-domains", default=None,
                     help="comma list: pick the threshold on these domains' held-out answers only (default: all). The shipped fit uses the "
-                         "documentation domains: on SQuAD no threshold reaches the target precision (benchmarks/README.md, issue 21)")
+                         "documentation domains: on SQuAD no threshold reaches the target precision (docs/benchmark-history.md, issue 21)")
     ap.add_argument("--fit-domains", default=None,
                     help="comma list: fit the combiner on these domains' answers only (default: all); the others are then scored "
                          "as an unseen domain by the fit on all of these")

@@ -87,7 +87,7 @@ def main() -> None:
         "Training loss (logged every 20 steps, first / last five): "
         + ", ".join(f"{s}:{l:.3f}" for s, l in losses[:5]) + " ... " + ", ".join(f"{s}:{l:.3f}" for s, l in losses[-5:]),
         "",
-        "## Metrics (measured; commands in benchmarks/README.md, guard section)",
+        "## Metrics (measured; commands in docs/benchmark-history.md, guard section)",
         "",
     ]
     if val:

@@ -37,7 +37,7 @@ if [[ $step == judge ]]; then  # the optional LLM-judge signal (about 25 minutes
   groundqa bench guard --data $D/halueval_qa500/claims.jsonl --limit 600 --judge qwen2.5-coder-1.5b --judge-dtype bf16 \
     --json $R/guard/guard_halueval600_judge.json --save-features runs/guard_halueval600_judge.npz
 fi
-if [[ $step == stage2 ]]; then  # more training of the shipped model (about 75 minutes on one thread), compared with it; not shipped (see benchmarks/README.md)
+if [[ $step == stage2 ]]; then  # more training of the shipped model (about 75 minutes on one thread), compared with it; not shipped (see docs/benchmark-history.md)
   groundqa train-verifier --output runs/vrun2 --base src/groundqa/data/verifier/model --snli $D/nli/snli_esnli \
     --squad $D/squad_v1.1_dev/dev-v1.1.json --max-steps 2000 --batch-size 32 --lr 3e-5 --seed 1 --save-steps 100
   python -c "from groundqa.verify.train import export_fp16; export_fp16('runs/vrun2/final', 'runs/vexp/final', name='groundqa-verifier-minilm-l6-v2')"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 21's held-out measurements with the shipped generator and calibration, one after another
-# (each writes its JSON under benchmarks/results/; tables in benchmarks/README.md, "Issue 21"):
+# (each writes its JSON under benchmarks/results/; tables in docs/benchmark-history.md, "Issue 21"):
 #   nohup bash benchmarks/issue21_runs.sh > runs/issue21_runs.log 2>&1 &
 # The adapter before issue 21 is compared from runs/qwen05-previous (its files from git:
 #   git show 0d692fd:src/groundqa/data/adapters/qwen2.5-coder-0.5b-squad-lora/FILE).

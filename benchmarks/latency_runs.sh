@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The runs behind the issue-22 latency rows (benchmarks/README.md, "Latency"). One thread: the
+# The runs behind the issue-22 latency rows (docs/benchmark-history.md, "Latency"). One thread: the
 # machine is shared; the ratios between settings are measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -8,7 +8,7 @@ axis (symmetric, absolute maximum / 127: one scale per embedding row, per output
 layer, per rank component of a LoRA factor); everything else (biases, LayerNorm) stays float16.
 Loading multiplies back to float32, so compute is float32 as before; the rounding error is at most
 half a step (1/254 of the slice's largest value). The effect on the shipped verifier's and
-generator's results is measured in benchmarks/README.md (issue 23).
+generator's results is measured in docs/benchmark-history.md (issue 23).
 
 A file in this format is named ``*.int8.safetensors`` and carries ``groundqa_int8 = 1`` in its
 metadata; a quantised tensor ``W`` is stored as ``W.int8`` and ``W.scale``.

@@ -39,7 +39,7 @@ MODES: tuple[str, ...] = ("hybrid", "bm25", "dense")
 FUSIONS: tuple[str, ...] = ("rrf", "weighted")
 RETRIEVERS: tuple[str, ...] = ("bm25", "dense")
 # Default fusion: weighted sum of z-score normalised scores, bm25 0.4 / dense 0.6, chosen by
-# leave-one-dataset-out over six retrieval sets (benchmarks/fusion_lodo.py; benchmarks/README.md,
+# leave-one-dataset-out over six retrieval sets (benchmarks/fusion_lodo.py; docs/benchmark-history.md,
 # "Retrieval quality"). Indexes saved before ``norm`` existed keep min-max (their manifests say
 # nothing, and min-max is what they were built and measured with).
 DEFAULT_FUSION = "weighted"

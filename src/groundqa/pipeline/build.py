@@ -22,7 +22,7 @@ threads = "auto"            # torch threads: auto (the free cores) or a number
 [guard]
 verifier = "default"        # the shipped cross-encoder, a folder/hub id, or "none"
 calibration = "default"     # or a file written by `groundqa calibrate`
-# judge = "qwen2.5-coder-0.5b"  # optional: an LLM judge as one more signal (slower; see benchmarks/README.md)
+# judge = "qwen2.5-coder-0.5b"  # optional: an LLM judge as one more signal (slower; see docs/benchmark-history.md)
 threshold = "balanced"      # or "precision", or a probability
 
 [pipeline]
