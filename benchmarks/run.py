@@ -98,7 +98,7 @@ def run_script(cfg: dict[str, Any]) -> Any:
         args = [a.replace("{out}", out) for a in cfg.get("args", [])]
         subprocess.run([sys.executable, str(ROOT / cfg["script"]), *args], cwd=ROOT, check=True)
         scores = json.loads(Path(out).read_text(encoding="utf-8"))
-    return bench_result(cfg["script"], cfg, scores, [ROOT / d for d in cfg.get("data", [])])
+    return bench_result(cfg["script"], cfg, scores, cfg.get("data", []))  # paths relative to the root (the working directory)
 
 
 def numbers(obj: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
