@@ -129,22 +129,26 @@ def stress(section: list[str]) -> None:
 def latency(section: list[str]) -> None:
     rows = []
     for name, d in load("latency"):
-        s = d["scores"]
-        for corpus, c in (s.get("corpora") or {}).items():
+        for corpus, c in (d["scores"].get("corpora") or {}).items():
+            cells = []
             for setting, r in (c.get("summary") or {}).items():
-                st = r.get("stage_ms", {})
-                rows.append([f"`{name}`", corpus, setting, str(r.get("questions", "-")), f"{st.get('generate', {}).get('p50', '-')}",
-                             f"{st.get('wall', {}).get('p50', '-')} / {st.get('wall', {}).get('p95', '-')}", f1(r.get("f1")), when(d)])
-    section += table(["file", "corpus", "setting", "questions", "generate p50 ms", "wall p50 / p95 ms", "F1", "date"], rows)
+                wall = r.get("stage_ms", {}).get("wall", {})
+                cells.append(f"{setting} {wall.get('p50', '-')} / {wall.get('p95', '-')} (F1 {f1(r.get('f1'))})")
+            n = next(iter((c.get("summary") or {}).values()), {}).get("questions", "-")
+            rows.append([f"`{name}`", corpus, str(n), "; ".join(cells), when(d)])
+    section += table(["file", "corpus", "questions", "wall ms per question p50 / p95, by setting", "date"], rows)
 
 
 def calibration(section: list[str]) -> None:
     rows = []
     for name, d in load("calibration"):
         s = d["scores"]
-        for dom, r in (s.get("heldout_at_threshold") or {}).items():
-            rows.append([f"`{name}`", dom, str(r.get("questions", "-")), f"{r.get('returned', '-')} ({r.get('returned_right', '-')} right)", f3(r.get("precision")), f3(s.get("threshold")), when(d)])
-    section += table(["file", "domain (held out)", "questions", "returned", "precision", "threshold", "date"], rows)
+        held = s.get("heldout_at_threshold") or {}
+        if not held:
+            continue
+        cells = [f"{dom} {r.get('returned', '-')} of {r.get('questions', '-')}, {r.get('returned_right', '-')} right" for dom, r in held.items()]
+        rows.append([f"`{name}`", f3(s.get("threshold")), "; ".join(cells), when(d)])
+    section += table(["file", "threshold", "returned at the threshold, held out by document", "date"], rows)
 
 
 def others(section: list[str], shown: set[str]) -> None:
