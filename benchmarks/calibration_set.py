@@ -17,6 +17,8 @@ Domains and groups (the fit and its checks split by group, never by question):
   out for ``benchmarks/docs_qa.py``; group = file. The index holds all 23 files.
 - ``click``: the Click 8.1.7 docs snapshot and its 57 questions (45 answerable, 12 unanswerable),
   all for calibration; group = file (the unanswerable ones: one group each).
+- ``flask``: the Flask 3.0.3 docs snapshot and its questions (``flask_questions.json``), all for
+  calibration; group = file, as for Click.
 
 Right: SQuAD, token F1 >= 0.5 with a gold answer; docs, the docs-QA judging rule (a normalised
 gold answer inside the normalised answer). An answer to an unanswerable question is wrong.
@@ -45,6 +47,8 @@ DOCS = ROOT / "benchmarks" / "data" / "docs_qa"
 CAL_FILES = ("applications.md", "config.md", "index.md", "requests.md", "routing.md", "testclient.md")
 # the articles the adapter's fine-tuning holds out as dev (groundqa_card.json, dev_documents)
 ADAPTER_DEV = ("American_Broadcasting_Company", "Jacksonville,_Florida", "Martin_Luther")
+# the documentation snapshots under benchmarks/data/docs_qa, by domain (questions: <domain>_questions.json)
+DOCS_CORPORA = {"starlette": "starlette-0.41.3", "click": "click-8.1.7", "flask": "flask-3.0.3"}
 
 
 def sample_paragraphs() -> str:
@@ -158,7 +162,9 @@ def main() -> int:
                 index = build_context_index(pool)
                 index.save(cache / "squad")
         else:
-            folder = DOCS / ("starlette-0.41.3" if domain == "starlette" else "click-8.1.7") / "docs"
+            if domain not in DOCS_CORPORA:
+                raise SystemExit(f"unknown domain {domain!r}; use squad or one of {sorted(DOCS_CORPORA)}")
+            folder = DOCS / DOCS_CORPORA[domain] / "docs"
             qs, index = docs_questions(domain), docs_index(folder, cache / domain)
         todo = [q for q in qs[: args.limit] if q["id"] not in done]
         print(f"{domain}: {len(qs)} questions, {len(todo)} to answer", file=sys.stderr, flush=True)
