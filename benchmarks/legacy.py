@@ -72,7 +72,7 @@ def last_commit(path: Path) -> tuple[str | None, str | None]:
 
 
 # a line that is a command (not prose that quotes one): it starts with the program or its environment
-COMMAND = re.compile(r"^(?:[A-Z_]+=\S*\s+)*(?:nice -n \d+ |nohup |time )*(?:groundqa|python3?|bash|\./scripts/|benchmarks/|recipes/)\S*")
+COMMAND = re.compile(r"^(?:[A-Z_]+=\S*\s+)*(?:nice -n \d+ |nohup |time )*(?:groundqa|python3?|bash|\./scripts/|(?:benchmarks|recipes)/\S+\.sh\b)\S*")
 
 
 def command_in(text: str) -> str | None:
@@ -90,7 +90,7 @@ def command_in(text: str) -> str | None:
 def find_command(key: str) -> tuple[str | None, str | None]:
     """The first command line in the docs or scripts that names ``key`` (a result's path under
     results/, or its top folder), with its continuation lines; and where it was found."""
-    pat = re.compile(r"(?<![\w./-])(?:benchmarks/results/|\$OUT/|\$R/|\$RES/|results/)?" + re.escape(key) + r"(?![\w.-])")
+    pat = re.compile(r"(?<![\w.-])(?:benchmarks/results/(?:\w+/)?|\$\{?\w+\}?/(?:\w+/)?|results/)?" + re.escape(key) + r"(?![\w.-])")
     for glob in SOURCES:
         for src in sorted(ROOT.glob(glob)):
             if src.name == "legacy.py":
