@@ -191,9 +191,10 @@ def rescore(src: Path, out: Path, cache: Path, batch_size: int) -> int:
     """The guard's signals and reasons again for stored answers (see ``--rescore``)."""
     from groundqa.index import HybridIndex
     from groundqa.verify.guard import Guard
+    from groundqa.verify.scorers import GenerationScorer
 
     recs = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
-    keys = ("lp_mean", "lp_min", "margin_min", "span_score")
+    keys = [f.removeprefix("gen_") for f in GenerationScorer.features]  # stored as gen_*, passed without the prefix
     by_domain: dict[str, list[dict[str, Any]]] = {}
     for r in recs:
         by_domain.setdefault(r["domain"], []).append(r)

@@ -98,16 +98,17 @@ def split_sentences(text: str, language: str = "english") -> list[str]:
 
 
 def citation_pattern(*, digits: str = "+", separators: str = ",;", multi: bool = True, capture: bool = False,
-                     leading_space: bool = False, repeat: bool = False) -> str:
+                     leading_space: bool = False, repeat: bool = False, closed: bool = True) -> str:
     """The regular expression of a citation mark. ``digits``: the quantifier of a number
     (``"+"``, or ``"{1,3}"`` for at most three digits); ``separators``: the characters between
     numbers; ``multi``: a list of numbers (else exactly one); ``capture``: group 1 is the inside of
     the brackets; ``leading_space``: the whitespace before the mark belongs to it; ``repeat``: one
-    or more adjacent marks, each with its leading whitespace."""
+    or more adjacent marks, each with its leading whitespace; ``closed=False``: the mark's opening
+    bracket and numbers, without its closing bracket (a mark the generator is still writing)."""
     num = rf"\d{digits}"
     body = rf"{num}(?:\s*[{separators}]\s*{num})*" if multi else num
     body = f"({body})" if capture else (f"(?:{body})" if leading_space and not repeat else body)
-    mark = rf"\[{body}\]"
+    mark = rf"\[{body}\]" if closed else rf"\[{body}"
     if repeat:
         return rf"(?:\s*{mark})+"
     return rf"\s*{mark}" if leading_space else mark
@@ -118,6 +119,7 @@ CITATION_LIST = re.compile(citation_pattern(capture=True))  # the service: [n] a
 CITATION_SINGLE = re.compile(citation_pattern(digits="{1,3}", multi=False, capture=True))  # the generator: [n]
 CITATION_SHORT = re.compile(citation_pattern(digits="{1,3}"))  # Markdown cleaning: numbers of 1-3 digits
 CITATION_RUN = re.compile(citation_pattern(repeat=True))  # the stream: marks at the start of a sentence
+CITATION_OPEN = re.compile(citation_pattern(multi=False, capture=True, closed=False) + "$")  # the generator's stop: "[n" at the end
 
 
 def strip_citations(text: str) -> tuple[str, tuple[int, ...]]:

@@ -67,8 +67,8 @@ def _register_generator(sub: Any) -> None:
                     help="share of dev questions shown without their answer (default: --unanswerable-rate)")
     ft.add_argument("--select-by", default="f1", choices=["f1", "f1+decline"],
                     help="checkpoint kept at the end: best dev F1 (default), or best mean of dev F1 and dev decline rate")
-    ft.add_argument("--eval-steps", type=int, default=50, help="evaluate (dev F1) and checkpoint every N steps")
-    ft.add_argument("--patience", type=int, default=3, help="early stopping: evaluations without dev F1 gain")
+    ft.add_argument("--eval-steps", type=int, default=50, help="evaluate on dev and checkpoint every N steps")
+    ft.add_argument("--patience", type=int, default=3, help="early stopping: evaluations without a gain in the --select-by metric")
     ft.add_argument("--time-budget-min", type=float, default=None, help="stop training after this many minutes")
     ft.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ft.add_argument("--seed", type=int, default=0)

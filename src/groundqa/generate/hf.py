@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from typing import Any, Iterator, Sequence
 
 from ..errors import ConfigError
 from ..runtime import apply_threads, check_threads
+from ..text import CITATION_OPEN
 from .base import Generation, passage_texts
 from .context import DEFAULT_WINDOW_WORDS, Window, check_context, check_window_words, ground_in_windows, passage_windows
 from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
-
-
-_OPEN_CITATION = re.compile(r"\[(\d+)$")
 
 
 class _StopOnStrings:
@@ -51,13 +48,13 @@ class _StopOnStrings:
 
 def _complete_citation(text: str, passages: int) -> bool:
     """``text`` ends in ``[n`` where n names a shown passage and no digit added could (n * 10 > passages)."""
-    m = _OPEN_CITATION.search(text)
+    m = CITATION_OPEN.search(text)
     return bool(m) and 1 <= int(m.group(1)) <= passages < int(m.group(1)) * 10
 
 
 def close_citation(text: str) -> str:
     """``text`` with the bracket of a citation cut open by the stopping rule closed (``X [1`` -> ``X [1]``)."""
-    return text + "]" if _OPEN_CITATION.search(text) else text
+    return text + "]" if CITATION_OPEN.search(text) else text
 
 
 class TransformersGenerator:

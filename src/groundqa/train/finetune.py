@@ -30,6 +30,7 @@ from typing import Any, Sequence
 
 from ..errors import ConfigError, TrainingDivergedError
 from ..generate.prompts import PromptTemplate, window_around, truncate_words
+from .rows import Rows
 
 log = logging.getLogger(__name__)
 
@@ -471,16 +472,6 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
 
     dev_encoded = [encode_example(tokenizer, template, e) for e in dev_ex]
 
-    class _Data(torch.utils.data.Dataset):  # type: ignore[type-arg]
-        def __init__(self, rows: list[dict[str, list[int]]]) -> None:
-            self.rows = rows
-
-        def __len__(self) -> int:
-            return len(self.rows)
-
-        def __getitem__(self, i: int) -> dict[str, list[int]]:
-            return self.rows[i]
-
     class _DevF1Trainer(Trainer):
         """Trainer whose evaluation generates on the dev sample and reports token F1 (for early
         stopping), and whose loss computes logits only at target positions (left padding puts every
@@ -582,7 +573,7 @@ def finetune(cfg: FinetuneConfig, *, template: PromptTemplate | None = None, mod
         dataloader_num_workers=0, save_only_model=False,
         logging_nan_inf_filter=False,  # the default logs a NaN loss as the window's average (0 after a reset)
     )
-    trainer = _DevF1Trainer(model=model, args=args, train_dataset=_Data(encoded), eval_dataset=_Data(dev_encoded), data_collator=LeftPadCollator(tokenizer.pad_token_id),
+    trainer = _DevF1Trainer(model=model, args=args, train_dataset=Rows(encoded), eval_dataset=Rows(dev_encoded), data_collator=LeftPadCollator(tokenizer.pad_token_id),
                             callbacks=([EarlyStoppingCallback(early_stopping_patience=cfg.patience)] if dev_ex else []) + [_TimeBudget(), _NonFiniteGuard()])
     resume = None
     if cfg.resume and ckpt_dir.exists() and any(ckpt_dir.glob("checkpoint-*")):

@@ -26,6 +26,7 @@ from typing import Any, Sequence
 
 from ..errors import ConfigError, check_positive
 from ..datasets.synth import Pair
+from .rows import Rows
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +61,6 @@ class TrainConfig:
         check_positive("epochs", self.epochs)
         if self.max_length > 512:
             raise ConfigError(f"max_length={self.max_length} is not valid; MiniLM/BERT encoders take at most 512 tokens")
-
-
-class _PairDataset:
-    """Pre-tokenised pairs as a list-like dataset the Trainer can index and length-group."""
-
-    def __init__(self, features: list[dict[str, list[int]]]) -> None:
-        self.features = features
-
-    def __len__(self) -> int:
-        return len(self.features)
-
-    def __getitem__(self, i: int) -> dict[str, list[int]]:
-        return self.features[i]
 
 
 def tokenize_pairs(tokenizer: Any, pairs: Sequence[Pair], max_length: int) -> list[dict[str, Any]]:
@@ -158,7 +146,7 @@ def train_cross_encoder(config: TrainConfig, pairs: Sequence[Pair], *, resume: b
     trainer = Trainer(
         model=model,
         args=args,
-        train_dataset=_PairDataset(feats),
+        train_dataset=Rows(feats),
         data_collator=DataCollatorWithPadding(tok),
         callbacks=[_deadline_callback(config.deadline)] if config.deadline else None,
     )
