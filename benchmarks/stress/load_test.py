@@ -77,7 +77,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(index_dir: str, embedder: str, real: bool = False, snapshot_s: float = 15.0, generator: str | None = None) -> tuple[subprocess.Popen, str]:
+def start(index_dir: str, embedder: str, real: bool = False, snapshot_s: float = 15.0, generator: str | None = None,
+          workers: int | None = None) -> tuple[subprocess.Popen, str]:
     """The server in its own process: the fakes (``--serve``), or with ``real`` the real
     ``groundqa serve`` command (default pipeline) with a config file for its [serve] table."""
     import httpx
@@ -86,7 +87,8 @@ def start(index_dir: str, embedder: str, real: bool = False, snapshot_s: float =
     if real:
         cfg = Path(index_dir).parent / "serve.toml"
         cfg.write_text((f'[generator]\nmodel = "{generator}"\n\n' if generator else "")
-                       + f'[serve]\nsnapshot_interval_s = {snapshot_s}\nworkers = 2\nrequest_timeout_s = 600\nembedder = "{embedder}"\n')
+                       + f'[serve]\nsnapshot_interval_s = {snapshot_s}\nrequest_timeout_s = 600\nembedder = "{embedder}"\n'
+                       + (f"workers = {workers}\n" if workers else ""))
         cmd = [sys.executable, "-m", "groundqa", "serve", "--index", index_dir, "--port", str(port), "--config", str(cfg), "--log-level", "warning"]
     else:
         cmd = [sys.executable, __file__, "--serve", index_dir, str(port), "--embedder", embedder]
@@ -350,6 +352,7 @@ def main() -> None:
     ap.add_argument("--chat-share", type=float, default=0.0, help="share of the questions sent to /v1/chat/completions (half streamed) instead of /v1/ask (default 0)")
     ap.add_argument("--hang-s", type=float, default=600.0, help="a request unanswered after this many seconds counts as hung (default 600)")
     ap.add_argument("--generator", default=None, help="with --real: the [generator] model of the served pipeline (e.g. fast; default: the default profile)")
+    ap.add_argument("--workers", type=int, default=None, help="with --real: the server's [serve] workers (default: the server's own default)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -360,13 +363,14 @@ def main() -> None:
 
     import httpx
 
+    load0 = os.getloadavg()[0]
     tmp = tempfile.mkdtemp(prefix="groundqa-load-")
     index_dir = os.path.join(tmp, "index")
     if args.index:
         shutil.copytree(args.index, index_dir)
     shares = {"ingest": args.ingest_share, "update": args.update_share, "delete": args.delete_share}
     state = State()
-    proc, url = start(index_dir, args.embedder, args.real, args.snapshot_s, args.generator)
+    proc, url = start(index_dir, args.embedder, args.real, args.snapshot_s, args.generator, args.workers)
     try:
         if args.index:
             from groundqa.index import HybridIndex
@@ -398,7 +402,7 @@ def main() -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     t0 = time.perf_counter()
-    proc, url = start(index_dir, args.embedder, args.real, args.snapshot_s, args.generator)
+    proc, url = start(index_dir, args.embedder, args.real, args.snapshot_s, args.generator, args.workers)
     res["restart_after_sigkill_s"] = round(time.perf_counter() - t0, 2)
     try:
         res["verify_after_sigkill"] = asyncio.run(verify(url, state, retrieval=not args.real))
@@ -424,8 +428,9 @@ def main() -> None:
         "embedder": args.embedder,
         "generator": (f"real: {args.generator or 'default'} profile") if args.real else "extractive-fake (groundqa.testing)",
         "guard": "the default pipeline's (real)" if args.real else "keyword-fake (groundqa.testing)",
-        "server": f"python -m groundqa serve, snapshot_interval_s={args.snapshot_s}, workers=2" if args.real else "uvicorn, 1 process, workers=4 inference threads, loopback",
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared with other jobs), {platform.python_version()}",
+        "server": f"python -m groundqa serve, snapshot_interval_s={args.snapshot_s}, workers={args.workers or 'the default'}" if args.real else "uvicorn, 1 process, workers=4 inference threads, loopback",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
+        "load_average_at_start": round(load0, 2),
         "command": "python " + " ".join(sys.argv),
     }
     text = json.dumps(res, indent=2)

@@ -92,6 +92,16 @@ def test_cached_prefix_gives_the_same_answers_and_logprobs_as_reading_every_toke
     assert "".join(g.stream(QUESTIONS[1], PASSAGES[1])).strip() == plain[1].text.strip() or plain[1].grounding is not None
 
 
+@pytest.mark.parametrize("first", ["Tesla gained experience", "1884 was the year", "# Heading", "`code()` runs", "- item",
+                                   "(a) list", "\"Quoted\"", "\u00c9cole", "[x] box", "\u2460 circled"])
+def test_real_prompts_start_with_the_cached_prefix(tiny_dir, first):
+    # the prefix once ended in a token ("] ") that only the probe prompts had: every real prompt
+    # was read whole and the cache was never used
+    g = _gen(tiny_dir, context="windows")
+    enc, cache = g._inputs([g.prompt("In what year did Tesla emigrate?", [first + " and more words follow here."])])
+    assert cache is not None and cache.get_seq_length() == len(g._prefix[0]) > 10
+
+
 def test_window_prompts_are_shorter_and_grounding_offsets_point_into_the_whole_passage(tiny_dir):
     passage = "Filler sentence about other things here. " * 20 + "Denver Broncos defeated the Carolina Panthers. " + "More filler text about nothing at all. " * 20
     g = _gen(tiny_dir, context="windows", window_words=12)

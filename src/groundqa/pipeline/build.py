@@ -18,6 +18,7 @@ max_new_tokens = 64
 context = "windows"         # what it reads of each passage: windows (sentences around the best match) or chunks
 window_words = 40           # words shown per passage with context = "windows"
 threads = "auto"            # torch threads: auto (the free cores) or a number
+fast_decode = true          # CPU: a packed copy of each weight for decoding steps (about 2x faster steps, 2 GB more memory)
 
 [guard]
 verifier = "default"        # the shipped cross-encoder, a folder/hub id, or "none"

@@ -233,6 +233,11 @@ class _Batcher:
     the same top_k/filters/policy) go through ``Pipeline.ask_batch`` together, so the generator and
     the guard run one batch instead of one call per request.
 
+    A batch is collected only when one of the ``workers`` collectors is free to answer it: asks that
+    arrive while every worker is busy wait in the queue and go together into the next batch. (Cut
+    at arrival instead, they became batches of one or two queued behind the running one, and each
+    small batch paid for a whole pass over the weights per generated token.)
+
     Admission is bounded: with ``max_pending`` asks already waiting or being answered, a new one
     is refused at once with a 503 and a ``Retry-After`` estimated from recent batch times, instead
     of joining a queue it would time out in."""
@@ -242,7 +247,7 @@ class _Batcher:
         self.run_batch, self.max_size, self.wait_s = run_batch, max_size, wait_s
         self.max_pending, self.workers = max_pending, workers
         self.queue: asyncio.Queue = asyncio.Queue()
-        self.task: asyncio.Task | None = None
+        self.tasks: list[asyncio.Task] = []
         self.batches = 0
         self.pending = 0
         self.batch_s = 5.0  # a running mean of recent batch times (seconds), for Retry-After
@@ -256,8 +261,8 @@ class _Batcher:
             wait = self.retry_after()
             raise ApiError(503, f"the service is answering {self.pending} questions, its limit ([serve] max_pending={self.max_pending}); "
                                 f"retry after {wait} s", headers={"Retry-After": str(wait)})
-        if self.task is None:
-            self.task = asyncio.create_task(self._collect())
+        if not self.tasks:
+            self.tasks = [asyncio.create_task(self._collect()) for _ in range(max(1, self.workers))]
         fut = asyncio.get_running_loop().create_future()
         self.pending += 1
         try:
@@ -267,8 +272,8 @@ class _Batcher:
             self.pending -= 1
 
     def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        for task in self.tasks:
+            task.cancel()
 
     async def _collect(self) -> None:
         loop = asyncio.get_running_loop()
@@ -285,7 +290,7 @@ class _Batcher:
             for it in items:
                 groups.setdefault(json.dumps(it[1], sort_keys=True, default=str), []).append(it)
             for group in groups.values():
-                asyncio.create_task(self._answer(group))
+                await self._answer(group)  # this collector takes no more asks until it is free
 
     async def _answer(self, group: list) -> None:
         self.batches += 1
@@ -297,6 +302,8 @@ class _Batcher:
             for _, _, fut in group:
                 if not fut.done():
                     fut.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise  # the service is stopping: end the collector too
             return
         for (_, _, fut), a in zip(group, answers):
             if not fut.done():

@@ -15,7 +15,7 @@ max_documents_per_request = 100   # documents in one POST /v1/documents
 request_timeout_s = 120           # a read that takes longer is a 504
 body_timeout_s = 30               # a client must send its whole request body within this (else 408)
 header_timeout_s = 10             # ... and its request line and headers within this (else the connection is closed)
-workers = 2                       # threads running inference at once
+workers = 1                       # batches answered at once (each with the free cores divided among the workers)
 threads = "auto"                  # torch threads: auto (the free cores divided among the workers) or a number
 batch_max = 8                     # concurrent asks answered together by Pipeline.ask_batch
 max_pending = 64                  # asks waiting or being answered; more are refused with 503 + Retry-After
@@ -111,7 +111,7 @@ class ServeSettings:
     request_timeout_s: float = 120.0
     body_timeout_s: float = 30.0
     header_timeout_s: float = 10.0
-    workers: int = 2
+    workers: int = 1
     threads: int | str = "auto"
     batch_max: int = 8
     max_pending: int = 64
