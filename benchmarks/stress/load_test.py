@@ -346,7 +346,7 @@ def main() -> None:
     ap.add_argument("--delete-share", type=float, default=0.0, help="share that delete a document (default 0)")
     ap.add_argument("--kill-after", type=float, default=0.0, help="after the live check, run the load again and SIGKILL the server this many seconds in, with requests in flight (default 0: kill when idle)")
     ap.add_argument("--real", action="store_true", help="run the real `groundqa serve` (default pipeline: real embedder, generator, guard) instead of the fakes")
-    ap.add_argument("--index", default=None, help="serve a copy of this pre-built index (its documents get updated too)")
+    ap.add_argument("--index", default=None, help="serve a copy of this pre-built index (its documents get updated too); 'sample' indexes the packaged sample corpus first")
     ap.add_argument("--snapshot-s", type=float, default=15.0, help="snapshot_interval_s of the real server (default 15)")
     ap.add_argument("--embedder", default="hash", help="hash (default: measures the service) or minilm-l6")
     ap.add_argument("--chat-share", type=float, default=0.0, help="share of the questions sent to /v1/chat/completions (half streamed) instead of /v1/ask (default 0)")
@@ -366,6 +366,15 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     tmp = tempfile.mkdtemp(prefix="groundqa-load-")
     index_dir = os.path.join(tmp, "index")
+    if args.index == "sample":  # the packaged sample corpus (ten Wikipedia articles), indexed here
+        from groundqa.documents import Chunker, load_documents
+        from groundqa.documents.sample import sample_corpus_dir
+        from groundqa.index import HybridIndex
+
+        built = HybridIndex(args.embedder)
+        built.add([c for cs in Chunker(built.embedder).chunk_many(load_documents([str(sample_corpus_dir())]).documents) for c in cs])
+        args.index = os.path.join(tmp, "sample-index")
+        built.save(args.index)
     if args.index:
         shutil.copytree(args.index, index_dir)
     shares = {"ingest": args.ingest_share, "update": args.update_share, "delete": args.delete_share}

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from groundqa.generate.packed import DECODE_ROWS, pack_for_decoding, packing_available  # noqa: E402
+from groundqa.generate.packed import PACKED_MAX_ROWS, pack_for_decoding, packing_available  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not packing_available(), reason="this torch build has no oneDNN packed linear kernels")
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(not packing_available(), reason="this torch buil
 def test_packed_linear_matches_the_dense_layer_for_decoding_rows_and_prompt_rows():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(96, 160), torch.nn.Linear(160, 96, bias=False)).eval()
-    xs = [torch.randn(1, 1, 96), torch.randn(8, 1, 96), torch.randn(2, DECODE_ROWS + 30, 96)]
+    xs = [torch.randn(1, 1, 96), torch.randn(8, 1, 96), torch.randn(2, PACKED_MAX_ROWS + 30, 96)]
     with torch.no_grad():
         want = [model(x) for x in xs]
         weights = [p.data_ptr() for p in model.parameters()]

@@ -542,7 +542,9 @@ class TransformersGenerator:
                 yield rest
 
 
-_PREFIX_PROBES = (("What is it?", "\u2460 alpha"), ("Who?", "\u2461 beta gamma"))
+_PREFIX_PROBES = (("What is it?", "Alpha is a word."), ("Who?", "1999 was a year."), ("Where?", "# Heading\n\nText."),
+                  ("How?", "`code()` runs."), ("When?", "(a) list"), ("Which?", "- item"), ("Why?", "\"Quoted\" text"),
+                  ("What?", "\u2460 alpha"), ("Who is it?", " leading space"), ("Name?", "\u00c9cole"), ("Q?", "[x] box"))
 
 
 def _template_for(ref: str, adapter: str | None) -> PromptTemplate:
