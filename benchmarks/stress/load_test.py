@@ -78,7 +78,7 @@ def free_port() -> int:
 
 
 def start(index_dir: str, embedder: str, real: bool = False, snapshot_s: float = 15.0, generator: str | None = None,
-          workers: int | None = None) -> tuple[subprocess.Popen, str]:
+          workers: int | None = None, prompt_cache_mb: float | None = None) -> tuple[subprocess.Popen, str]:
     """The server in its own process: the fakes (``--serve``), or with ``real`` the real
     ``groundqa serve`` command (default pipeline) with a config file for its [serve] table."""
     import httpx
@@ -86,7 +86,8 @@ def start(index_dir: str, embedder: str, real: bool = False, snapshot_s: float =
     port = free_port()
     if real:
         cfg = Path(index_dir).parent / "serve.toml"
-        cfg.write_text((f'[generator]\nmodel = "{generator}"\n\n' if generator else "")
+        gen = (f'model = "{generator}"\n' if generator else "") + (f"prompt_cache_mb = {prompt_cache_mb}\n" if prompt_cache_mb is not None else "")
+        cfg.write_text((f"[generator]\n{gen}\n" if gen else "")
                        + f'[serve]\nsnapshot_interval_s = {snapshot_s}\nrequest_timeout_s = 600\nembedder = "{embedder}"\n'
                        + (f"workers = {workers}\n" if workers else ""))
         cmd = [sys.executable, "-m", "groundqa", "serve", "--index", index_dir, "--port", str(port), "--config", str(cfg), "--log-level", "warning"]
@@ -353,6 +354,7 @@ def main() -> None:
     ap.add_argument("--hang-s", type=float, default=600.0, help="a request unanswered after this many seconds counts as hung (default 600)")
     ap.add_argument("--generator", default=None, help="with --real: the [generator] model of the served pipeline (e.g. fast; default: the default profile)")
     ap.add_argument("--workers", type=int, default=None, help="with --real: the server's [serve] workers (default: the server's own default)")
+    ap.add_argument("--prompt-cache-mb", type=float, default=None, help="with --real: the generator's prompt_cache_mb (0: no reuse of recent prompts; default: the generator's own)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -379,7 +381,7 @@ def main() -> None:
         shutil.copytree(args.index, index_dir)
     shares = {"ingest": args.ingest_share, "update": args.update_share, "delete": args.delete_share}
     state = State()
-    proc, url = start(index_dir, args.embedder, args.real, args.snapshot_s, args.generator, args.workers)
+    proc, url = start(index_dir, args.embedder, args.real, args.snapshot_s, args.generator, args.workers, args.prompt_cache_mb)
     try:
         if args.index:
             from groundqa.index import HybridIndex
@@ -411,7 +413,7 @@ def main() -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     t0 = time.perf_counter()
-    proc, url = start(index_dir, args.embedder, args.real, args.snapshot_s, args.generator, args.workers)
+    proc, url = start(index_dir, args.embedder, args.real, args.snapshot_s, args.generator, args.workers, args.prompt_cache_mb)
     res["restart_after_sigkill_s"] = round(time.perf_counter() - t0, 2)
     try:
         res["verify_after_sigkill"] = asyncio.run(verify(url, state, retrieval=not args.real))
@@ -435,7 +437,7 @@ def main() -> None:
         "kill_after_s": args.kill_after,
         "index": args.index,
         "embedder": args.embedder,
-        "generator": (f"real: {args.generator or 'default'} profile") if args.real else "extractive-fake (groundqa.testing)",
+        "generator": (f"real: {args.generator or 'default'} profile" + (f", prompt_cache_mb={args.prompt_cache_mb}" if args.prompt_cache_mb is not None else "")) if args.real else "extractive-fake (groundqa.testing)",
         "guard": "the default pipeline's (real)" if args.real else "keyword-fake (groundqa.testing)",
         "server": f"python -m groundqa serve, snapshot_interval_s={args.snapshot_s}, workers={args.workers or 'the default'}" if args.real else "uvicorn, 1 process, workers=4 inference threads, loopback",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",

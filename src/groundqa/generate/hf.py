@@ -92,6 +92,7 @@ class TransformersGenerator:
         context: str = "windows",
         window_words: int = DEFAULT_WINDOW_WORDS,
         prefix_cache: bool = True,
+        prompt_cache_mb: float = 256.0,
         threads: int | str | None = "auto",
         stop_at_citation: bool = True,
         fast_decode: bool = True,
@@ -116,6 +117,9 @@ class TransformersGenerator:
         self.context = check_context(context)
         self.window_words = check_window_words(window_words)
         self.prefix_cache = bool(prefix_cache)
+        if isinstance(prompt_cache_mb, bool) or not isinstance(prompt_cache_mb, (int, float)) or prompt_cache_mb < 0:
+            raise ConfigError(f"prompt_cache_mb={prompt_cache_mb!r} is not valid; give the megabytes of recent prompts' keys and values to keep (0: the instruction only)")
+        self.prompt_cache_mb = float(prompt_cache_mb)
         self.stop_at_citation = bool(stop_at_citation)
         self.fast_decode = bool(fast_decode)
         self.packed_layers = 0
@@ -207,8 +211,9 @@ class TransformersGenerator:
 
     def _prefix_state(self) -> tuple[list[int], Any] | None:
         """The token ids every prompt starts with (the chat template's system part and the
-        instruction) and the model's cache for them, computed once per generator and reused by
-        every question and batch; None where prompts share too little or the model is seq2seq."""
+        instruction) and the :class:`~groundqa.generate.kvcache.PromptCache` pinned on them,
+        computed once per generator and reused by every question and batch; None where prompts
+        share too little or the model is seq2seq."""
         if not self.prefix_cache or self._seq2seq:
             return None
         with self._prefix_lock:
@@ -218,6 +223,8 @@ class TransformersGenerator:
 
     def _compute_prefix(self) -> tuple[list[int], Any] | None:
         import torch
+
+        from .kvcache import PromptCache, row_layers
 
         tok, special = self._tok, self._special()
         # Probe prompts whose first passage starts the way real ones do (a word, a number, a heading,
@@ -238,37 +245,77 @@ class TransformersGenerator:
         cache = getattr(out, "cache", None)
         if cache is None:
             cache = getattr(out, "past_key_values", None)
-        return (ids, cache) if cache is not None else None
+        if cache is None or not hasattr(cache, "layers") or any(getattr(x, "is_sliding", False) for x in cache.layers):
+            return None  # the stacking in kvcache assumes full-attention layers
+        return ids, PromptCache(ids, row_layers(cache, 0, [(0, n)]), budget_mb=self.prompt_cache_mb)
 
     def _inputs(self, prompts: list[str]) -> tuple[Any, Any]:
         """Model inputs for ``prompts`` and the cache to start from (None: read every token).
 
-        With a cached prefix each row is ``[prefix][pads][rest of its prompt]``, the pads masked
-        and positions counted over unmasked tokens only, so a row reads exactly as it would alone;
-        only the rest is computed. A prompt that does not start with the prefix's tokens, or is
-        longer than ``max_prompt_tokens``, sends the batch down the plain left-padded path."""
+        With the prompt cache, each prompt but its last token is read on its own
+        (:meth:`_read_prompt`: from the longest prefix the cache holds, at least the instruction,
+        and with no padding), then the rows are stacked as ``[prompt but its last token][masked
+        pads][last token]``, positions counted over unmasked tokens only, so that generating reads
+        one token per row and every row reads exactly as it would alone. A prompt that does not
+        start with the instruction's tokens, or is longer than ``max_prompt_tokens``, sends the
+        batch down the plain left-padded path."""
         state = self._prefix_state()
         if state is None:
             return self._encode(prompts), None
-        import copy
-
         import torch
+        from transformers import DynamicCache
 
-        ids0, cache0 = state
+        from .kvcache import batch_layers
+
+        ids0, store = state
         n = len(ids0)
         rows = self._tok(prompts, add_special_tokens=self._special())["input_ids"]
-        if any(len(r) > self.max_prompt_tokens or len(r) <= n or r[:n] != ids0 for r in rows):
+        if any(len(r) > self.max_prompt_tokens or len(r) <= n + 1 or r[:n] != ids0 for r in rows):
             return self._encode(prompts), None
-        rest = [r[n:] for r in rows]
-        width = max(len(x) for x in rest)
+        # one row at a time: measured faster than one padded batch of the rows (8 support-bot
+        # prompts of ~146 new tokens: 6.65 s against 7.15 s, the packed kernel reading each)
+        width, layers = batch_layers([(len(r) - 1, self._read_prompt(r, store)) for r in rows])
         pad = self._tok.pad_token_id if self._tok.pad_token_id is not None else 0
         dev = self._model.device
-        input_ids = torch.tensor([ids0 + [pad] * (width - len(x)) + x for x in rest], device=dev)
-        mask = torch.tensor([[1] * n + [0] * (width - len(x)) + [1] * len(x) for x in rest], device=dev)
-        cache = copy.deepcopy(cache0)  # generate appends to the cache it is given
-        if len(rows) > 1:
-            cache.batch_repeat_interleave(len(rows))
+        gaps = [width - len(r) + 1 for r in rows]
+        input_ids = torch.tensor([r[:-1] + [pad] * g + r[-1:] for r, g in zip(rows, gaps)], device=dev)
+        mask = torch.tensor([[1] * (len(r) - 1) + [0] * g + [1] for r, g in zip(rows, gaps)], device=dev)
+        cache = DynamicCache()
+        for i, (k, v) in enumerate(layers):
+            cache.update(k.to(dev), v.to(dev), i)
         return {"input_ids": input_ids, "attention_mask": mask}, cache
+
+    def clear_prompt_cache(self) -> None:
+        """Forget the recent prompts' keys and values (the instruction's stay)."""
+        if self._prefix:
+            store = self._prefix[1]
+            with store._lock:
+                store.entries.clear()
+                store.used = 0
+
+    def _read_prompt(self, row: list[int], store: Any) -> Any:
+        """The keys and values of ``row`` but its last token: the longest prefix the prompt cache
+        holds, and one forward pass over what follows it (kept in the cache for later prompts)."""
+        import torch
+        from transformers import DynamicCache
+
+        from .kvcache import row_layers
+
+        n, layers = store.longest(row)
+        end = len(row) - 1
+        if n >= end:
+            return layers
+        dev = self._model.device
+        cache = DynamicCache()
+        for i, (k, v) in enumerate(layers):
+            cache.update(k[:, :, :n].to(dev), v[:, :, :n].to(dev), i)
+        with torch.inference_mode():
+            self._model(input_ids=torch.tensor([row[n:end]], device=dev), attention_mask=torch.ones(1, end, dtype=torch.long, device=dev),
+                        position_ids=torch.arange(n, end, device=dev).unsqueeze(0), cache=cache, use_cache=True, logits_to_keep=1)
+        full = row_layers(cache, 0, [(0, end)])
+        if self.prompt_cache_mb > 0:
+            store.put(row[:end], full)
+        return full
 
     def _encode(self, prompts: list[str]) -> Any:
         tok = self._tok
