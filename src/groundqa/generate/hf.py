@@ -288,10 +288,7 @@ class TransformersGenerator:
     def clear_prompt_cache(self) -> None:
         """Forget the recent prompts' keys and values (the instruction's stay)."""
         if self._prefix:
-            store = self._prefix[1]
-            with store._lock:
-                store.entries.clear()
-                store.used = 0
+            self._prefix[1].clear()
 
     def _read_prompt(self, row: list[int], store: Any) -> Any:
         """The keys and values of ``row`` but its last token: the longest prefix the prompt cache

@@ -88,6 +88,13 @@ class PromptCache:
                 self.used -= self.nbytes(dropped)
 
 
+    def clear(self) -> None:
+        """Drop every entry but the pinned instruction."""
+        with self._lock:
+            self.entries.clear()
+            self.used = 0
+
+
 def batch_layers(starts: Sequence[tuple[int, Layers]]) -> tuple[int, list[tuple[Any, Any]]]:
     """Stack the rows' cached prefixes into one batch: ``(width, [(keys, values)] per layer)``,
     each row's first ``n`` tokens followed by zeros up to the widest (masked by the caller)."""

@@ -6,10 +6,11 @@ multiplies one row per answer being written by each weight. For so few rows the 
 reaches a fraction of the memory bandwidth (the 151,936 x 896 output layer: 36 ms for one row,
 120 ms for eight), and the packed oneDNN kernel about twice to three times that (23 ms and 34 ms).
 The packed kernel stays faster up to about 300 rows (a window prompt's 210: 12-15% faster for the
-MLP's layers) and the dense one wins from about 500 (a whole-chunk prompt, a batch of prompts). Both compute
-in float32, so answers and log-probabilities agree to rounding. The cost is memory: a second copy of
-every linear weight (about 2 GB for the 0.5B model), which is why :func:`pack_for_decoding` is
-opt-in per generator (``TransformersGenerator(fast_decode=...)``, on by default on the CPU).
+MLP's layers) and the dense one wins from about 500 (a whole-chunk prompt, a batch of prompts).
+Both compute in float32, so answers and log-probabilities agree to rounding. The cost is memory: a
+second copy of every linear weight (about 2 GB for the 0.5B model). On by default for a float32
+model on the CPU; ``TransformersGenerator(fast_decode=False)`` (``fast_decode = false`` in
+``[generator]``) keeps one copy.
 """
 
 from __future__ import annotations
