@@ -263,9 +263,8 @@ class TransformersGenerator:
         if state is None:
             return self._encode(prompts), None
         import torch
-        from transformers import DynamicCache
 
-        from .kvcache import batch_layers
+        from .kvcache import batch_layers, to_cache
 
         ids0, store = state
         n = len(ids0)
@@ -280,10 +279,7 @@ class TransformersGenerator:
         gaps = [width - len(r) + 1 for r in rows]
         input_ids = torch.tensor([r[:-1] + [pad] * g + r[-1:] for r, g in zip(rows, gaps)], device=dev)
         mask = torch.tensor([[1] * (len(r) - 1) + [0] * g + [1] for r, g in zip(rows, gaps)], device=dev)
-        cache = DynamicCache()
-        for i, (k, v) in enumerate(layers):
-            cache.update(k.to(dev), v.to(dev), i)
-        return {"input_ids": input_ids, "attention_mask": mask}, cache
+        return {"input_ids": input_ids, "attention_mask": mask}, to_cache(layers, dev)
 
     def clear_prompt_cache(self) -> None:
         """Forget the recent prompts' keys and values (the instruction's stay)."""
@@ -294,18 +290,15 @@ class TransformersGenerator:
         """The keys and values of ``row`` but its last token: the longest prefix the prompt cache
         holds, and one forward pass over what follows it (kept in the cache for later prompts)."""
         import torch
-        from transformers import DynamicCache
 
-        from .kvcache import row_layers
+        from .kvcache import row_layers, to_cache
 
         n, layers = store.longest(row)
         end = len(row) - 1
         if n >= end:
             return layers
         dev = self._model.device
-        cache = DynamicCache()
-        for i, (k, v) in enumerate(layers):
-            cache.update(k[:, :, :n].to(dev), v[:, :, :n].to(dev), i)
+        cache = to_cache(layers, dev, n)
         with torch.inference_mode():
             self._model(input_ids=torch.tensor([row[n:end]], device=dev), attention_mask=torch.ones(1, end, dtype=torch.long, device=dev),
                         position_ids=torch.arange(n, end, device=dev).unsqueeze(0), cache=cache, use_cache=True, logits_to_keep=1)

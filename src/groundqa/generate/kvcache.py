@@ -116,6 +116,18 @@ def batch_layers(starts: Sequence[tuple[int, Layers]]) -> tuple[int, list[tuple[
     return width, out
 
 
+def to_cache(layers: Sequence[tuple[Any, Any]], device: Any, tokens: int | None = None) -> Any:
+    """A transformers ``DynamicCache`` holding ``layers`` (their first ``tokens`` tokens, or all)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    for i, (k, v) in enumerate(layers):
+        if tokens is not None:
+            k, v = k[:, :, :tokens], v[:, :, :tokens]
+        cache.update(k.to(device), v.to(device), i)
+    return cache
+
+
 def row_layers(cache: Any, row: int, spans: Sequence[tuple[int, int]]) -> Layers:
     """The keys and values of one row of a batch cache, the ``spans`` (start, end) of its real
     tokens joined: what reading those tokens alone would have cached."""
