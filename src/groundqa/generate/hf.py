@@ -224,7 +224,7 @@ class TransformersGenerator:
     def _compute_prefix(self) -> tuple[list[int], Any] | None:
         import torch
 
-        from .kvcache import PromptCache, row_layers
+        from .kvcache import PromptCache, common_prefix, row_layers
 
         tok, special = self._tok, self._special()
         # Probe prompts whose first passage starts the way real ones do (a word, a number, a heading,
@@ -233,10 +233,7 @@ class TransformersGenerator:
         # probes that both started with an unusual character once made a prefix that ended in a
         # token ("] ") no real prompt has, and every prompt was read whole.
         rows = [tok(self._prompt(q, [p]), add_special_tokens=special)["input_ids"] for q, p in _PREFIX_PROBES]
-        n = 0
-        while all(n < len(r) for r in rows) and all(r[n] == rows[0][n] for r in rows):
-            n += 1
-        n -= 1
+        n = min(common_prefix(rows[0], r) for r in rows[1:]) - 1
         if n < 4:
             return None
         ids = rows[0][:n]
