@@ -131,7 +131,9 @@ class Generation:
     ``confidence`` the generator's own signals for the guard: ``lp_mean`` and ``lp_min`` (mean and
     lowest log-probability of the answer's tokens), ``margin_min`` (the smallest gap between the
     chosen token's log-probability and the runner-up's), ``span_score`` (token F1 of the answer with
-    its passage span; 1.0 exact, 0.0 where none was found).
+    its passage span; 1.0 exact, 0.0 where none was found), ``decline_lp`` (the log-probability of the
+    decline sentence's first two tokens, whatever was written: how near the model came to declining;
+    where the answer does not start as the decline does, the first token's alone).
     """
 
     text: str

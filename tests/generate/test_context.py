@@ -217,3 +217,16 @@ def test_prompt_cache_keeps_to_its_budget_and_zero_keeps_only_the_instruction(ti
 
     with pytest.raises(ConfigError, match="prompt_cache_mb"):
         _gen(tiny_dir, prompt_cache_mb=-1)
+
+
+def test_decline_lp_is_how_near_the_model_came_to_declining(tiny_dir):
+    g = _gen(tiny_dir, context="chunks", prefix_cache=False)
+    gens = g.generate_batch(QUESTIONS, PASSAGES)
+    d = g._decline_tokens()
+    assert len(d) == 2
+    # log P(first token) and log P(first two tokens) after each prompt, read on their own
+    ref = g.choice_logprobs_batch(list(zip(QUESTIONS, PASSAGES)), [g._tok.decode(d[:1]), g._tok.decode(d)])
+    for x, (one, two) in zip(gens, ref):
+        assert two < one <= 0.0
+        # exact (both tokens) where the answer opens as the decline does, else the first token's alone
+        assert min(abs(x.confidence["decline_lp"] - one), abs(x.confidence["decline_lp"] - two)) < 1e-3

@@ -39,7 +39,8 @@ def test_bench_guard_takes_a_judge(tiny_dir):
     exs = [GuardExample(f"e{i}", c, EV, lab, None, f"e{i}") for i, (c, lab) in
            enumerate([("Paris is the capital of France.", 1), ("Rome is the capital of France.", 0)])]
     table = featurize(g, exs, show_progress=False)
-    assert "judge" in table.features and np.isfinite(table.X).all()
+    ctx = [list(table.features).index(f) for f in ("ans_ctx", "ans_gap")]  # NaN for claims read without a question
+    assert "judge" in table.features and np.isfinite(np.delete(table.X, ctx, axis=1)).all()
     from groundqa.train.calibrate import combiner_columns, fit_with_thresholds
 
     assert table.features.index("judge") in combiner_columns(list(table.features))

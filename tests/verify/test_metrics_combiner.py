@@ -67,3 +67,18 @@ def test_combiner_fits_and_roundtrips(tmp_path):
         fit_combiner(X, np.ones(400), ["a", "b"])
     with pytest.raises(ConfigError, match="does not exist"):
         Combiner.load(tmp_path / "missing.json")
+
+
+def test_a_signal_a_claim_lacks_reads_as_the_mean():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    y = (X[:, 0] + 0.3 * rng.normal(size=200) > 0).astype(int)
+    X[::4, 1] = np.nan  # a quarter of the claims lack the second signal
+    comb = fit_combiner(X, y, ["a", "b"])
+    assert np.isfinite(comb.mean).all() and np.isfinite(comb.coef).all()
+    with_nan = comb.predict_proba(np.array([[0.5, np.nan]]))
+    assert with_nan == pytest.approx(comb.predict_proba(np.array([[0.5, comb.mean[1]]])))
+    # a column no claim has fits to no weight and moves nothing
+    X[:, 1] = np.nan
+    comb = fit_combiner(X, y, ["a", "b"])
+    assert comb.coef[1] == pytest.approx(0.0) and np.isfinite(comb.predict_proba(X)).all()

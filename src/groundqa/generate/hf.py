@@ -374,6 +374,17 @@ class TransformersGenerator:
             # per step: the chosen token's log-probability and its margin over the runner-up
             gen_ids = seqs[:, plen:]
             step_lp, step_margin = [], []
+            # how near the model came to declining, whatever it wrote: log P(the decline sentence's
+            # first two tokens). Exact where the answer starts with the same token (its second step
+            # is read); elsewhere the first token's alone, an upper bound ("The" opens answers too)
+            decline_lp = [0.0] * len(questions)
+            d_ids = self._decline_tokens()
+            if out.logits and d_ids:
+                lp0 = torch.log_softmax(out.logits[0].float(), dim=-1)[:, d_ids[0]]
+                if len(d_ids) > 1 and len(out.logits) > 1:
+                    lp1 = torch.log_softmax(out.logits[1].float(), dim=-1)[:, d_ids[1]]
+                    lp0 = lp0 + torch.where(gen_ids[:, 0] == d_ids[0], lp1, torch.zeros_like(lp1))
+                decline_lp = lp0.tolist()
             for t, logits in enumerate(out.logits or ()):
                 if t >= gen_ids.shape[1]:
                     break
@@ -406,7 +417,7 @@ class TransformersGenerator:
             lps = [lp_rows[i][k] for k in kept[:n_answer] if k < len(lp_rows[i])]
             margins = [margin_rows[i][k] for k in kept[:n_answer] if k < len(margin_rows[i])]
             confidence = {"lp_mean": sum(lps) / len(lps) if lps else 0.0, "lp_min": min(lps, default=0.0),
-                          "margin_min": min(margins, default=0.0)}
+                          "margin_min": min(margins, default=0.0), "decline_lp": decline_lp[i]}
             raw, snap = text, None
             if not declined and self.ground == "snap":
                 text, snap = self._ground(text, shown[i])
@@ -418,6 +429,11 @@ class TransformersGenerator:
                 timings={"generate_s": dt}, raw_text=raw, grounding=snap, confidence={k: round(v, 5) for k, v in confidence.items()},
             ))
         return results
+
+    def _decline_tokens(self) -> list[int]:
+        """The first two tokens of the decline sentence as the model writes it after the prompt."""
+        assert self.template is not None
+        return [int(t) for t in self._tok(self.template.decline, add_special_tokens=False)["input_ids"][:2]]
 
     def _answer_tokens(self, ids: list[int], text: str) -> int:
         """How many of ``ids`` make the answer itself: those before its first citation mark."""

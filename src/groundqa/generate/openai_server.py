@@ -8,7 +8,8 @@ It sends the prompt :class:`TransformersGenerator` builds (the same :class:`Prom
 the server applies the model's chat template), greedy (``temperature=0``), with the template's stop
 strings, and asks for each token's log-probability and its runner-up (``logprobs``,
 ``top_logprobs=2``): ``Generation.confidence`` then holds the same ``lp_mean``, ``lp_min`` and
-``margin_min`` the local generator gives the guard. The answer is span-grounded here, as locally.
+``margin_min`` the local generator gives the guard (not ``decline_lp``: that needs the whole
+first-step distribution; the guard reads its calibration mean). The answer is span-grounded here, as locally.
 A server that returns no log-probabilities still works: the guard then lacks those three signals
 (``confidence`` holds ``span_score`` only) and a warning says so once.
 

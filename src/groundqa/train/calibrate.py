@@ -98,7 +98,8 @@ def half_split(groups: Sequence[str], salt: str = "groundqa") -> np.ndarray:
 # ClaimVerdict.signals for inspection.
 COMBINER_FEATURES = (
     "seg_lex_min", "idf_union", "focus_all", "missing_numbers", "missing_names", "missing_words", "log_len",
-    "emb_best", "nli_concat", "nli_seg_min", "judge",  # judge: only where an LLM judge is configured
+    "emb_best", "nli_concat", "nli_seg_min", "ans_ctx", "ans_gap",
+    "judge",  # judge: only where an LLM judge is configured
 )
 # The generator's confidence (GenerationScorer): only calibrations fitted on a generator's own
 # answers use them (benchmarks/calibrate_pipeline.py); claim benchmarks have no generator.

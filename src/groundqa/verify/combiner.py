@@ -38,7 +38,10 @@ class Combiner:
 
     def logits(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
-        Z = (X - np.asarray(self.mean)) / np.asarray(self.scale)
+        mean = np.asarray(self.mean)
+        if X.size and np.isnan(X).any():  # a signal a claim does not have moves no probability
+            X = np.where(np.isnan(X), mean, X)
+        Z = (X - mean) / np.asarray(self.scale)
         return Z @ np.asarray(self.coef) + self.intercept
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -113,6 +116,12 @@ def fit_combiner(X: np.ndarray, y: Sequence[int], features: Sequence[str], l2: f
         raise ConfigError(f"X has shape {X.shape}; expected (n, {len(features)}) for features {list(features)}")
     if len(np.unique(y_arr)) < 2:
         raise ConfigError("calibration data holds only one label; it needs supported and unsupported claims")
+    # a signal a claim does not have (NaN: answer-context signals of a sentence claim, generation
+    # signals without a generator) reads as the column's mean, as the guard reads it at run time
+    nan = np.isnan(X)
+    if nan.any():
+        col_mean = np.array([X[~nan[:, j], j].mean() if (~nan[:, j]).any() else 0.0 for j in range(X.shape[1])])
+        X = np.where(nan, col_mean[None, :], X)
     mean = X.mean(0)
     scale = X.std(0)
     scale[scale < 1e-9] = 1.0

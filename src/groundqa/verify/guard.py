@@ -197,10 +197,9 @@ class Guard:
         self.warm_up()
         assert self.combiner is not None
         idx = [self.features.index(f) for f in self.combiner.features]
-        Xc = np.array(X[:, idx], dtype=np.float64)
-        if Xc.size and np.isnan(Xc).any():  # signals not given (generation confidence without a generator)
-            Xc = np.where(np.isnan(Xc), np.asarray(self.combiner.mean)[None, :], Xc)
-        p = self.combiner.predict_proba(Xc)
+        # signals a claim does not have (generation confidence without a generator, the answer
+        # context of a sentence claim) are NaN: the combiner reads them as its mean
+        p = self.combiner.predict_proba(np.array(X[:, idx], dtype=np.float64))
         if self.exact_checks and "missing_numbers" in self.features:
             miss = X[:, self.features.index("missing_numbers")] > 0
             p = np.where(miss, np.minimum(p, self.threshold * 0.5), p)

@@ -8,7 +8,8 @@ probability.
 * ``LexicalScorer``: coverage of the claim's content words by the best window, the best few
   together, and all evidence; bigrams; negation mismatch; numbers, dates and names of the claim
   that appear in no evidence (exact checks, with reasons); the answer part's coverage by all
-  evidence and its length in tokens (``focus_all``, ``log_len``).
+  evidence and its length in tokens (``focus_all``, ``log_len``); how well the sentence holding a
+  short answer matches its question (``ans_ctx``, ``ans_gap``: ``answer_context``).
 * ``EmbeddingScorer``: best cosine similarity between the claim and a window, with the
   retriever's embedder.
 * ``CrossEncoderScorer``: P(supported) from any sequence-classification model: the project's own
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,14 +73,14 @@ class Scorer(Protocol):
 
 class GenerationScorer:
     """The generator's own confidence in the answer, passed along by the pipeline: mean and lowest
-    log-probability of the answer tokens, the smallest top-1/top-2 margin, and how well the answer
-    matched a passage span (``Generation.confidence``). Where no generation signals come with a
-    claim (the guard called on its own) the columns are NaN, and the guard replaces them with the
-    calibration's mean, so they move no probability."""
+    log-probability of the answer tokens, the smallest top-1/top-2 margin, how well the answer
+    matched a passage span, and how near it came to declining (``Generation.confidence``). Where
+    no generation signals come with a claim (the guard called on its own) the columns are NaN, and
+    the combiner reads them as the calibration's mean, so they move no probability."""
 
     name = "generation"
-    features = ("gen_lp_mean", "gen_lp_min", "gen_margin_min", "gen_span_score")
-    _keys = ("lp_mean", "lp_min", "margin_min", "span_score")
+    features = ("gen_lp_mean", "gen_lp_min", "gen_margin_min", "gen_span_score", "gen_decline_lp")
+    _keys = ("lp_mean", "lp_min", "margin_min", "span_score", "decline_lp")
 
     def warm_up(self) -> None:
         return None
@@ -101,11 +103,51 @@ def _logit(p: float, eps: float = 1e-4) -> float:
     return math.log(p / (1 - p))
 
 
+_MARKUP = re.compile(r"[`*_]+")
+
+
+def _flat(text: str) -> str:
+    """Lower case, Markdown emphasis and code marks dropped, whitespace collapsed: for finding an
+    answer's words inside a window."""
+    return " ".join(_MARKUP.sub(" ", text).lower().split())
+
+
+def answer_context(it: ClaimContext) -> tuple[float, float]:
+    """(``ans_ctx``, ``ans_gap``) of a short answer read with its question.
+
+    ``ans_ctx``: the share of the question's content words (IDF-weighted over the claim's windows)
+    found in the best window that holds the answer itself, a sentence or two; 0 when no window
+    holds it. The question's words inside the answer count: a signature that names the parameter
+    asked about answers it. ``ans_gap``: how much better the best window of all covers the
+    question than that. A right answer usually sits in the sentence that matches the question; a
+    wrong one (the right kind of thing in the wrong slot, a plausible answer to a question the
+    passage does not answer) usually sits elsewhere, or in a sentence that matches it less. NaN for
+    a claim without a question (a sentence of a long answer): the combiner reads the calibration's
+    mean."""
+    if it.focus == it.text or not it.windows:
+        return float("nan"), float("nan")
+    answer = (it.asserted if it.asserted is not None else it.focus).strip()
+    question = it.text[: len(it.text) - len(answer)] if answer and it.text.endswith(answer) else it.text
+    qw = units(question).words
+    flat_focus = _flat(answer)
+    if not qw or not flat_focus:
+        return float("nan"), float("nan")
+    wus = [units(w.text).words for w in it.windows]
+    df = {t: sum(1 for u in wus if t in u) for t in qw}
+    idf = {t: math.log(1 + len(wus) / (1 + df[t])) for t in qw}
+    total = sum(idf.values()) or 1.0
+    covs = [sum(idf[t] for t in qw & u) / total for u in wus]
+    holding = [c for c, w in zip(covs, it.windows) if flat_focus in _flat(w.text)]
+    ctx = max(holding, default=0.0)
+    return ctx, max(covs) - ctx
+
+
 class LexicalScorer:
     """Word, number, date and name coverage (see the module docstring)."""
 
     name = "lexical"
-    features = ("lex_best", "lex_union", "lex_all", "focus_all", "bigram_best", "missing_numbers", "missing_names", "neg_mismatch", "log_len", "missing_words", "idf_union", "seg_lex_min")
+    features = ("lex_best", "lex_union", "lex_all", "focus_all", "bigram_best", "missing_numbers", "missing_names", "neg_mismatch", "log_len", "missing_words", "idf_union", "seg_lex_min",
+                "ans_ctx", "ans_gap")
 
     def __init__(self, union_k: int = 3) -> None:
         self.union_k = union_k
@@ -170,7 +212,8 @@ class LexicalScorer:
                 why.append(f"the best evidence covers only {lex_union:.0%} of the claim's content words")
             if neg:
                 why.append("negation differs between the claim and its best evidence")
-            rows.append([lex_best, lex_union, lex_all, focus_all, bg, min(3, len(miss_num)), len(miss_names) / max(1, len(fu.names)), neg, math.log1p(fu.n_tokens if it.asserted is None else units(it.asserted).n_tokens), missing_words, idf_union, seg_lex])
+            rows.append([lex_best, lex_union, lex_all, focus_all, bg, min(3, len(miss_num)), len(miss_names) / max(1, len(fu.names)), neg, math.log1p(fu.n_tokens if it.asserted is None else units(it.asserted).n_tokens), missing_words, idf_union, seg_lex,
+                         *answer_context(it)])
             best.append(it.top[b] if b is not None else None)
             reasons.append(tuple(why))
         return ScoreBatch(np.asarray(rows, dtype=np.float64).reshape(len(items), len(self.features)), best, reasons)
