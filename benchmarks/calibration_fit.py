@@ -66,11 +66,12 @@ def main() -> int:
 
     recs = [json.loads(line) for p in args.data for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip()]
     wanted = COMBINER_FEATURES + (() if args.no_generation_signals else GENERATION_FEATURES)
-    feats = [f for f in wanted if all(f in c["signals"] for r in recs for c in r["claims"])]
+    # a signal some claims lack (the answer context of a sentence claim) is NaN there: the combiner reads its mean
+    feats = [f for f in wanted if any(f in c["signals"] for r in recs for c in r["claims"])]
     rows, y, claim_of, groups = [], [], [], []
     for i, r in enumerate(recs):
         for c in r["claims"]:
-            rows.append([c["signals"][f] for f in feats])
+            rows.append([c["signals"].get(f, float("nan")) for f in feats])
             y.append(int(r["right"]))
             claim_of.append(i)
             groups.append(f"{r['domain']}:{r['group']}")

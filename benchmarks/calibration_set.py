@@ -10,7 +10,8 @@ kept for every claim, right or wrong). ``benchmarks/calibration_fit.py`` fits th
 Domains and groups (the fit and its checks split by group, never by question):
 - ``squad``: SQuAD v1.1 answerable questions of the articles the adapter holds out as its dev
   articles (never trained on), and SQuAD v2.0 unanswerable questions of the articles outside the
-  benchmarks' held-out ones; group = article. The index holds every paragraph of those articles.
+  benchmarks' held-out ones (with ``--exclude-verifier-articles``, also outside those the verifier
+  v3 experiment trained on: ``verifier_articles``); group = article. The index holds every paragraph of those articles.
   The paragraphs of the demo's sample corpus are left out.
 - ``starlette``: the Starlette docs-QA questions of the calibration files (``CAL_FILES``:
   alternate files in name order); the other files' questions and the unanswerable ones are held
@@ -51,6 +52,21 @@ ADAPTER_DEV = ("American_Broadcasting_Company", "Jacksonville,_Florida", "Martin
 DOCS_CORPORA = {"starlette": "starlette-0.41.3", "click": "click-8.1.7", "flask": "flask-3.0.3"}
 
 
+def verifier_articles(v1_path: Path | None = None, v2_path: Path | None = None) -> tuple[list[str], list[str]]:
+    """(the SQuAD v2.0 dev articles the verifier v3 trains on, the ones left to calibration).
+
+    The articles no benchmark reports on (not among the 12 last titles of v1.1 dev or of v2.0 dev)
+    and not the adapter's dev articles (the calibration set's answerable questions), in sorted
+    order: the even positions train the verifier (``benchmarks/verifier_v3_data.py``), the odd ones
+    give the calibration set its unanswerable questions with ``--exclude-verifier-articles``, so a
+    fit for that verifier never scores what it was trained on."""
+    v1 = sorted(a["title"] for a in json.loads((v1_path or SHARED / "squad_v1.1_dev" / "dev-v1.1.json").read_text(encoding="utf-8"))["data"])
+    v2 = sorted(a["title"] for a in json.loads((v2_path or SHARED / "squad_v2.0_dev" / "dev-v2.0.json").read_text(encoding="utf-8"))["data"])
+    held = set(v1[-12:]) | set(v2[-12:]) | set(ADAPTER_DEV)
+    free = [t for t in v2 if t not in held]
+    return free[0::2], free[1::2]
+
+
 def sample_paragraphs() -> str:
     """The demo's sample corpus as one whitespace-normalised text (a paragraph is in it when its
     first 200 normalised characters are)."""
@@ -59,8 +75,9 @@ def sample_paragraphs() -> str:
     return " ".join(" ".join(f.read_text(encoding="utf-8").split()) for f in sorted(Path(sample_corpus_dir()).glob("*.md")))
 
 
-def squad_questions(n_answerable: int, n_unanswerable: int, seed: int) -> tuple[list[Any], list[dict[str, Any]]]:
-    """The SQuAD items to index (every paragraph of the non-held-out articles) and the questions."""
+def squad_questions(n_answerable: int, n_unanswerable: int, seed: int, exclude: Any = ()) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The SQuAD items to index (every paragraph of the non-held-out articles) and the questions;
+    no unanswerable question is taken from the articles in ``exclude``."""
     from groundqa.datasets.squad import load_squad
 
     v1 = load_squad(str(SHARED / "squad_v1.1_dev" / "dev-v1.1.json"))
@@ -77,7 +94,7 @@ def squad_questions(n_answerable: int, n_unanswerable: int, seed: int) -> tuple[
                                           if ok(it) and " ".join(it.context.split()) not in seen]
     rng = random.Random(seed)
     ans = [it for it in v1 if ok(it) and it.doc_id in ADAPTER_DEV]
-    una = [it for it in v2 if ok(it) and not it.answers]
+    una = [it for it in v2 if ok(it) and not it.answers and it.doc_id not in exclude]
     rng.shuffle(ans)
     rng.shuffle(una)
     qs = [{"domain": "squad", "group": it.doc_id, "id": it.id, "question": it.question, "answers": list(it.answers), "answerable": bool(it.answers)}
@@ -134,13 +151,16 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--cache", default="runs/calibration/index", help="index folders are saved here and reused")
+    ap.add_argument("--exclude-verifier-articles", action="store_true",
+                    help="take no unanswerable SQuAD question from the articles benchmarks/verifier_v3_data.py trains on (to calibrate that verifier)")
+    ap.add_argument("--verifier", default="default", help="the guard's cross-encoder (default: the shipped one; a folder to compare another)")
     ap.add_argument("--out", default="runs/calibration/answers.jsonl")
     ap.add_argument("--rescore", default=None, metavar="ANSWERS.jsonl",
                     help="generate nothing: judge the answers of this file again with the current guard (the same retrieval from the "
                          "cached indexes, the stored generation signals) and write them to --out; for a changed guard or answer check")
     args = ap.parse_args()
     if args.rescore:
-        return rescore(Path(args.rescore), Path(args.out), Path(args.cache), args.batch_size)
+        return rescore(Path(args.rescore), Path(args.out), Path(args.cache), args.batch_size, args.verifier)
 
     from groundqa.eval.qa import build_context_index
     from groundqa.generate.hf import TransformersGenerator
@@ -155,7 +175,8 @@ def main() -> int:
     cache = Path(args.cache)
     for domain in [d.strip() for d in args.domains.split(",") if d.strip()]:
         if domain == "squad":
-            pool, qs = squad_questions(args.squad_answerable, args.squad_unanswerable, args.seed)
+            pool, qs = squad_questions(args.squad_answerable, args.squad_unanswerable, args.seed,
+                                       exclude=set(verifier_articles()[0]) if args.exclude_verifier_articles else ())
             if (cache / "squad" / "manifest.json").exists():
                 index = HybridIndex.load(cache / "squad")
             else:
@@ -170,7 +191,7 @@ def main() -> int:
         print(f"{domain}: {len(qs)} questions, {len(todo)} to answer", file=sys.stderr, flush=True)
         if not todo:
             continue
-        guard = Guard("default", embedder=index.embedder, threshold=1.0)  # every claim keeps its reasons
+        guard = Guard(args.verifier, embedder=index.embedder, threshold=1.0)  # every claim keeps its reasons
         pipe = Pipeline(index, gen, guard, policy="return", top_k=4)
         t0 = time.perf_counter()
         with out.open("a", encoding="utf-8") as f:
@@ -187,7 +208,7 @@ def main() -> int:
     return 0
 
 
-def rescore(src: Path, out: Path, cache: Path, batch_size: int) -> int:
+def rescore(src: Path, out: Path, cache: Path, batch_size: int, verifier: str = "default") -> int:
     """The guard's signals and reasons again for stored answers (see ``--rescore``)."""
     from groundqa.index import HybridIndex
     from groundqa.verify.guard import Guard
@@ -201,7 +222,7 @@ def rescore(src: Path, out: Path, cache: Path, batch_size: int) -> int:
     done: list[dict[str, Any]] = []
     for domain, rows in by_domain.items():
         index = HybridIndex.load(cache / domain)
-        guard = Guard("default", embedder=index.embedder, threshold=1.0)
+        guard = Guard(verifier, embedder=index.embedder, threshold=1.0)
         for s in range(0, len(rows), batch_size):
             part = rows[s : s + batch_size]
             hits = index.search_batch([r["question"] for r in part], top_k=4)

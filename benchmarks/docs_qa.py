@@ -70,6 +70,8 @@ def main() -> int:
     ap.add_argument("--questions", default=str(DATA / "starlette_questions.json"))
     ap.add_argument("--generator", default="fast", help="generator profile or model (default: fast, today's default)")
     ap.add_argument("--verifier", default="default")
+    ap.add_argument("--calibration", default="default", help="the guard's combiner and threshold (default: the shipped one; a file "
+                    "benchmarks/calibration_fit.py --out wrote, to measure a candidate without installing it)")
     ap.add_argument("--embedder", default="minilm-l6")
     ap.add_argument("--top-k", type=int, default=4)
     ap.add_argument("--reads", default="windows", choices=["windows", "chunks"], help="what the generator reads of each passage (default: windows)")
@@ -120,7 +122,7 @@ def main() -> int:
     times["index_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    guard = Guard(args.verifier, embedder=index.embedder)
+    guard = Guard(args.verifier, embedder=index.embedder, calibration=args.calibration)
     pipe = Pipeline(index, TransformersGenerator(args.generator, batch_size=args.batch_size, context=args.reads), guard, top_k=args.top_k)
     pipe.warm_up()
     times["load_models_s"] = time.perf_counter() - t
@@ -203,7 +205,7 @@ def main() -> int:
     config = {
         "docs": str(Path(args.docs).resolve().relative_to(ROOT)) if Path(args.docs).resolve().is_relative_to(ROOT) else args.docs,
         "questions": str(Path(args.questions).resolve().relative_to(ROOT)) if Path(args.questions).resolve().is_relative_to(ROOT) else args.questions,
-        "judging_rule": spec.get("judging_rule"), "split": args.split, "generator": args.generator, "reads": args.reads, "verifier": args.verifier, "embedder": args.embedder,
+        "judging_rule": spec.get("judging_rule"), "split": args.split, "generator": args.generator, "reads": args.reads, "verifier": args.verifier, "calibration": args.calibration, "embedder": args.embedder,
         "top_k": args.top_k, "index_built": built, "threshold": guard.threshold, "models": pipe.models(),
         "command": "OMP_NUM_THREADS=1 nice -n 10 python " + " ".join(sys.argv),
     }
