@@ -11,8 +11,8 @@ Domains and groups (the fit and its checks split by group, never by question):
 - ``squad``: SQuAD v1.1 answerable questions of the articles the adapter holds out as its dev
   articles (never trained on), and SQuAD v2.0 unanswerable questions of the articles outside the
   benchmarks' held-out ones (with ``--exclude-verifier-articles``, also outside those the verifier
-  v3 experiment trained on: ``verifier_articles``); group = article. The index holds every paragraph of those articles.
-  The paragraphs of the demo's sample corpus are left out.
+  v3 experiment trained on: ``verifier_articles``); group = article. The index holds every
+  paragraph of those articles. The paragraphs of the demo's sample corpus are left out.
 - ``starlette``: the Starlette docs-QA questions of the calibration files (``CAL_FILES``:
   alternate files in name order); the other files' questions and the unanswerable ones are held
   out for ``benchmarks/docs_qa.py``; group = file. The index holds all 23 files.

@@ -5,7 +5,7 @@ cover it best (``Guard.contexts``: ``lexical_rank``, the best window alone and t
 On SQuAD v2.0 the verifier v2 prefers a plausible answer to an unanswerable question over a right
 answer (AUROC 0.44 between them in the calibration set, docs/benchmark-history.md, issue 21): it was
 never shown one. This file builds exactly those inputs from SQuAD v2.0 dev articles that no benchmark
-reports on and that the calibration set does not use:
+reports on and that the calibration set leaves to it (``--exclude-verifier-articles``):
 
 * ``answer``: an answerable question with its gold answer: supported where the evidence holds the
   answer, not supported where it does not (the lexical ranking can pick a window without it);
@@ -18,9 +18,9 @@ reports on and that the calibration set does not use:
 
 Articles: SQuAD v2.0 dev, without the 12 last titles of v1.1 dev and of v2.0 dev (the benchmarks'
 held-out articles), without the adapter's dev articles (the calibration set's answerable ones), and
-only the alternate half ``VERIFIER_ARTICLES`` (even positions in sorted order); the calibration set
-takes its unanswerable questions from the other half (``verifier_articles`` in ``benchmarks/calibration_set.py``). Paragraphs
-of the demo's sample corpus are left out. Replay: a sample of the v2 training file
+only the alternate half (even positions in sorted order: ``verifier_articles`` in
+``benchmarks/calibration_set.py``); with ``--exclude-verifier-articles`` the calibration set takes
+its unanswerable questions from the other half. Paragraphs of the demo's sample corpus are left out. Replay: a sample of the v2 training file
 (``recipes/verifier_v2_data.py``), so that the model keeps what it learned there.
 
     python benchmarks/verifier_v3_data.py --replay runs/verifier_v2/data/train.jsonl --out runs/verifier_v3/data
@@ -39,6 +39,7 @@ from groundqa.datasets.synth import Pair, write_jsonl
 from groundqa.verify.claims import qa_claim
 from groundqa.verify.evidence import lexical_rank, windows_from_texts
 from groundqa.verify.lexical import units
+from groundqa.verify.scorers import joined_evidence
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -47,16 +48,9 @@ SHARED = ROOT.parent / "shared" / "data"
 def guard_inputs(claim: str, windows: list, top_k: int = 4) -> list[str]:
     """The evidence texts the guard's cross-encoder reads for ``claim``: each of the best ``top_k``
     windows, and the best three joined (``CrossEncoderScorer.score``)."""
-    top = lexical_rank(claim, windows, top_k)
-    out = [windows[i].text for i in top]
-    if len(top) >= 2:
-        joined = windows[top[0]].text
-        for i in top[1:3]:
-            if windows[i].text not in joined:
-                joined += " " + windows[i].text
-        if joined != windows[top[0]].text:
-            out.append(joined)
-    return out
+    out = [windows[i].text for i in lexical_rank(claim, windows, top_k)]
+    joined = joined_evidence(out)
+    return out + ([joined] if joined is not None else [])
 
 
 def contains(evidence: str, answer: str) -> bool:

@@ -27,4 +27,4 @@ for v in default $R/model; do
     python benchmarks/guard_eval_pairs.py --verifier $v --pairs $R/data/val.jsonl --json $O/guard_v3_val_squad_$n.json
     python benchmarks/guard_eval_pairs.py --verifier $v --pairs runs/verifier_v2/data/val.jsonl --json $O/guard_v3_val_v2data_$n.json
 done
-python benchmarks/legacy.py   # the two result files get the result schema (name, config, commit, ...)
+python benchmarks/legacy.py   # the four result files get the result schema (name, config, commit, ...)

@@ -371,29 +371,27 @@ class TransformersGenerator:
             out = self._model.generate(**enc, **kw, stopping_criteria=StoppingCriteriaList([crit]),
                                        output_logits=True, return_dict_in_generate=True)
             seqs = out.sequences
-            # per step: the chosen token's log-probability and its margin over the runner-up
             gen_ids = seqs[:, plen:]
+            # per step: the chosen token's log-probability and its margin over the runner-up; and how
+            # near the model came to declining, whatever it wrote: log P(the decline sentence's first
+            # two tokens), exact where the answer starts with the same token (its second step is
+            # read), elsewhere the first token's alone, an upper bound ("The" opens answers too)
             step_lp, step_margin = [], []
-            # how near the model came to declining, whatever it wrote: log P(the decline sentence's
-            # first two tokens). Exact where the answer starts with the same token (its second step
-            # is read); elsewhere the first token's alone, an upper bound ("The" opens answers too)
-            decline_lp = [0.0] * len(questions)
             d_ids = self._decline_tokens()
-            if out.logits and d_ids:
-                lp0 = torch.log_softmax(out.logits[0].float(), dim=-1)[:, d_ids[0]]
-                if len(d_ids) > 1 and len(out.logits) > 1:
-                    lp1 = torch.log_softmax(out.logits[1].float(), dim=-1)[:, d_ids[1]]
-                    lp0 = lp0 + torch.where(gen_ids[:, 0] == d_ids[0], lp1, torch.zeros_like(lp1))
-                decline_lp = lp0.tolist()
+            decline = None
             for t, logits in enumerate(out.logits or ()):
                 if t >= gen_ids.shape[1]:
                     break
                 logp = torch.log_softmax(logits.float(), dim=-1)
+                if t < len(d_ids):
+                    d = logp[:, d_ids[t]]
+                    decline = d if decline is None else decline + torch.where(gen_ids[:, 0] == d_ids[0], d, torch.zeros_like(d))
                 top2 = logp.topk(2, dim=-1).values
                 step_lp.append(logp.gather(-1, gen_ids[:, t : t + 1]).squeeze(-1))
                 step_margin.append(top2[:, 0] - top2[:, 1])
             lp_rows = torch.stack(step_lp, dim=1).tolist() if step_lp else [[] for _ in questions]
             margin_rows = torch.stack(step_margin, dim=1).tolist() if step_margin else [[] for _ in questions]
+            decline_lp = decline.tolist() if decline is not None else [0.0] * len(questions)
         dt = time.perf_counter() - t0
         eos, pad = self._eos_ids(), self._tok.pad_token_id
         results = []

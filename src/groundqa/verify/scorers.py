@@ -278,6 +278,19 @@ def entailment_index(id2label: dict[Any, str]) -> int | None:
     return None
 
 
+def joined_evidence(texts: Sequence[str]) -> str | None:
+    """The best three windows (``texts``, best first) joined, skipping a window already inside the
+    text: the evidence ``CrossEncoderScorer`` reads besides each window alone; None where it adds
+    nothing to the best window."""
+    if len(texts) < 2:
+        return None
+    joined = texts[0]
+    for t in texts[1:3]:
+        if t not in joined:
+            joined = joined + " " + t
+    return joined if joined != texts[0] else None
+
+
 class CrossEncoderScorer:
     """P(supported) of (claim, window) pairs from a sequence-classification model.
 
@@ -408,14 +421,9 @@ class CrossEncoderScorer:
             idx = list(it.top[: self.top_k])
             keys = [pairs.setdefault((it.text, it.windows[i].text), len(pairs)) for i in idx]
             ck = None
-            if self.concat and len(idx) >= 2:
-                # the best three windows joined, skipping a window already inside the text
-                joined = it.windows[idx[0]].text
-                for i in idx[1:3]:
-                    if it.windows[i].text not in joined:
-                        joined = joined + " " + it.windows[i].text
-                if joined != it.windows[idx[0]].text:
-                    ck = pairs.setdefault((it.text, joined), len(pairs))
+            joined = joined_evidence([it.windows[i].text for i in idx]) if self.concat else None
+            if joined is not None:
+                ck = pairs.setdefault((it.text, joined), len(pairs))
             seg_keys = [[pairs.setdefault((sg, it.windows[i].text), len(pairs)) for i in top[: self.segment_k]] for sg, top in it.segments]
             plan.append((idx, keys, ck, seg_keys))
         probs = self.predict(list(pairs))
