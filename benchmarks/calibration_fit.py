@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # the reasons that cap a claim below the threshold whatever its signals (answer and exact checks)
 CAPS = re.compile(r"only repeats words of the question|appears in no evidence sentence|is not a code name in the evidence|"
-                  r"but not where it names|share no word with the question|number or date '.*' appears in no evidence")
+                  r"but not where it names|share no word with the question|the question asks for a number|number or date '.*' appears in no evidence")
 
 
 def reason_key(why: str) -> str:
@@ -55,6 +55,9 @@ def main() -> int:
                          "as an unseen domain by the fit on all of these")
     ap.add_argument("--l2", type=float, default=None)
     ap.add_argument("--no-generation-signals", action="store_true")
+    ap.add_argument("--features", default=None,
+                    help="comma list: fit these signals only (default: the combiner's signals and the generator's, where the data has them); "
+                         "for a signal measured outside the guard, merged into the answers file")
     ap.add_argument("--out", default=None, help="write the fitted combiner here (the shipped one: src/groundqa/data/verifier/calibration.json)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
@@ -66,6 +69,11 @@ def main() -> int:
 
     recs = [json.loads(line) for p in args.data for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip()]
     wanted = COMBINER_FEATURES + (() if args.no_generation_signals else GENERATION_FEATURES)
+    if args.features:
+        wanted = tuple(f.strip() for f in args.features.split(",") if f.strip())
+        unknown = [f for f in wanted if not any(f in c["signals"] for r in recs for c in r["claims"])]
+        if unknown:
+            raise SystemExit(f"--features: no claim of {args.data} has the signal(s) {unknown}; name signals the answers file holds")
     # a signal some claims lack (the answer context of a sentence claim) is NaN there: the combiner reads its mean
     feats = [f for f in wanted if any(f in c["signals"] for r in recs for c in r["claims"])]
     rows, y, claim_of, groups = [], [], [], []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from groundqa.types import Chunk, Passage
-from groundqa.verify.answer_check import answer_problem, identifiers, pieces
+from groundqa.verify.answer_check import answer_problem, asks_number, identifiers, pieces
 from groundqa.verify.lexical import is_negated, local_negation, prose, units
 
 LIMITS = (
@@ -226,3 +226,14 @@ def test_a_passage_cut_above_its_first_heading_is_not_judged_by_a_heading_it_doe
     assert answer_problem(q, "416", ["Some text first. More text here.\n\n" + chunk]).kind == "unlinked"  # a whole text: known
     sib = "Some text. More.\n\n* `max_keepalive_connections`, the idle connections kept (Default 20)."
     assert answer_problem("What is the default of `max_connections`?", "20", [sib], cut=[True]).kind == "unlinked"
+
+
+def test_a_question_that_asks_for_a_number_needs_one_in_the_answer():
+    ev = ["Flask returns 405 Method Not Allowed, raising MethodNotAllowed, when a route gets a method it does not accept."]
+    p = answer_problem("What status code does Flask return for a method the route does not accept?", "MethodNotAllowed", ev)
+    assert p is not None and p.kind == "not_number" and "status code" in p.reason
+    assert answer_problem("What status code does Flask return for a method the route does not accept?", "405", ev) is None
+    ev2 = ["Waitress serves requests with four threads by default; more can be configured."]
+    assert answer_problem("How many threads does Waitress use by default?", "multiple", ev2 + ["Waitress uses multiple threads."]).kind == "not_number"
+    assert answer_problem("How many threads does Waitress use by default?", "four", ev2) is None  # a number word is a number
+    assert asks_number("Which package does Waitress need?", "none") is None  # asks for no number

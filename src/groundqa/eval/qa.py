@@ -184,6 +184,12 @@ def summarize(records: Sequence[PipelineRecord], *, version: str = "1.1") -> dic
         summary["hasans_em"] = _pct([r.em for r in has])
         summary["hasans_f1"] = _pct([r.f1 for r in has])
         summary["answered_f1"] = _pct([r.f1 for r in answered if r.answerable])
+    if answered:
+        # precision of what is returned: an answer is right when its F1 with a gold answer is at
+        # least 0.5 (the rule of the selective metrics below); an unanswerable question answered is wrong
+        right = sum(bool(r.answerable and r.f1 >= 0.5) for r in answered)
+        summary["answered_right"] = right
+        summary["answered_precision"] = _pct([bool(r.answerable and r.f1 >= 0.5) for r in answered])
         rec = [r.gold_retrieved for r in has if r.gold_retrieved is not None]
         summary["gold_passage_retrieved_rate"] = _pct(rec)
     if version.startswith("2"):
