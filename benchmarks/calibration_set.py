@@ -154,13 +154,14 @@ def main() -> int:
     ap.add_argument("--exclude-verifier-articles", action="store_true",
                     help="take no unanswerable SQuAD question from the articles benchmarks/verifier_v3_data.py trains on (to calibrate that verifier)")
     ap.add_argument("--verifier", default="default", help="the guard's cross-encoder (default: the shipped one; a folder to compare another)")
+    ap.add_argument("--reader", default="default", help="the guard's extractive reader: default (the shipped one), a folder, or none")
     ap.add_argument("--out", default="runs/calibration/answers.jsonl")
     ap.add_argument("--rescore", default=None, metavar="ANSWERS.jsonl",
                     help="generate nothing: judge the answers of this file again with the current guard (the same retrieval from the "
                          "cached indexes, the stored generation signals) and write them to --out; for a changed guard or answer check")
     args = ap.parse_args()
     if args.rescore:
-        return rescore(Path(args.rescore), Path(args.out), Path(args.cache), args.batch_size, args.verifier)
+        return rescore(Path(args.rescore), Path(args.out), Path(args.cache), args.batch_size, args.verifier, args.reader)
 
     from groundqa.eval.qa import build_context_index
     from groundqa.generate.hf import TransformersGenerator
@@ -191,7 +192,7 @@ def main() -> int:
         print(f"{domain}: {len(qs)} questions, {len(todo)} to answer", file=sys.stderr, flush=True)
         if not todo:
             continue
-        guard = Guard(args.verifier, embedder=index.embedder, threshold=1.0)  # every claim keeps its reasons
+        guard = Guard(args.verifier, embedder=index.embedder, threshold=1.0, reader=args.reader)  # every claim keeps its reasons
         pipe = Pipeline(index, gen, guard, policy="return", top_k=4)
         t0 = time.perf_counter()
         with out.open("a", encoding="utf-8") as f:
@@ -208,7 +209,7 @@ def main() -> int:
     return 0
 
 
-def rescore(src: Path, out: Path, cache: Path, batch_size: int, verifier: str = "default") -> int:
+def rescore(src: Path, out: Path, cache: Path, batch_size: int, verifier: str = "default", reader: str | None = "default") -> int:
     """The guard's signals and reasons again for stored answers (see ``--rescore``)."""
     from groundqa.index import HybridIndex
     from groundqa.verify.guard import Guard
@@ -222,7 +223,7 @@ def rescore(src: Path, out: Path, cache: Path, batch_size: int, verifier: str = 
     done: list[dict[str, Any]] = []
     for domain, rows in by_domain.items():
         index = HybridIndex.load(cache / domain)
-        guard = Guard(verifier, embedder=index.embedder, threshold=1.0)
+        guard = Guard(verifier, embedder=index.embedder, threshold=1.0, reader=reader)
         for s in range(0, len(rows), batch_size):
             part = rows[s : s + batch_size]
             hits = index.search_batch([r["question"] for r in part], top_k=4)

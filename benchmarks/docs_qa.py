@@ -70,6 +70,7 @@ def main() -> int:
     ap.add_argument("--questions", default=str(DATA / "starlette_questions.json"))
     ap.add_argument("--generator", default="fast", help="generator profile or model (default: fast, today's default)")
     ap.add_argument("--verifier", default="default")
+    ap.add_argument("--reader", default="none", help="the guard's extractive reader: none (the default, as the product), default (the shipped one, with calibration_reader.json), or a folder")
     ap.add_argument("--calibration", default="default", help="the guard's combiner and threshold (default: the shipped one; a file "
                     "benchmarks/calibration_fit.py --out wrote, to measure a candidate without installing it)")
     ap.add_argument("--embedder", default="minilm-l6")
@@ -122,7 +123,7 @@ def main() -> int:
     times["index_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    guard = Guard(args.verifier, embedder=index.embedder, calibration=args.calibration)
+    guard = Guard(args.verifier, embedder=index.embedder, calibration=args.calibration, reader=args.reader)
     pipe = Pipeline(index, TransformersGenerator(args.generator, batch_size=args.batch_size, context=args.reads), guard, top_k=args.top_k)
     pipe.warm_up()
     times["load_models_s"] = time.perf_counter() - t
@@ -140,7 +141,10 @@ def main() -> int:
     base = by_policy["return"]
     guard.answer_checks = False
     checkable = [i for i, a in enumerate(base) if a.claims]
-    plain = dict(zip(checkable, guard.verify_batch([(a.question, a.generated, a.passages) for a in (base[i] for i in checkable)])))
+    # with the generator's confidence the first pass had (each claim keeps it among its signals as gen_*)
+    gen = [{f.removeprefix("gen_"): v for f, v in base[i].claims[0].signals.items() if f.startswith("gen_")} or None for i in checkable]
+    plain = dict(zip(checkable, guard.verify_batch([(a.question, a.generated, a.passages) for a in (base[i] for i in checkable)],
+                                                   generation=gen)))
     guard.answer_checks = True
     times["verify_again_without_answer_checks_s"] = time.perf_counter() - t
 
@@ -205,7 +209,7 @@ def main() -> int:
     config = {
         "docs": str(Path(args.docs).resolve().relative_to(ROOT)) if Path(args.docs).resolve().is_relative_to(ROOT) else args.docs,
         "questions": str(Path(args.questions).resolve().relative_to(ROOT)) if Path(args.questions).resolve().is_relative_to(ROOT) else args.questions,
-        "judging_rule": spec.get("judging_rule"), "split": args.split, "generator": args.generator, "reads": args.reads, "verifier": args.verifier, "calibration": args.calibration, "embedder": args.embedder,
+        "judging_rule": spec.get("judging_rule"), "split": args.split, "generator": args.generator, "reads": args.reads, "verifier": args.verifier, "calibration": args.calibration, "reader": args.reader, "embedder": args.embedder,
         "top_k": args.top_k, "index_built": built, "threshold": guard.threshold, "models": pipe.models(),
         "command": "OMP_NUM_THREADS=1 nice -n 10 python " + " ".join(sys.argv),
     }

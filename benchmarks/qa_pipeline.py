@@ -32,6 +32,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--generator", default="default")
     ap.add_argument("--verifier", default="default")
+    ap.add_argument("--reader", default="none", help="the guard's extractive reader: none (the default, as the product), default (the shipped one, with calibration_reader.json), or a folder")
     ap.add_argument("--calibration", default="default", help="the guard's combiner and threshold (default: the shipped one; a file "
                     "benchmarks/calibration_fit.py --out wrote, to measure a candidate without installing it)")
     ap.add_argument("--policy", default="abstain")
@@ -67,14 +68,14 @@ def main() -> int:
         titles = sorted({it.doc_id for it in items})[-12:]
         pool = [it for it in items if it.doc_id in titles]
     chosen = sample_items(pool, args.limit, args.seed)
-    pipe = Pipeline(index, TransformersGenerator(args.generator, context=args.reads), Guard(args.verifier, embedder=index.embedder, calibration=args.calibration), policy=args.policy, top_k=args.top_k)
+    pipe = Pipeline(index, TransformersGenerator(args.generator, context=args.reads), Guard(args.verifier, embedder=index.embedder, calibration=args.calibration, reader=args.reader), policy=args.policy, top_k=args.top_k)
     pipe.warm_up()
     records = run_pipeline_qa(chosen, pipe, batch_size=args.batch_size, version=args.version)
     summary = summarize(records, version=args.version)
     config = {
         "data": args.data, "version": args.version, "heldout": args.heldout, "limit": args.limit, "seed": args.seed,
         "questions": len(chosen), "paragraphs_indexed": len(index.doc_ids()), "chunks": len(index), "index_seconds": round(index_s, 1),
-        "generator": args.generator, "reads": args.reads, "verifier": args.verifier, "calibration": args.calibration, "policy": args.policy, "top_k": args.top_k, "embedder": args.embedder,
+        "generator": args.generator, "reads": args.reads, "verifier": args.verifier, "calibration": args.calibration, "reader": args.reader, "policy": args.policy, "top_k": args.top_k, "embedder": args.embedder,
         "command": "python " + " ".join(sys.argv),
     }
     print(json.dumps(summary, indent=2))

@@ -26,6 +26,7 @@ def register(sub: Any, bench_sub: Any) -> None:
     p.add_argument("--server-model", default=None, metavar="NAME", help="with --generator openai:URL: the server's model name (default: the only one it lists)")
     p.add_argument("--verifier", default="default", help="verifier model for the guard (default: the shipped one)")
     p.add_argument("--judge", default=None, help="add an LLM judge to the guard, e.g. qwen2.5-coder-0.5b (default: none)")
+    p.add_argument("--reader", default=None, help="add the extractive reader to the guard: default (the shipped one, with its calibration) or a folder (default: none)")
     p.add_argument("--policy", default="abstain", choices=POLICIES, help="what to do with unsupported claims (default: abstain, withhold the answer)")
     p.add_argument("--top-k", type=int, default=4, help="passages per question (default: 4)")
     p.add_argument("--retrieval-only", action="store_true", help="show ranked passages only (no generator, no guard)")
@@ -59,12 +60,12 @@ def register(sub: Any, bench_sub: Any) -> None:
 
 
 def _pipeline(index: Any, generator: str, verifier: str, policy: str | None, top_k: int, judge: str | None = None,
-              server_model: str | None = None, context: str = "windows", threads: str | int | None = "auto") -> Any:
+              server_model: str | None = None, context: str = "windows", threads: str | int | None = "auto", reader: str | None = None) -> Any:
     from ..pipeline import build_pipeline
     from ..pipeline.build import stages_config
 
     return build_pipeline(stages_config(generator, verifier, policy=policy, top_k=top_k, judge=judge, server_model=server_model,
-                                        context=context, threads=threads), retriever=index)
+                                        context=context, threads=threads, reader=reader), retriever=index)
 
 
 def _check_top_k(k: int) -> None:
@@ -269,7 +270,8 @@ def _demo(args: argparse.Namespace) -> int:
                     print(f"   [{p['rank']}] {p['score']:.4f}  {printable(p['doc_id'])} {p['start']}-{p['end']}  {_short(p['text'], 100)}")
         return 0
     say(f"[3/{steps}] loading the generator ({args.generator}) and the guard (verifier: {args.verifier})")
-    pipe = _pipeline(index, args.generator, args.verifier, args.policy, args.top_k, args.judge, args.server_model, args.context, args.threads)
+    pipe = _pipeline(index, args.generator, args.verifier, args.policy, args.top_k, args.judge, args.server_model, args.context, args.threads,
+                     args.reader)
     pipe.warm_up()
     say(f"[4/{steps}] answering {len(questions)} questions")
     answers = []

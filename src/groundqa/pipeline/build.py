@@ -154,7 +154,7 @@ def build_stages(config: str | Path | Mapping[str, Any], *, retriever: Any = Non
 
 def stages_config(generator: str = "default", verifier: str = "default", *, policy: str | None = None, top_k: int = 4,
                   judge: str | None = None, server_model: str | None = None, context: str = "windows",
-                  threads: str | int | None = "auto") -> dict[str, Any]:
+                  threads: str | int | None = "auto", reader: str | None = None) -> dict[str, Any]:
     """The config (as ``build_stages`` reads it) of the CLI's arguments: ``groundqa ask`` and
     ``groundqa chat`` without ``--config``."""
     gen: dict[str, Any] = {"model": generator, "context": context}
@@ -165,4 +165,6 @@ def stages_config(generator: str = "default", verifier: str = "default", *, poli
     guard: dict[str, Any] = {"verifier": verifier}
     if judge is not None:
         guard["judge"] = judge
+    if reader is not None:
+        guard["reader"] = reader
     return {"generator": gen, "guard": guard, "pipeline": {"policy": policy or "abstain", "top_k": top_k}}

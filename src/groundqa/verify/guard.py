@@ -25,10 +25,12 @@ from .scorers import ClaimContext, CrossEncoderScorer, EmbeddingScorer, Generati
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "verifier"
 
 
-def _default_calibration(with_model: bool, with_judge: bool = False) -> Path:
+def _default_calibration(with_model: bool, with_judge: bool = False, with_reader: bool = False) -> Path:
     if with_judge:
         return DATA_DIR / ("calibration_judge.json" if with_model else "calibration_judge_nomodel.json")
-    return DATA_DIR / ("calibration.json" if with_model else "calibration_nomodel.json")
+    if with_model:
+        return DATA_DIR / ("calibration_reader.json" if with_reader else "calibration.json")
+    return DATA_DIR / "calibration_nomodel.json"
 
 
 class Guard:
@@ -54,6 +56,12 @@ class Guard:
             ``None``/``"none"`` (the default) for none. The guard builds no model for it. It reads
             each claim's best windows and gives log P(yes) - log P(no); the default calibration
             then is the one fitted with the judge (``calibration_judge.json``).
+        reader: an extractive reader as three more signals (``reader.ReaderScorer``: would a model
+            that scores every span of the passages pick this answer?): ``"default"`` (the shipped
+            one; the default calibration is then ``calibration_reader.json``, fitted with it), a
+            folder with a question-answering model, a ``Scorer``, or ``None``/``"none"`` (the
+            default) for none. Opt-in: measured in docs/benchmark-history.md (issue 21, sixth
+            session), it ranks answers better on every held-out run but moves the operating point.
         answer_checks: a short answer read with its question must be in the evidence as the
             answer to that question (``answer_check.answer_problem``: not an echo of the
             question, in one evidence sentence, next to what the question asks about); one that
@@ -79,6 +87,7 @@ class Guard:
         answer_checks: bool = True,
         extra_scorers: Sequence[Scorer] = (),
         judge: str | Scorer | None = None,
+        reader: str | Path | Scorer | None = None,
     ) -> None:
         if top_k < 1:
             raise ConfigError(f"top_k={top_k!r} is not valid; it must be >= 1")
@@ -93,6 +102,12 @@ class Guard:
             self.scorers.append(verifier)
             self.verifier_name = getattr(verifier, "name", type(verifier).__name__)
         self.scorers.append(GenerationScorer())
+        if isinstance(reader, (str, Path)) and str(reader).lower() != "none":
+            from .reader import ReaderScorer
+
+            self.scorers.append(ReaderScorer(reader))
+        elif reader is not None and not isinstance(reader, (str, Path)):
+            self.scorers.append(reader)
         self.scorers.extend(extra_scorers)  # extra signals (an LLM judge) come last
         if isinstance(judge, str) and judge.lower() != "none":
             self.scorers.append(LLMJudgeScorer(judge))
@@ -121,7 +136,7 @@ class Guard:
         elif str(ref) == "default":
             has_model = any(isinstance(s, CrossEncoderScorer) for s in self.scorers)
             has_judge = "judge" in self.features
-            path = _default_calibration(has_model, has_judge)
+            path = _default_calibration(has_model, has_judge, "rd_span" in self.features)
             if not path.exists():
                 raise ConfigError(f"no shipped calibration for this guard's signals ({path.name} is missing); fit one with "
                                   "`groundqa calibrate --data LABELLED.jsonl --out cal.json` and pass calibration='cal.json'")
