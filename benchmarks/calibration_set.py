@@ -216,7 +216,6 @@ def rescore(src: Path, out: Path, cache: Path, batch_size: int, verifier: str = 
     from groundqa.verify.scorers import GenerationScorer
 
     recs = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
-    keys = [f.removeprefix("gen_") for f in GenerationScorer.features]  # stored as gen_*, passed without the prefix
     by_domain: dict[str, list[dict[str, Any]]] = {}
     for r in recs:
         by_domain.setdefault(r["domain"], []).append(r)
@@ -228,8 +227,7 @@ def rescore(src: Path, out: Path, cache: Path, batch_size: int, verifier: str = 
             part = rows[s : s + batch_size]
             hits = index.search_batch([r["question"] for r in part], top_k=4)
             todo = [i for i, r in enumerate(part) if not r["declined"]]
-            gen = [{k: part[i]["claims"][0]["signals"][f"gen_{k}"] for k in keys if part[i]["claims"] and f"gen_{k}" in part[i]["claims"][0]["signals"]}
-                   or None for i in todo]
+            gen = [GenerationScorer.confidence_from(part[i]["claims"][0]["signals"]) if part[i]["claims"] else None for i in todo]
             judged = guard.verify_batch([(part[i]["question"], part[i]["generated"], hits[i]) for i in todo], generation=gen) if todo else []
             for i, res in zip(todo, judged):
                 part[i] = dict(part[i], claims=[{"text": c.text, "signals": dict(c.signals), "reasons": list(c.reasons)} for c in res.claims])

@@ -92,6 +92,7 @@ def main() -> int:
     from groundqa.metrics.selective import selective_metrics
     from groundqa.policy import apply_policy
     from groundqa.verify.guard import Guard
+    from groundqa.verify.scorers import GenerationScorer
 
     spec = json.loads(Path(args.questions).read_text(encoding="utf-8"))
     questions = spec["questions"]
@@ -142,7 +143,7 @@ def main() -> int:
     guard.answer_checks = False
     checkable = [i for i, a in enumerate(base) if a.claims]
     # with the generator's confidence the first pass had (each claim keeps it among its signals as gen_*)
-    gen = [{f.removeprefix("gen_"): v for f, v in base[i].claims[0].signals.items() if f.startswith("gen_")} or None for i in checkable]
+    gen = [GenerationScorer.confidence_from(base[i].claims[0].signals) for i in checkable]
     plain = dict(zip(checkable, guard.verify_batch([(a.question, a.generated, a.passages) for a in (base[i] for i in checkable)],
                                                    generation=gen)))
     guard.answer_checks = True

@@ -205,7 +205,7 @@ def evaluate(model_dir: Path, val: list[dict], reader: Any = None) -> int:
     same paragraph (AUROC): the use the guard makes of it."""
     from groundqa.datasets.squad import f1 as f1_score
     from groundqa.verify.evidence import windows_from_texts
-    from groundqa.verify.reader import ReaderScorer
+    from groundqa.verify.reader import ReaderScorer, best_span
     from groundqa.verify.scorers import ClaimContext
 
     sc = ReaderScorer(reader if reader is not None else str(model_dir))
@@ -237,14 +237,14 @@ def evaluate(model_dir: Path, val: list[dict], reader: Any = None) -> int:
         k = int(enc["overflow_to_sample_mapping"][f])
         seq = enc.sequence_ids(f)
         ctx = [i for i, sid in enumerate(seq) if sid == 1]
+        if not ctx:
+            continue
         offs = enc["offset_mapping"][f].tolist()
         null = float(st[f, 0] + en[f, 0])
-        for i in ctx:
-            for j in ctx:
-                if i <= j < i + 30:
-                    sc_ij = float(st[f, i] + en[f, j])
-                    if k not in best or sc_ij > best[k][0]:
-                        best[k] = (sc_ij, val[k]["context"][offs[i][0] : offs[j][1]], null)
+        c0, c1 = ctx[0], ctx[-1]
+        sc_ij, i, j = best_span(st[f, c0 : c1 + 1], en[f, c0 : c1 + 1], 30)
+        if k not in best or sc_ij > best[k][0]:
+            best[k] = (sc_ij, val[k]["context"][offs[c0 + i][0] : offs[c0 + j][1]], null)
     for k, r in enumerate(val):
         b = best.get(k)
         if r["answer_start"] >= 0:

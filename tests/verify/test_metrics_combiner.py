@@ -82,3 +82,11 @@ def test_a_signal_a_claim_lacks_reads_as_the_mean():
     X[:, 1] = np.nan
     comb = fit_combiner(X, y, ["a", "b"])
     assert comb.coef[1] == pytest.approx(0.0) and np.isfinite(comb.predict_proba(X)).all()
+
+
+def test_generation_signals_come_back_from_a_judged_claim():
+    from groundqa.verify.scorers import GenerationScorer
+
+    signals = {"lex_best": 0.5, "gen_lp_mean": -0.3, "gen_span_score": 1.0, "gen_decline_lp": -6.0}
+    assert GenerationScorer.confidence_from(signals) == {"lp_mean": -0.3, "span_score": 1.0, "decline_lp": -6.0}
+    assert GenerationScorer.confidence_from({"lex_best": 0.5}) is None

@@ -7,6 +7,7 @@ import math
 from dataclasses import replace
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from groundqa.errors import ModelNotFoundError
@@ -94,3 +95,12 @@ def test_occurrences_ignore_case_and_backticks():
 def test_a_folder_without_a_reader_says_how_to_get_one(tmp_path):
     with pytest.raises(ModelNotFoundError, match="reader_train.py"):
         load_reader(tmp_path)
+
+
+def test_best_span_keeps_within_the_length_and_takes_the_first_on_a_tie():
+    from groundqa.verify.reader import best_span
+
+    start = np.array([0.0, 3.0, 0.0, 3.0])
+    end = np.array([0.0, 0.0, 0.0, 5.0])
+    assert best_span(start, end, 1) == (8.0, 3, 3)  # a one-token span: only (3, 3) reaches the 5
+    assert best_span(start, end, 3) == (8.0, 1, 3)  # (1, 3) and (3, 3) tie: the first wins

@@ -56,25 +56,16 @@ def save_reader(model: Any, tokenizer: Any, out_dir: str | Path, card: dict[str,
 
 def load_reader(path: str | Path) -> tuple[Any, Any]:
     """(model, tokenizer) of the reader in ``path``, in float32 and eval mode."""
-    import torch
-    from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from .scorers import load_float32
 
     p = Path(path)
     if not (p / "config.json").exists():
         raise ModelNotFoundError(f"no reader in {p} (config.json missing); train one with recipes/reader_train.py, "
                                  "or pass reader=None to run the guard without it")
     tok = AutoTokenizer.from_pretrained(str(p))
-    q = p / "model.int8.safetensors"
-    if q.exists() and not (p / "model.safetensors").exists():
-        from ..int8store import load_int8
-
-        model = AutoModelForQuestionAnswering.from_config(AutoConfig.from_pretrained(str(p)), dtype=torch.float32)
-        missing, unexpected = model.load_state_dict(load_int8(q), strict=False)
-        missing = [k for k in missing if not k.endswith("position_ids")]
-        if missing or unexpected:
-            raise ModelNotFoundError(f"{q} does not match its config.json: missing {missing[:3]}, unexpected {unexpected[:3]}")
-    else:
-        model = AutoModelForQuestionAnswering.from_pretrained(str(p), dtype=torch.float32)
+    model = load_float32(p, AutoModelForQuestionAnswering)
     model.eval()
     return model, tok
 
@@ -104,6 +95,19 @@ def passage_texts(windows: Sequence[EvidenceWindow]) -> list[str]:
         if text:
             out.append(text)
     return out
+
+
+def best_span(start: np.ndarray, end: np.ndarray, max_tokens: int) -> tuple[float, int, int]:
+    """The best span of one window: the highest ``start[i] + end[j]`` with ``i <= j < i +
+    max_tokens``, and its (i, j), the first in (i, j) order on a tie."""
+    best, bi, bj = -np.inf, 0, 0
+    m = len(start)
+    for i in range(m):
+        j = i + int(np.argmax(end[i : min(m, i + max_tokens)]))
+        sc = float(start[i] + end[j])
+        if sc > best:
+            best, bi, bj = sc, i, j
+    return best, bi, bj
 
 
 def _occurrences(answer: str, text: str) -> list[tuple[int, int]]:
@@ -202,11 +206,7 @@ class ReaderScorer:
                 continue
             c0, c1 = ctx[0], ctx[-1]
             s, e = st[f, c0 : c1 + 1], en[f, c0 : c1 + 1]
-            # the best span (i <= j < i + L) in this window
-            m = len(s)
-            best = -np.inf
-            for i in range(m):
-                best = max(best, s[i] + e[i : min(m, i + L)].max())
+            best = best_span(s, e, L)[0]
             null = float(st[f, 0] + en[f, 0])
             null_min[k] = min(null_min.get(k, np.inf), null - best)
             offs = enc["offset_mapping"][f].tolist()

@@ -26,7 +26,7 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, Sequence, runtime_checkable
+from typing import Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -84,6 +84,14 @@ class GenerationScorer:
 
     def warm_up(self) -> None:
         return None
+
+    @classmethod
+    def confidence_from(cls, signals: Mapping[str, float]) -> dict[str, float] | None:
+        """The generation signals a judged claim carries (``gen_lp_mean``, ...) as the mapping
+        ``Guard.verify_batch(generation=...)`` takes (``lp_mean``, ...), to judge the same answer
+        again; None when the claim has none."""
+        out = {k: float(signals[f]) for f, k in zip(cls.features, cls._keys) if f in signals}
+        return out or None
 
     def score(self, items: Sequence[ClaimContext]) -> ScoreBatch:
         rows, reasons = [], []
@@ -519,18 +527,25 @@ class LLMJudgeScorer:
 
 
 def _load_classifier(path: str) -> Any:
-    """The sequence classifier in ``path`` in float32: from ``model.safetensors`` (or any format
-    transformers reads), or from the shipped ``model.int8.safetensors`` (int8 with a scale per row,
-    see groundqa.int8store)."""
+    """The sequence classifier in ``path`` in float32 (``load_float32``)."""
+    from transformers import AutoModelForSequenceClassification
+
+    return load_float32(path, AutoModelForSequenceClassification)
+
+
+def load_float32(path: str | Path, auto_class: Any) -> Any:
+    """The model in ``path`` as ``auto_class`` (a transformers Auto class) in float32: from
+    ``model.safetensors`` (or any format transformers reads), or from the shipped
+    ``model.int8.safetensors`` (int8 with a scale per row, see groundqa.int8store)."""
     import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers import AutoConfig
 
     q = Path(path) / "model.int8.safetensors"
     if not q.exists() or (Path(path) / "model.safetensors").exists():
-        return AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
+        return auto_class.from_pretrained(str(path), dtype=torch.float32)
     from ..int8store import load_int8
 
-    model = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(path), dtype=torch.float32)
+    model = auto_class.from_config(AutoConfig.from_pretrained(str(path)), dtype=torch.float32)
     state = load_int8(q)
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("position_ids")]
