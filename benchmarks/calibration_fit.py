@@ -40,7 +40,8 @@ CAPS = re.compile(r"only repeats words of the question|appears in no evidence se
 
 
 def reason_key(why: str) -> str:
-    return re.sub(r"\d+%", "N%", re.sub(r"'[^']*'", "'...'", why))
+    # a quoted answer ends at a quote followed by a space, punctuation or the end: 'O'Brien' is one
+    return re.sub(r"\d+%", "N%", re.sub(r"'.+?'(?=[\s,.;:)]|$)", "'...'", why))
 
 
 def main() -> int:
