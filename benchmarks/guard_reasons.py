@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -28,16 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 WICE = ROOT.parent / "shared" / "data" / "wice_claims" / "claims_binary_dev.jsonl"
 
 
-def reason_key(why: str) -> str:
-    """A reason with its quoted words and percentages taken out, to count reasons by kind."""
-    return re.sub(r"\d+%", "N%", re.sub(r"'.+?'(?=[\s,.;:)]|$)", "'...'", why))
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(WICE))
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+
+    from calibration_fit import reason_key  # this script's folder is on sys.path
 
     from groundqa.types import Chunk, Passage
     from groundqa.verify.guard import Guard

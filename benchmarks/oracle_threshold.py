@@ -1,0 +1,91 @@
+"""What the best threshold could do with the guard's scores on a held-out run (issue 21).
+
+Reads the per-question records of a ``qa_pipeline.py --report`` run (``records.jsonl``: each
+question's gold answers, the generated answer's F1 and the guard's support) and picks the threshold
+*on those same records*, which no calibration may do. The result is an upper bound on what any
+threshold gives with these scores: if it misses a goal, no calibration of the threshold meets it,
+and only a better ranking (or a better generator) can.
+
+* SQuAD v1.1 goal (at least 70% answered, 90% of the returned right): the largest coverage at
+  which the returned answers are at least 90% right;
+* SQuAD v2.0 goal (at least 90% of unanswerable questions declined while at least 65% of
+  answerable ones are answered): the largest answered share of answerable questions at a
+  threshold that declines at least 90% of the unanswerable ones.
+
+Also the AUROC of the support for right against wrong generated answers, and for answerable
+against unanswerable questions.
+
+    python benchmarks/oracle_threshold.py --records benchmarks/results/qa/qa_squad11_report_default/records.jsonl \
+        --records benchmarks/results/qa/qa_squad20_report_default/records.jsonl --json benchmarks/results/qa/oracle_threshold.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def auroc(pos: list[float], neg: list[float]) -> float | None:
+    if not pos or not neg:
+        return None
+    return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+
+
+def analyse(records: list[dict[str, Any]], precision: float = 0.9, declined: float = 0.9) -> dict[str, Any]:
+    sup = [r["support"] if r.get("support") is not None else float("-inf") for r in records]
+    right = [bool(r["golds"]) and r["raw_f1"] >= 0.5 for r in records]
+    answerable = [bool(r["golds"]) for r in records]
+    n = len(records)
+    cuts = sorted(set(sup)) + [float("inf")]
+    best_cov = (0.0, None, 0)
+    for t in cuts:
+        ret = [i for i in range(n) if sup[i] >= t]
+        if ret and sum(right[i] for i in ret) / len(ret) >= precision and len(ret) / n > best_cov[0]:
+            best_cov = (len(ret) / n, t, sum(right[i] for i in ret))
+    out: dict[str, Any] = {
+        "questions": n, "generated_right": sum(right),
+        "auroc_right_vs_wrong": auroc([s for s, r in zip(sup, right) if r], [s for s, r in zip(sup, right) if not r]),
+        f"oracle_coverage_at_{int(precision * 100)}": round(best_cov[0], 3), "oracle_threshold": best_cov[1], "oracle_right": best_cov[2],
+        "shipped_answered": round(sum(bool(r["answered"]) for r in records) / n, 3),
+    }
+    una = [i for i in range(n) if not answerable[i]]
+    if una:
+        ans = [i for i in range(n) if answerable[i]]
+        best = (0.0, None, 0.0)
+        for t in cuts:
+            dec = sum(sup[i] < t for i in una) / len(una)
+            got = sum(sup[i] >= t for i in ans) / len(ans)
+            if dec >= declined and got > best[0]:
+                best = (got, t, dec)
+        out.update({"unanswerable": len(una),
+                    "auroc_answerable_vs_unanswerable": auroc([sup[i] for i in ans], [sup[i] for i in una]),
+                    f"oracle_answered_at_{int(declined * 100)}_declined": round(best[0], 3), "oracle_threshold_v2": best[1],
+                    "oracle_declined": round(best[2], 3),
+                    "shipped_declined": round(sum(not r["answered"] for r in (records[i] for i in una)) / len(una), 3)})
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", action="append", required=True, help="a qa_pipeline.py report's records.jsonl (repeatable)")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    report: dict[str, Any] = {"config": {"command": "python " + " ".join(sys.argv),
+                                         "note": "thresholds picked on the records themselves: an upper bound, not a calibration"}, "runs": {}}
+    for path in args.records:
+        recs = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+        res = analyse(recs)
+        report["runs"][path] = res
+        print(path)
+        for k, v in res.items():
+            print(f"  {k}: {v}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
