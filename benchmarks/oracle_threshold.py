@@ -7,7 +7,8 @@ threshold gives with these scores: if it misses a goal, no calibration of the th
 and only a better ranking (or a better generator) can.
 
 * SQuAD v1.1 goal (at least 70% answered, 90% of the returned right): the largest coverage at
-  which the returned answers are at least 90% right;
+  which the returned answers are at least 90% right (the same number as the ``coverage_at_90``
+  that ``bench qa`` and ``qa_pipeline.py`` report under ``selective``);
 * SQuAD v2.0 goal (at least 90% of unanswerable questions declined while at least 65% of
   answerable ones are answered): the largest answered share of answerable questions at a
   threshold that declines at least 90% of the unanswerable ones.
