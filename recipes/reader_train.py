@@ -30,9 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def load_examples(seed: int = 0) -> tuple[list[dict], list[dict], dict]:
+def load_examples(seed: int = 0, other_share: float = 1 / 3) -> tuple[list[dict], list[dict], dict]:
     """(train examples, validation examples, what they are): dicts with question, context, answer_start (-1: no
-    answer in this context), answer_text, title."""
+    answer in this context), answer_text, title. ``other_share``: how often an answerable question also
+    gets another paragraph of its article as a "no answer here" example."""
     v1 = json.loads((SHARED / "squad_v1.1_dev" / "dev-v1.1.json").read_text(encoding="utf-8"))["data"]
     v2 = json.loads((SHARED / "squad_v2.0_dev" / "dev-v2.0.json").read_text(encoding="utf-8"))["data"]
     t1 = sorted(a["title"] for a in v1)
@@ -66,7 +67,7 @@ def load_examples(seed: int = 0) -> tuple[list[dict], list[dict], dict]:
                     ans = q["answers"][0]
                     rows.append(dict(question=q["question"], context=p["context"], answer_start=ans["answer_start"],
                                      answer_text=ans["text"], title=a["title"]))
-                    if len(paras) > 1 and rng.random() < 1 / 3:
+                    if len(paras) > 1 and rng.random() < other_share:
                         other = rng.choice([c for j, c in enumerate(paras) if j != pi])
                         if ans["text"] not in other:
                             rows.append(dict(question=q["question"], context=other, answer_start=-1, answer_text="", title=a["title"]))
@@ -77,7 +78,7 @@ def load_examples(seed: int = 0) -> tuple[list[dict], list[dict], dict]:
     rng.shuffle(train)
     info = {"train_articles": [t for t in titles if t != val_title], "val_article": val_title, "train_examples": len(train),
             "val_examples": len(val), "train_no_answer": sum(r["answer_start"] < 0 for r in train),
-            "demo_paragraphs_left_out": skipped}
+            "demo_paragraphs_left_out": skipped, "other_share": round(other_share, 4)}
     return train, val, info
 
 
@@ -112,6 +113,9 @@ def main() -> int:
     ap.add_argument("--save-steps", type=int, default=50)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--other-share", type=float, default=1 / 3,
+                    help="how often an answerable question also trains \"no answer\" on another paragraph of its article (default 1/3; "
+                         "the shipped reader's examples are then 47%% \"no answer\" and it leans that way)")
     ap.add_argument("--eval-only", action="store_true", help="measure the saved model in --out/model on the validation article and stop")
     ap.add_argument("--budget-min", type=float, default=0, help="stop (with a checkpoint) after this many minutes; 0: no limit")
     args = ap.parse_args()
@@ -127,7 +131,7 @@ def main() -> int:
     out = Path(args.out)
     ck = out / "ckpt"
     ck.mkdir(parents=True, exist_ok=True)
-    train, val, info = load_examples(args.seed)
+    train, val, info = load_examples(args.seed, args.other_share)
     if args.eval_only:
         return evaluate(out / "model", val)
     (out / "data.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
