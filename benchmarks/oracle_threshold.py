@@ -29,40 +29,35 @@ from pathlib import Path
 from typing import Any
 
 
-def auroc(pos: list[float], neg: list[float]) -> float | None:
-    if not pos or not neg:
-        return None
-    return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
-
-
 def analyse(records: list[dict[str, Any]], precision: float = 0.9, declined: float = 0.9) -> dict[str, Any]:
+    from groundqa.metrics.selective import risk_coverage
+    from groundqa.metrics.verifier import auroc
+
     sup = [r["support"] if r.get("support") is not None else float("-inf") for r in records]
     right = [bool(r["golds"]) and r["raw_f1"] >= 0.5 for r in records]
     answerable = [bool(r["golds"]) for r in records]
     n = len(records)
-    cuts = sorted(set(sup)) + [float("inf")]
-    best_cov = (0.0, None, 0)
-    for t in cuts:
-        ret = [i for i in range(n) if sup[i] >= t]
-        if ret and sum(right[i] for i in ret) / len(ret) >= precision and len(ret) / n > best_cov[0]:
-            best_cov = (len(ret) / n, t, sum(right[i] for i in ret))
+    # the v1.1 bound: the risk-coverage point of largest coverage whose returned answers reach the precision
+    ok = [p for p in risk_coverage([s if s > float("-inf") else None for s in sup], right) if p.precision >= precision - 1e-12]
+    best = max(ok, key=lambda p: p.coverage, default=None)
     out: dict[str, Any] = {
         "questions": n, "generated_right": sum(right),
-        "auroc_right_vs_wrong": auroc([s for s, r in zip(sup, right) if r], [s for s, r in zip(sup, right) if not r]),
-        f"oracle_coverage_at_{int(precision * 100)}": round(best_cov[0], 3), "oracle_threshold": best_cov[1], "oracle_right": best_cov[2],
+        "auroc_right_vs_wrong": auroc(right, sup),
+        f"oracle_coverage_at_{int(precision * 100)}": round(best.coverage, 3) if best else 0.0,
+        "oracle_threshold": best.threshold if best else None, "oracle_right": best.right if best else 0,
         "shipped_answered": round(sum(bool(r["answered"]) for r in records) / n, 3),
     }
     una = [i for i in range(n) if not answerable[i]]
     if una:
         ans = [i for i in range(n) if answerable[i]]
         best = (0.0, None, 0.0)
-        for t in cuts:
+        for t in sorted(set(sup)) + [float("inf")]:
             dec = sum(sup[i] < t for i in una) / len(una)
             got = sum(sup[i] >= t for i in ans) / len(ans)
             if dec >= declined and got > best[0]:
                 best = (got, t, dec)
         out.update({"unanswerable": len(una),
-                    "auroc_answerable_vs_unanswerable": auroc([sup[i] for i in ans], [sup[i] for i in una]),
+                    "auroc_answerable_vs_unanswerable": auroc(answerable, sup),
                     f"oracle_answered_at_{int(declined * 100)}_declined": round(best[0], 3), "oracle_threshold_v2": best[1],
                     "oracle_declined": round(best[2], 3),
                     "shipped_declined": round(sum(not r["answered"] for r in (records[i] for i in una)) / len(una), 3)})

@@ -208,6 +208,7 @@ def evaluate(model_dir: Path, val: list[dict], reader: Any = None) -> int:
     and the guard's signal ``rd_ans`` for the gold answer against another question's answer of the
     same paragraph (AUROC): the use the guard makes of it."""
     from groundqa.datasets.squad import f1 as f1_score
+    from groundqa.metrics.verifier import auroc as roc_auc
     from groundqa.verify.evidence import windows_from_texts
     from groundqa.verify.reader import ReaderScorer, best_span
     from groundqa.verify.scorers import ClaimContext
@@ -233,7 +234,7 @@ def evaluate(model_dir: Path, val: list[dict], reader: Any = None) -> int:
     vals = sc.score(items).values
     for v, y in zip(vals[:, 0], labels):
         (pos if y else neg).append(v)
-    auroc = float(np.mean([(p > n) + 0.5 * (p == n) for p in pos for n in neg])) if pos and neg else float("nan")
+    auroc = roc_auc([1] * len(pos) + [0] * len(neg), pos + neg) if pos and neg else float("nan")
     # the reader's own answers
     enc, (st, en) = sc._logits([r["question"] for r in val], [r["context"] for r in val])
     best: dict[int, tuple[float, str, float]] = {}
