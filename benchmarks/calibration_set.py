@@ -155,13 +155,19 @@ def main() -> int:
                     help="take no unanswerable SQuAD question from the articles benchmarks/verifier_v3_data.py trains on (to calibrate that verifier)")
     ap.add_argument("--verifier", default="default", help="the guard's cross-encoder (default: the shipped one; a folder to compare another)")
     ap.add_argument("--reader", default="default", help="the guard's extractive reader: default (the shipped one), a folder, or none")
+    ap.add_argument("--score-decline", action="store_true",
+                    help="also record how near each answer came to the decline sentence (the generation's confidence, "
+                         "decline_gap included), with no decline margin applied: for choosing an adapter's decline_margin")
+    ap.add_argument("--decline-margin", type=float, default=None,
+                    help="with --rescore: decline, as a generator with this decline margin would, every stored answer whose "
+                         "gen_decline_gap is above -MARGIN (exact for answers generated with a smaller margin or none)")
     ap.add_argument("--out", default="runs/calibration/answers.jsonl")
     ap.add_argument("--rescore", default=None, metavar="ANSWERS.jsonl",
                     help="generate nothing: judge the answers of this file again with the current guard (the same retrieval from the "
                          "cached indexes, the stored generation signals) and write them to --out; for a changed guard or answer check")
     args = ap.parse_args()
     if args.rescore:
-        return rescore(Path(args.rescore), Path(args.out), Path(args.cache), args.batch_size, args.verifier, args.reader)
+        return rescore(Path(args.rescore), Path(args.out), Path(args.cache), args.batch_size, args.verifier, args.reader, args.decline_margin)
 
     from groundqa.eval.qa import build_context_index
     from groundqa.generate.hf import TransformersGenerator
@@ -172,7 +178,18 @@ def main() -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = {json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines() if line.strip()} if out.exists() else set()
-    gen = TransformersGenerator(args.generator, batch_size=args.batch_size)
+    gen = TransformersGenerator(args.generator, batch_size=args.batch_size,
+                                **({"score_decline": True, "decline_margin": None} if args.score_decline else {}))
+    confidence: dict[str, dict[str, float]] = {}
+    if args.score_decline:
+        generate_batch = gen.generate_batch
+
+        def keep_confidence(questions: Any, passages: Any, **kw: Any) -> Any:
+            outs = generate_batch(questions, passages, **kw)
+            confidence.update({q: dict(g.confidence) for q, g in zip(questions, outs)})
+            return outs
+
+        gen.generate_batch = keep_confidence  # type: ignore[method-assign]
     cache = Path(args.cache)
     for domain in [d.strip() for d in args.domains.split(",") if d.strip()]:
         if domain == "squad":
@@ -202,6 +219,8 @@ def main() -> int:
                     rec = dict(q, generated=a.generated, declined=a.verdict == "declined", right=right(q, a.generated),
                                grounded=bool(a.grounding), timings_ms=dict(a.timings), generator=gen.name,
                                claims=[{"text": c.text, "signals": dict(c.signals), "reasons": list(c.reasons)} for c in a.claims])
+                    if args.score_decline:
+                        rec["generation_confidence"] = confidence.get(q["question"].strip(), {})  # the pipeline asks it stripped
                     f.write(json.dumps(rec) + "\n")
                 f.flush()
                 n = min(s + args.batch_size, len(todo))
@@ -209,13 +228,21 @@ def main() -> int:
     return 0
 
 
-def rescore(src: Path, out: Path, cache: Path, batch_size: int, verifier: str = "default", reader: str | None = "default") -> int:
-    """The guard's signals and reasons again for stored answers (see ``--rescore``)."""
+def rescore(src: Path, out: Path, cache: Path, batch_size: int, verifier: str = "default", reader: str | None = "default",
+            decline_margin: float | None = None) -> int:
+    """The guard's signals and reasons again for stored answers (see ``--rescore``); with
+    ``decline_margin``, the answers a generator with that margin declines become declines."""
     from groundqa.index import HybridIndex
+    from groundqa.text import DECLINE
     from groundqa.verify.guard import Guard
     from groundqa.verify.scorers import GenerationScorer
 
     recs = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if decline_margin is not None:
+        near = [r for r in recs if not r["declined"] and r["claims"] and r["claims"][0]["signals"].get("gen_decline_gap", float("-inf")) > -decline_margin]
+        for r in near:
+            r.update(generated=DECLINE, declined=True, right=right(r, DECLINE), grounded=False, claims=[])
+        print(f"decline margin {decline_margin}: {len(near)} more answers declined", file=sys.stderr, flush=True)
     by_domain: dict[str, list[dict[str, Any]]] = {}
     for r in recs:
         by_domain.setdefault(r["domain"], []).append(r)

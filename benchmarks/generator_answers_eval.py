@@ -13,6 +13,10 @@ passages:
   (the topic shown, the answer not): the decline rate (the new recipe leaves these to the guard,
   so a lower rate here is expected; shown for the record).
 
+``--margins 0.25,0.45,...`` answers with no decline margin, scores how near each answer came to the
+decline sentence (``decline_gap``), and reports each margin (and the adapter card's) as the
+generator would apply it: a margin only turns answers into declines, so the rows are exact.
+
 ``--articles dev`` asks the same of the adapter's dev articles instead (never trained on, never
 reported on): for choosing between adapters, as ``recipes/adapter_soup.py`` does.
 
@@ -43,6 +47,10 @@ def main() -> int:
     ap.add_argument("--articles", choices=("heldout", "dev"), default="heldout",
                     help="heldout: the benchmarks' held-out articles (report on these); dev: the adapter's dev articles "
                          "(calibration_set.ADAPTER_DEV, never trained on), for choosing between adapters")
+    ap.add_argument("--margins", default=None, metavar="M1,M2,...",
+                    help="also score how near each answer came to the decline sentence (decline_gap) and report, for each "
+                         "decline margin, what the generator would do with it (a margin only turns answers into declines, "
+                         "so this is exact without generating again); for choosing the adapter card's decline_margin")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
@@ -81,7 +89,12 @@ def main() -> int:
     for ref in args.generator:
         gen = TransformersGenerator(ref, batch_size=args.batch_size)
         gen.warm_up()
-        res: dict[str, Any] = {"generator": gen.name}
+        res: dict[str, Any] = {"generator": gen.name, "decline_margin": gen.decline_margin}
+        margins = sorted({float(m) for m in args.margins.split(",")} | ({gen.decline_margin} if gen.decline_margin is not None else set())) if args.margins else []
+        if margins:  # answer with no margin and score every answer: each margin's table row is exact
+            res["card_margin"] = gen.decline_margin
+            gen.decline_margin, gen.score_decline = None, True
+            res["decline_margin"] = None
         for name, rows in settings.items():
             if not rows:
                 continue  # no question of this kind in these articles
@@ -98,15 +111,36 @@ def main() -> int:
                 answered = [x for x, d in zip(f1, declined) if not d]
                 row.update({"f1": round(100 * sum(f1) / len(f1), 1), "answered_rate": round(100 * len(answered) / len(f1), 1),
                             "answered_f1": round(100 * sum(answered) / len(answered), 1) if answered else None})
+            if margins:
+                gaps = [g.confidence.get("decline_gap", 0.0) for g in outs]
+                row["decline_gaps"] = [round(x, 4) for x in gaps]
+                if name == "gold":
+                    row["f1s"] = [round(x, 4) for x in f1]
+                row["by_margin"] = {}
+                for m in margins:
+                    gated = [d or x > -m for d, x in zip(declined, gaps)]
+                    cell: dict[str, Any] = {"decline_rate": round(100 * sum(gated) / len(gated), 1)}
+                    if name == "gold":
+                        cell["f1"] = round(100 * sum(0.0 if d else x for d, x in zip(gated, f1)) / len(f1), 1)
+                    row["by_margin"][str(m)] = cell
             row["examples"] = [{"id": it.id, "question": it.question, "gold": list(it.answers), "text": g.text} for (it, _), g in list(zip(rows, outs))[:5]]
             res[name] = row
-            print(f"{ref:40} {name:8} " + " ".join(f"{k} {v}" for k, v in row.items() if k != "examples"), file=sys.stderr, flush=True)
+            print(f"{ref:40} {name:8} " + " ".join(f"{k} {v}" for k, v in row.items() if k not in ("examples", "decline_gaps", "f1s", "by_margin")), file=sys.stderr, flush=True)
         results[ref] = res
         del gen
-    report = {"config": {"limit": args.limit, "seed": args.seed, "articles": args.articles, "heldout_v11": sorted(held1), "heldout_v20": sorted(held2),
+    report = {"config": {"limit": args.limit, "seed": args.seed, "articles": args.articles, "margins": args.margins, "heldout_v11": sorted(held1), "heldout_v20": sorted(held2),
                          "command": "python " + " ".join(sys.argv)}, "results": results}
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    for ref, r in results.items():
+        if "by_margin" not in r["gold"]:
+            continue
+        print(f"{ref}: with a decline margin (decline when the decline sentence's mean token log-probability is within the margin of the answer's); "
+              f"its card's: {r['card_margin']}")
+        print(f"{'margin':>8} {'gold F1':>8} {'gold declined':>14} | {'nothing: declined':>18} | {'topic: declined':>16}")
+        for m, cell in r["gold"]["by_margin"].items():
+            topic = r["topic"]["by_margin"][m]["decline_rate"] if "topic" in r else "-"
+            print(f"{m:>8} {cell['f1']:8} {cell['decline_rate']:14} | {r['nothing']['by_margin'][m]['decline_rate']:18} | {topic:>16}")
     print(f"{'generator':40} {'gold F1':>8} {'answered':>9} {'ans F1':>7} {'declined':>9} | {'nothing: declined':>18} | {'topic: declined':>16}")
     for ref, r in results.items():
         g = r["gold"]

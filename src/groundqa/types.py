@@ -125,7 +125,8 @@ class Generation:
     ``tokens`` counts generated tokens; ``prompt_tokens`` the prompt's; ``seconds`` is this answer's
     share of its batch's time and ``batch_seconds`` the whole batch's wall time.
 
-    ``raw_text`` is what the model wrote where span grounding changed it (else equal to ``text``);
+    ``raw_text`` is what the model wrote where span grounding or a decline margin changed it (else
+    equal to ``text``);
     ``grounding`` where the answer lies in the passages (a :class:`~groundqa.generate.grounding.Snap`:
     passage number and character offsets in that passage's text), None when not grounded;
     ``confidence`` the generator's own signals for the guard: ``lp_mean`` and ``lp_min`` (mean and
@@ -133,7 +134,9 @@ class Generation:
     chosen token's log-probability and the runner-up's), ``span_score`` (token F1 of the answer with
     its passage span; 1.0 exact, 0.0 where none was found), ``decline_lp`` (the log-probability of the
     decline sentence's first two tokens, whatever was written: how near the model came to declining;
-    where the answer does not start as the decline does, the first token's alone).
+    where the answer does not start as the decline does, the first token's alone) and, where the
+    generator scores it, ``decline_gap`` (the decline sentence's mean token log-probability minus
+    that of what was written, teacher-forced on the same prompt; 0 for a decline).
     """
 
     text: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -71,6 +72,18 @@ class TransformersGenerator:
     ``fast_decode`` (float32 on the CPU) gives each linear layer a packed copy of its weight for
     decoding steps (:mod:`groundqa.generate.packed`): steps about twice as fast, the same answers,
     a second copy of the weights in memory; ``fast_decode=False`` keeps one copy.
+
+    ``decline_margin`` (nats): an answer whose ``decline_gap`` (the decline sentence's mean token
+    log-probability minus that of what the model wrote, on the same prompt) is above
+    ``-decline_margin`` becomes the decline sentence: greedy decoding commits to its first token,
+    and a model that would rather have declined, taken as whole sentences, often still answers.
+    ``"auto"`` (the default) takes the margin from the adapter's or model folder's card
+    (``groundqa_card.json``, ``decline_margin``; the shipped adapter's was chosen on its dev
+    articles), None never applies one. Scoring costs one forward pass over the decline sentence's
+    ~9 tokens per answer, the prompt read from the prompt cache; ``score_decline=True`` records
+    ``confidence["decline_gap"]`` without a margin. :meth:`stream` yields what the model writes;
+    ``Pipeline.stream`` asks :meth:`decline_gap` once the answer is complete and declines it as
+    ``ask`` would (unless a sentence of it has already gone out).
     """
 
     def __init__(
@@ -96,6 +109,8 @@ class TransformersGenerator:
         threads: int | str | None = "auto",
         stop_at_citation: bool = True,
         fast_decode: bool = True,
+        decline_margin: float | str | None = "auto",
+        score_decline: bool | None = None,
     ) -> None:
         self._ref = str(model)  # a profile name is resolved in warm_up (importing costs nothing)
         self._adapter = str(adapter) if adapter is not None else None
@@ -122,6 +137,13 @@ class TransformersGenerator:
         self.prompt_cache_mb = float(prompt_cache_mb)
         self.stop_at_citation = bool(stop_at_citation)
         self.fast_decode = bool(fast_decode)
+        if decline_margin == "none":  # a TOML file has no null
+            decline_margin = None
+        if not (decline_margin is None or decline_margin == "auto" or (isinstance(decline_margin, (int, float)) and not isinstance(decline_margin, bool) and math.isfinite(decline_margin))):
+            raise ConfigError(f"decline_margin={decline_margin!r} is not valid; give a number of nats, 'auto' (the adapter card's) or None / 'none' (never)")
+        self._decline_margin_arg = decline_margin
+        self.decline_margin: float | None = None if decline_margin == "auto" else decline_margin  # resolved in warm_up
+        self.score_decline = score_decline
         self.packed_layers = 0
         self.threads = check_threads(threads)
         self.name = str(model)
@@ -171,6 +193,11 @@ class TransformersGenerator:
         self.load_seconds = loaded.load_seconds
         if self.template is None:
             self.template = _template_for(self._ref, self._adapter)
+        if self._decline_margin_arg == "auto":
+            margin = _card_value(self._ref, self._adapter, "decline_margin")
+            if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin)):
+                raise ConfigError(f"the card of {self._adapter or self._ref} has decline_margin={margin!r}; make it a number of nats or remove it")
+            self.decline_margin = margin
 
     @property
     def model(self) -> Any:
@@ -186,7 +213,7 @@ class TransformersGenerator:
         return {"model": self._ref, "adapter": self._adapter, "dtype": self._dtype, "int8": self.int8,
                 "max_new_tokens": self.max_new_tokens, "greedy": not self.do_sample, "ground": self.ground,
                 "context": self.context, "window_words": self.window_words if self.context == "windows" else None,
-                "prefix_cache": self.prefix_cache, "stop_at_citation": self.stop_at_citation}
+                "prefix_cache": self.prefix_cache, "stop_at_citation": self.stop_at_citation, "decline_margin": self.decline_margin}
 
     # ------------------------------------------------------------------ prompts
 
@@ -392,8 +419,10 @@ class TransformersGenerator:
             lp_rows = torch.stack(step_lp, dim=1).tolist() if step_lp else [[] for _ in questions]
             margin_rows = torch.stack(step_margin, dim=1).tolist() if step_margin else [[] for _ in questions]
             decline_lp = decline.tolist() if decline is not None else [0.0] * len(questions)
-        dt = time.perf_counter() - t0
         eos, pad = self._eos_ids(), self._tok.pad_token_id
+        score = self.score_decline if self.score_decline is not None else self.decline_margin is not None
+        decline_mean = self._decline_means(prompts) if score and not self._seq2seq else None
+        dt = time.perf_counter() - t0
         results = []
         n_prompt = enc["attention_mask"].sum(dim=1).tolist()
         for i, row in enumerate(gen_ids.tolist()):
@@ -417,6 +446,14 @@ class TransformersGenerator:
             confidence = {"lp_mean": sum(lps) / len(lps) if lps else 0.0, "lp_min": min(lps, default=0.0),
                           "margin_min": min(margins, default=0.0), "decline_lp": decline_lp[i]}
             raw, snap = text, None
+            if decline_mean is not None:
+                # how near the model came to declining, as whole sentences: the decline sentence's
+                # mean token log-probability against that of everything it wrote (0 for a decline)
+                written = [lp_rows[i][k] for k in kept if k < len(lp_rows[i])]
+                gap = 0.0 if declined or not written else decline_mean[i] - sum(written) / len(written)
+                confidence["decline_gap"] = gap
+                if not declined and self.decline_margin is not None and gap > -self.decline_margin:
+                    text, declined = self.template.decline, True
             if not declined and self.ground == "snap":
                 text, snap = self._ground(text, shown[i])
                 confidence["span_score"] = snap.score
@@ -432,6 +469,52 @@ class TransformersGenerator:
         """The first two tokens of the decline sentence as the model writes it after the prompt."""
         assert self.template is not None
         return [int(t) for t in self._tok(self.template.decline, add_special_tokens=False)["input_ids"][:2]]
+
+    def _decline_means(self, prompts: list[str]) -> list[float]:
+        """For each prompt, the mean log-probability of the decline sentence's tokens as the answer
+        (teacher-forced)."""
+        assert self.template is not None
+        d = [int(t) for t in self._tok(self.template.decline, add_special_tokens=False)["input_ids"]]
+        return [self._mean_logprob(p, d) for p in prompts]
+
+    def _mean_logprob(self, prompt: str, cont: list[int]) -> float:
+        """The mean log-probability of the tokens ``cont`` as the answer to ``prompt``. With the prompt
+        cache the prompt is not read again (generation put its keys and values there), so this costs
+        one forward pass over ``cont``."""
+        import torch
+
+        from .kvcache import to_cache
+
+        state = self._prefix_state()
+        row = self._tok(prompt, add_special_tokens=self._special())["input_ids"]
+        dev = self._model.device
+        end = len(row) - 1
+        with torch.inference_mode():
+            if state is not None and len(row) <= self.max_prompt_tokens and len(row) > len(state[0]) + 1 and row[: len(state[0])] == state[0]:
+                cache = to_cache(self._read_prompt(row, state[1]), dev, end)
+                inp = row[end:] + cont[:-1]
+                logits = self._model(input_ids=torch.tensor([inp], device=dev), attention_mask=torch.ones(1, end + len(inp), dtype=torch.long, device=dev),
+                                     position_ids=torch.arange(end, end + len(inp), device=dev).unsqueeze(0), cache=cache, use_cache=True).logits[0]
+            else:
+                logits = self._model(input_ids=torch.tensor([row + cont[:-1]], device=dev)).logits[0, end:]
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            return float(logp.gather(-1, torch.tensor(cont, device=dev).unsqueeze(-1)).mean())
+
+    def decline_gap(self, question: str, passages: Sequence[Any], text: str) -> float:
+        """How near the model came to declining instead of writing ``text`` (an answer it streamed):
+        the decline sentence's mean token log-probability minus that of ``text``, both read on the
+        prompt; 0 for a decline. The citation bracket that ``stop_at_citation`` closes is not read,
+        as generation never wrote it: the same number as ``confidence["decline_gap"]``."""
+        self.warm_up()
+        assert self.template is not None
+        text = text.strip()
+        if not text or is_decline(text, self.template.decline):
+            return 0.0
+        if self.stop_at_citation and text.endswith("]") and _complete_citation(text[:-1], len(passages)):
+            text = text[:-1]
+        prompt = self.prompt(question, passages)
+        written = [int(t) for t in self._tok(text, add_special_tokens=False)["input_ids"]]
+        return self._decline_means([prompt])[0] - self._mean_logprob(prompt, written)
 
     def _answer_tokens(self, ids: list[int], text: str) -> int:
         """How many of ``ids`` make the answer itself: those before its first citation mark."""
@@ -595,14 +678,21 @@ _PREFIX_PROBES = (("What is it?", "Alpha is a word."), ("Who?", "1999 was a year
                   ("What?", "\u2460 alpha"), ("Who is it?", " leading space"), ("Name?", "\u00c9cole"), ("Q?", "[x] box"))
 
 
-def _template_for(ref: str, adapter: str | None) -> PromptTemplate:
-    """The template a fine-tuned folder was trained with (its card), else the default."""
+def _card_value(ref: str, adapter: str | None, key: str) -> Any:
+    """``key`` of the card (``groundqa_card.json``) of the adapter folder, else of the model folder;
+    None where neither card has it."""
     import json
     from pathlib import Path
 
     for folder in (adapter, ref):
         if folder and Path(folder).is_dir() and (Path(folder) / "groundqa_card.json").exists():
             card = json.loads((Path(folder) / "groundqa_card.json").read_text())
-            if card.get("template"):
-                return PromptTemplate.from_dict(card["template"])
-    return PromptTemplate()
+            if card.get(key) is not None:
+                return card[key]
+    return None
+
+
+def _template_for(ref: str, adapter: str | None) -> PromptTemplate:
+    """The template a fine-tuned folder was trained with (its card), else the default."""
+    template = _card_value(ref, adapter, "template")
+    return PromptTemplate.from_dict(template) if template else PromptTemplate()

@@ -20,6 +20,7 @@ window_words = 40           # words shown per passage with context = "windows"
 threads = "auto"            # torch threads: auto (the free cores) or a number
 fast_decode = true          # CPU: a packed copy of each weight for decoding steps (about 2x faster steps, 2 GB more memory)
 prompt_cache_mb = 256       # keys and values of recent prompts: a prompt that starts like one read lately reads only the rest
+decline_margin = "auto"     # decline when the decline sentence is within this many nats/token of the answer: auto (the adapter card's; the shipped one's 0.35), "none", or a number
 
 [guard]
 verifier = "default"        # the shipped cross-encoder, a folder/hub id, or "none"

@@ -18,7 +18,7 @@ from ..markdown import clean_answer
 from ..protocols import Generator, Retriever, Verifier
 from ..text import CITATION_RUN as _LEADING_CITES
 from ..text import is_decline, sentence_spans
-from ..types import Answer, Passage, StreamEvent
+from ..types import DECLINE, Answer, Passage, StreamEvent
 from .policy import POLICIES, WITHHELD_TEXT, apply_policy, relevance_gate
 
 
@@ -162,9 +162,14 @@ class Pipeline:
                     break
             if stopped:
                 break
+        # a generator's decline margin, as in ask(), while no sentence has gone out yet
+        near = not stopped and sent_upto == 0 and not is_decline(text) and _near_decline(self.generator, question, hits, text)
         timings["generate"] = _ms(t_gen) - timings["verify"]
         if not stopped:
-            if is_decline(text):
+            if is_decline(text) or near:
+                if near:  # the decline sentence, as ask() returns it
+                    template = getattr(self.generator, "template", None)
+                    text = getattr(template, "decline", None) or DECLINE
                 timings["total"] = sum(timings.values())
                 decision = apply_policy(policy, text.strip(), [], declined=True)
                 yield StreamEvent("done", answer=Answer(question, decision.text, decision.verdict, decision.reason, text, (), 1.0, tuple(hits), policy, timings, models))
@@ -250,3 +255,14 @@ def build_pipeline(config: str | Path | Mapping[str, Any], *, retriever: Any = N
         return Pipeline(stages.retriever, stages.generator, stages.guard, **stages.options)
     except TypeError as exc:
         raise ConfigError(f"[pipeline] has an unknown key: {exc}; valid keys: policy, top_k, mode, min_relevance") from exc
+
+
+def _near_decline(generator: Any, question: str, hits: Sequence[Passage], text: str) -> bool:
+    """A streamed answer that the generator's decline margin turns into a decline, as it does in
+    ``ask`` (``TransformersGenerator.decline_margin``); False for a generator without one."""
+    margin = getattr(generator, "decline_margin", None)
+    gap = getattr(generator, "decline_gap", None)
+    if margin is None or gap is None or not text.strip():
+        return False
+    return bool(gap(question, hits, text) > -margin)
+
