@@ -33,7 +33,8 @@ def analyse(records: list[dict[str, Any]], precision: float = 0.9, declined: flo
     from groundqa.metrics.selective import risk_coverage
     from groundqa.metrics.verifier import auroc
 
-    sup = [r["support"] if r.get("support") is not None else float("-inf") for r in records]
+    # a decline (the generator's own, support 1.0 in the record) is never a returned answer
+    sup = [r["support"] if r.get("support") is not None and r.get("verdict") != "declined" else float("-inf") for r in records]
     right = [bool(r["golds"]) and r["raw_f1"] >= 0.5 for r in records]
     answerable = [bool(r["golds"]) for r in records]
     n = len(records)

@@ -228,6 +228,11 @@ def test_an_answer_of_question_words_can_still_be_the_answer():
     assert answer_problem("What text does Click print when a program is aborted?", "Aborted",
                           ["If the user presses Ctrl-C, Click prints ``Aborted!`` to standard error."]) is None
     assert answer_problem("Which backend does TestClient use?", "TestClient", ["The `TestClient` uses asyncio."]).kind == "echo"
+    # reStructuredText loses the quotes: the literal is still capitalised inside its sentence
+    q = "What text does Click print to standard error when a program is aborted?"
+    assert answer_problem(q, "Aborted", ["If an Abort exception is raised print the string Aborted!\nto standard error."]) is None
+    assert answer_problem(q, "Aborted", ["Aborted programs print to standard error."]).kind == "echo"  # a sentence's first word
+    assert answer_problem("Where was Luther concentrating his reform?", "Reformation", ["He led the Reformation."]).kind == "echo"
     assert answer_problem("Where was Luther concentrating his reform?", "Reformation", ["The Reformation began in Saxony."]).kind == "echo"
 
 

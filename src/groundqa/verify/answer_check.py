@@ -334,7 +334,18 @@ def _named_answer(answer: str, question: str, evidence: Sequence[str]) -> bool:
             lit = _norm_phrase(next(g for g in m.groups() if g))
             if lit == phrase or lit.startswith(phrase + " ") or (lit.startswith(phrase) and len(lit) - len(phrase) <= 1):
                 return True
-    return False
+    return _capitalised_literal(answer, question, evidence)
+
+
+def _capitalised_literal(answer: str, question: str, evidence: Sequence[str]) -> bool:
+    """A one-word answer that the question uses only as a lower-case word and the evidence writes
+    capitalised inside a sentence: a literal or a name there (reStructuredText loses the quotes of
+    ``Aborted!``, leaving "print the string Aborted! to standard error" for "What text does Click
+    print when a program is aborted?")."""
+    word = answer.strip().strip(".!?,;:")
+    if not re.fullmatch(r"[A-Z][a-z]+", word) or not re.search(rf"\b{word.lower()}\b", question) or re.search(rf"\b{word}\b", question):
+        return False
+    return any(re.search(rf"\b[a-z]+[,:]? {word}\b", e) for e in evidence)
 
 
 def _sibling(name: str, asked: str) -> bool:
