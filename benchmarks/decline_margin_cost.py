@@ -55,7 +55,7 @@ def main() -> int:
     g.generate_batch([q for q, _ in part], [p for _, p in part])
     prompts = [g.prompt(q, p) for q, p in part]
     d = [int(t) for t in g.tokenizer(g.template.decline, add_special_tokens=False)["input_ids"]]
-    gap = max(abs(a - b) for a, b in zip(g._decline_means(prompts), [g._mean_logprob(p, d) for p in prompts]))
+    gap = max(abs(a - b) for a, b in zip(g._decline_means(prompts), [g._continuation_means([p], d)[0] for p in prompts]))
     report = {"config": {"limit": len(rows), "batch_size": 8, "threads": args.threads, "margin": g.decline_margin, "command": "python " + " ".join(sys.argv)},
               "seconds_per_question": {k: round(v, 3) for k, v in per_q.items()}, "ratio_card_to_none": round(per_q["card"] / per_q["none"], 3),
               "max_abs_batched_minus_single": gap}

@@ -80,7 +80,7 @@ class TransformersGenerator:
     ``"auto"`` (the default) takes the margin from the adapter's or model folder's card
     (``groundqa_card.json``, ``decline_margin``; the shipped adapter's was chosen on its dev
     articles), None never applies one. Scoring costs one forward pass over the decline sentence's
-    ~9 tokens per batch, the prompts read from the prompt cache (measured: 19% more generation time
+    ~9 tokens per batch, the prompts read from the prompt cache (measured: 10% to 19% more generation time
     at two threads); ``score_decline=True`` records
     ``confidence["decline_gap"]`` without a margin. :meth:`stream` yields what the model writes;
     ``Pipeline.stream`` asks :meth:`decline_gap` once the answer is complete and declines it as
@@ -294,7 +294,7 @@ class TransformersGenerator:
         ids0, store = state
         n = len(ids0)
         rows = self._tok(prompts, add_special_tokens=self._special())["input_ids"]
-        if any(len(r) > self.max_prompt_tokens or len(r) <= n + 1 or r[:n] != ids0 for r in rows):
+        if not all(self._reads_cached(r, ids0) for r in rows):
             return self._encode(prompts), None
         # one row at a time: measured faster than one padded batch of the rows (8 support-bot
         # prompts of ~146 new tokens: 6.65 s against 7.15 s, the packed kernel reading each)
@@ -305,6 +305,12 @@ class TransformersGenerator:
         input_ids = torch.tensor([r[:-1] + [pad] * g + r[-1:] for r, g in zip(rows, gaps)], device=dev)
         mask = torch.tensor([[1] * (len(r) - 1) + [0] * g + [1] for r, g in zip(rows, gaps)], device=dev)
         return {"input_ids": input_ids, "attention_mask": mask}, to_cache(layers, dev)
+
+    def _reads_cached(self, row: list[int], ids0: list[int]) -> bool:
+        """Whether prompt ``row`` goes through the prompt cache: it starts with the instruction's
+        tokens ``ids0``, has more after them, and fits ``max_prompt_tokens``."""
+        n = len(ids0)
+        return n + 1 < len(row) <= self.max_prompt_tokens and row[:n] == ids0
 
     def clear_prompt_cache(self) -> None:
         """Forget the recent prompts' keys and values (the instruction's stay)."""
@@ -473,54 +479,39 @@ class TransformersGenerator:
 
     def _decline_means(self, prompts: list[str]) -> list[float]:
         """For each prompt, the mean log-probability of the decline sentence's tokens as the answer
-        (teacher-forced). With the prompt cache the prompts are not read again (generation put
-        their keys and values there): the rows are stacked as generation stacks them and one
-        forward pass reads the decline sentence's ~9 tokens for all of them."""
+        (teacher-forced)."""
+        assert self.template is not None
+        return self._continuation_means(prompts, self._tok(self.template.decline, add_special_tokens=False)["input_ids"])
+
+    def _continuation_means(self, prompts: list[str], cont: Sequence[int]) -> list[float]:
+        """For each prompt, the mean log-probability of the tokens ``cont`` as the answer. With the
+        prompt cache the prompts are not read again (generation put their keys and values there):
+        the rows are stacked as :meth:`_inputs` stacks them and one forward pass reads ``cont`` for
+        all of them. Otherwise each prompt is read whole with ``cont``."""
         import torch
 
         from .kvcache import batch_layers, to_cache
 
-        assert self.template is not None
-        d = [int(t) for t in self._tok(self.template.decline, add_special_tokens=False)["input_ids"]]
+        cont = [int(t) for t in cont]
+        k = len(cont)
         state = self._prefix_state()
         rows = self._tok(prompts, add_special_tokens=self._special())["input_ids"]
-        n0 = len(state[0]) if state is not None else 0
-        if state is None or len(rows) < 2 or any(len(r) > self.max_prompt_tokens or len(r) <= n0 + 1 or r[:n0] != state[0] for r in rows):
-            return [self._mean_logprob(p, d) for p in prompts]
-        width, layers = batch_layers([(len(r) - 1, self._read_prompt(r, state[1])) for r in rows])
         dev = self._model.device
-        k = len(d)
-        ids = torch.tensor([r[-1:] + d[:-1] for r in rows], device=dev)
-        mask = torch.tensor([[1] * (len(r) - 1) + [0] * (width - len(r) + 1) + [1] * k for r in rows], device=dev)
-        pos = torch.tensor([list(range(len(r) - 1, len(r) - 1 + k)) for r in rows], device=dev)
+        target = torch.tensor(cont, device=dev).view(1, k, 1)
         with torch.inference_mode():
+            if state is None or not all(self._reads_cached(r, state[0]) for r in rows):
+                out = []
+                for row in rows:
+                    logits = self._model(input_ids=torch.tensor([row + cont[:-1]], device=dev)).logits[:, len(row) - 1 :]
+                    out.append(float(torch.log_softmax(logits.float(), dim=-1).gather(-1, target).mean()))
+                return out
+            width, layers = batch_layers([(len(r) - 1, self._read_prompt(r, state[1])) for r in rows])
+            ids = torch.tensor([r[-1:] + cont[:-1] for r in rows], device=dev)
+            mask = torch.tensor([[1] * (len(r) - 1) + [0] * (width - len(r) + 1) + [1] * k for r in rows], device=dev)
+            pos = torch.tensor([list(range(len(r) - 1, len(r) - 1 + k)) for r in rows], device=dev)
             logits = self._model(input_ids=ids, attention_mask=mask, position_ids=pos, cache=to_cache(layers, dev), use_cache=True).logits
             logp = torch.log_softmax(logits.float(), dim=-1)
-            target = torch.tensor(d, device=dev).view(1, k, 1).expand(len(rows), k, 1)
-            return logp.gather(-1, target).squeeze(-1).mean(-1).tolist()
-
-    def _mean_logprob(self, prompt: str, cont: list[int]) -> float:
-        """The mean log-probability of the tokens ``cont`` as the answer to ``prompt``. With the prompt
-        cache the prompt is not read again (generation put its keys and values there), so this costs
-        one forward pass over ``cont``."""
-        import torch
-
-        from .kvcache import to_cache
-
-        state = self._prefix_state()
-        row = self._tok(prompt, add_special_tokens=self._special())["input_ids"]
-        dev = self._model.device
-        end = len(row) - 1
-        with torch.inference_mode():
-            if state is not None and len(row) <= self.max_prompt_tokens and len(row) > len(state[0]) + 1 and row[: len(state[0])] == state[0]:
-                cache = to_cache(self._read_prompt(row, state[1]), dev, end)
-                inp = row[end:] + cont[:-1]
-                logits = self._model(input_ids=torch.tensor([inp], device=dev), attention_mask=torch.ones(1, end + len(inp), dtype=torch.long, device=dev),
-                                     position_ids=torch.arange(end, end + len(inp), device=dev).unsqueeze(0), cache=cache, use_cache=True).logits[0]
-            else:
-                logits = self._model(input_ids=torch.tensor([row + cont[:-1]], device=dev)).logits[0, end:]
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            return float(logp.gather(-1, torch.tensor(cont, device=dev).unsqueeze(-1)).mean())
+            return logp.gather(-1, target.expand(len(rows), k, 1)).squeeze(-1).mean(-1).tolist()
 
     def decline_gap(self, question: str, passages: Sequence[Any], text: str) -> float:
         """How near the model came to declining instead of writing ``text`` (an answer it streamed):
@@ -535,8 +526,7 @@ class TransformersGenerator:
         if self.stop_at_citation and text.endswith("]") and _complete_citation(text[:-1], len(passages)):
             text = text[:-1]
         prompt = self.prompt(question, passages)
-        written = [int(t) for t in self._tok(text, add_special_tokens=False)["input_ids"]]
-        return self._decline_means([prompt])[0] - self._mean_logprob(prompt, written)
+        return self._decline_means([prompt])[0] - self._continuation_means([prompt], self._tok(text, add_special_tokens=False)["input_ids"])[0]
 
     def _answer_tokens(self, ids: list[int], text: str) -> int:
         """How many of ``ids`` make the answer itself: those before its first citation mark."""
