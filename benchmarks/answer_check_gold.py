@@ -4,8 +4,8 @@ Every check of ``groundqa.verify.answer_check.answer_problem`` is run on gold an
 passage that holds them: SQuAD v1.1 dev questions of the articles no benchmark reports on (not the
 12 last titles of v1.1 or v2.0 dev), each against its own paragraph, and the answerable
 documentation questions written for the calibration set (Starlette calibration files, Click,
-Flask), each against its source file. A check that fires here withholds a right answer; the issue's
-rule is that no reason may be wrong more than 1 time in 10.
+Flask, Jinja, Python-Markdown), each against its source file. A check that fires here withholds a
+right answer; the issue's rule is that no reason may be wrong more than 1 time in 10.
 
     python benchmarks/answer_check_gold.py --json benchmarks/results/guard/answer_check_gold.json
 """
@@ -42,7 +42,7 @@ def main() -> int:
         for p in a["paragraphs"]:
             for q in p["qas"]:
                 cases.append(("squad", q["question"], q["answers"][0]["text"], p["context"]))
-    for domain in ("starlette", "click", "flask"):
+    for domain in DOCS_CORPORA:
         folder = DOCS / DOCS_CORPORA[domain] / "docs"
         for q in docs_questions(domain):
             source = q.get("source") or q.get("group") or ""  # the calibration set names a question's file as its group

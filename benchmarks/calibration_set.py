@@ -20,6 +20,9 @@ Domains and groups (the fit and its checks split by group, never by question):
   all for calibration; group = file (the unanswerable ones: one group each).
 - ``flask``: the Flask 3.0.3 docs snapshot and its questions (``flask_questions.json``), all for
   calibration; group = file, as for Click.
+- ``jinja``: the Jinja 3.1.4 docs snapshot (reStructuredText) and its 57 questions (45 answerable,
+  12 unanswerable); ``markdown``: the Python-Markdown 3.11.3 docs snapshot (Markdown, as Starlette's
+  are) and its 54 questions (42 answerable, 12 unanswerable). All for calibration; group = file.
 
 Right: SQuAD, token F1 >= 0.5 with a gold answer; docs, the docs-QA judging rule (a normalised
 gold answer inside the normalised answer). An answer to an unanswerable question is wrong.
@@ -49,7 +52,7 @@ CAL_FILES = ("applications.md", "config.md", "index.md", "requests.md", "routing
 # the articles the adapter's fine-tuning holds out as dev (groundqa_card.json, dev_documents)
 ADAPTER_DEV = ("American_Broadcasting_Company", "Jacksonville,_Florida", "Martin_Luther")
 # the documentation snapshots under benchmarks/data/docs_qa, by domain (questions: <domain>_questions.json)
-DOCS_CORPORA = {"starlette": "starlette-0.41.3", "click": "click-8.1.7", "flask": "flask-3.0.3"}
+DOCS_CORPORA = {"starlette": "starlette-0.41.3", "click": "click-8.1.7", "flask": "flask-3.0.3", "jinja": "jinja-3.1.4", "markdown": "markdown-3.11.3"}
 
 
 def verifier_articles(v1_path: Path | None = None, v2_path: Path | None = None) -> tuple[list[str], list[str]]:
