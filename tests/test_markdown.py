@@ -45,6 +45,19 @@ def test_bold_cut_between_two_runs_leaves_no_marks():
 
     assert clean_answer("8000** and **8001 [1]") == "8000 and 8001 [1]"
     assert clean_answer("use **kwargs here") == "use **kwargs here"
+    assert clean_answer("2**8 [1]") == "2**8 [1]"
+
+
+def test_half_bold_attribute_lists_and_rst_literal_marks_are_residue():
+    """Issue 21, Python-Markdown's and Jinja's docs: an answer begun inside a bold term with an
+    attribute list, and a reStructuredText definition term."""
+    assert clean_answer("noclasses**{ #noclasses }: Use inline styles [1]") == "noclasses: Use inline styles [1]"
+    assert clean_answer("the note {: .warning } [2]") == "the note [2]"
+    assert clean_answer('Title { #intro .lead data-x="1" } [1]') == "Title [1]"
+    assert clean_answer("leeway:: Configures the leeway [1]") == "leeway: Configures the leeway [1]"
+    # code that looks alike stays: Jinja comments and tags, dicts, f-string fields, C++ scopes
+    for code in ("{# note #}", "{% include 'x' %}", "{'a': 1}", "f'{name}'", "std::vector", "a[::2]"):
+        assert clean_answer(code) == code
 
 
 def test_an_answer_keeps_no_unbalanced_bracket_or_link_label():

@@ -27,13 +27,20 @@ _CUT_STRONG = re.compile(r"(?<=\w)(\*\*|__)(\s[^*_\n]*?\s)\1(?=\w)")
 _EMPH = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])")
 _BACKTICK = re.compile(r"`+([^`]*)`+")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+# what is left of a bold run the answer began inside of: "noclasses**" ("**kwargs" and "a**b" stay)
+_HALF_STRONG = re.compile(r"(?<=\w)\*\*(?=[\s{:;,.)]|$)")
+# a Python-Markdown / kramdown attribute list: "{ #noclasses }", "{: .note }", "{ #id .cls key=v }"
+_ATTR_LIST = re.compile(r"\s*\{:?[ \t]*[#.][\w-]+(?:[ \t]+(?:[#.][\w-]+|[\w-]+=(?:\"[^\"]*\"|'[^']*'|[\w-]+)))*[ \t]*\}")
+# reStructuredText's "::" that ends a term or introduces a literal block: "leeway::" reads "leeway:"
+_RST_LITERAL = re.compile(r"(?<=\w)::(?=\s|$)")
 _CITE = CITATION_SHORT  # the citation grammar is groundqa.text's
 
 
 def strip_markdown(text: str) -> str:
     """``text`` without Markdown markup: code fences and their language tag, shell and Python
-    prompts, links (their label kept), emphasis, inline backticks, heading marks, simple HTML
-    tags. Citation marks ``[n]`` are kept; whitespace is collapsed."""
+    prompts, links (their label kept), emphasis (and the closing half of a bold run the answer
+    began inside of), attribute lists (``{ #id }``), reStructuredText's ``::``, inline backticks,
+    heading marks, simple HTML tags. Citation marks ``[n]`` are kept; whitespace is collapsed."""
     t = _FENCE.sub(" ", text)
     t = _HTML_LINK.sub(r"\1", t)
     t = _TAG.sub("", t)
@@ -41,6 +48,9 @@ def strip_markdown(text: str) -> str:
     t = _REF_LINK.sub(r"\1", t)
     t = _CUT_STRONG.sub(r"\2", t)
     t = _STRONG.sub(r"\2", t)
+    t = _HALF_STRONG.sub("", t)
+    t = _ATTR_LIST.sub("", t)
+    t = _RST_LITERAL.sub(":", t)
     t = _EMPH.sub(r"\1", t)
     t = _BACKTICK.sub(r"\1", t)
     t = _HEADING.sub("", t)
