@@ -59,6 +59,9 @@ def main() -> int:
     ap.add_argument("--features", default=None,
                     help="comma list: fit these signals only (default: the combiner's signals and the generator's, where the data has them); "
                          "for a signal measured outside the guard, merged into the answers file")
+    ap.add_argument("--leave-one-out", action="store_true",
+                    help="also score each fit domain by a fit on the other fit domains alone (a corpus the combiner never saw, as a "
+                         "user's own is): AURC and coverage at 90%% precision per left-out domain, and their mean, in the report")
     ap.add_argument("--out", default=None, help="write the fitted combiner here (the shipped one: src/groundqa/data/verifier/calibration.json)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
@@ -159,10 +162,24 @@ def main() -> int:
     curves = {d: [p.__dict__ for p in risk_coverage([s_cv[i] for i in range(len(recs)) if d in ("all", dom[i])],
                                                        [correct[i] for i in range(len(recs)) if d in ("all", dom[i])])]
               for d in sorted(set(dom)) + ["all"]}
+    loo: dict[str, Any] = {}
+    if args.leave_one_out and len(fit_dom) > 1:
+        from groundqa.metrics.selective import selective_metrics
+
+        p_loo = np.full(len(y), np.nan)
+        for d in sorted(fit_dom):
+            rest = in_fit & np.array([recs[i]["domain"] != d for i in claim_of])
+            p_loo[~rest & in_fit] = fit_combiner(X[rest], y[rest], feats, l2=l2).predict_proba(X[~rest & in_fit])
+        s_loo = answer_scores(np.nan_to_num(p_loo))
+        for d in sorted(fit_dom):
+            idx = [i for i in range(len(recs)) if recs[i]["domain"] == d]
+            loo[d] = selective_metrics([s_loo[i] for i in idx], [correct[i] for i in idx]).to_dict()
+        loo["mean_aurc"] = round(float(np.mean([loo[d]["aurc"] for d in sorted(fit_dom)])), 4)
     report = {
         "config": info, "features": feats, "l2": l2, "threshold": thr,
         "heldout_selective": per_domain(zip(dom, s_cv, correct)),
         "heldout_at_threshold": outcome(s_cv, thr),
+        **({"leave_one_domain_out": loo} if loo else {}),
         "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1]["fires"])),
         "risk_coverage_heldout": curves,
         "coef": dict(zip(final.features, final.coef)),
@@ -195,6 +212,10 @@ def main() -> int:
         o = report["heldout_at_threshold"][d]
         print(f"{d:10} {m['n']:4} {m['coverage_at_90']:7.3f} {m['coverage_at_95']:7.3f} {m['aurc']:6.3f} | {o['returned']:8} {o['returned_right']:5} "
               f"{(o['precision'] or 0):5.2f} {o['unanswerable_returned']:5} {o['generator_declined_answerable']:8}")
+    if loo:
+        print("each fit domain scored by a fit on the others alone: " + ", ".join(
+            f"{d} AURC {m['aurc']:.3f} cov@90 {m['coverage_at_90']:.3f}" for d, m in loo.items() if d != "mean_aurc")
+            + f"; mean AURC {loo['mean_aurc']:.3f}")
     print("reasons (fires, on right answers):")
     for w, e in report["reasons"].items():
         print(f"  {e['fires']:4} {e['on_right']:4} {e['wrong_share']:5.2f}  {w}")
