@@ -119,7 +119,11 @@ def main() -> int:
     sel_idx = [i for i, r in enumerate(recs) if r["domain"] in pick]
     thr = threshold_at_precision([s_cv[i] for i in sel_idx], [correct[i] for i in sel_idx], args.target_precision)
     if thr is None:
-        raise SystemExit(f"no threshold reaches precision {args.target_precision} on the held-out scores of {sorted(pick)}")
+        if args.out:
+            raise SystemExit(f"no threshold reaches precision {args.target_precision} on the held-out scores of {sorted(pick)}: "
+                             "nothing written to --out; drop --out to see the ranking (AURC, --leave-one-out) without a threshold")
+        print(f"no threshold reaches precision {args.target_precision} on the held-out scores of {sorted(pick)}; "
+              "reporting the ranking only, at threshold 1.0", file=sys.stderr)
 
     info = {"data": [str(Path(p)) for p in args.data], "answers": len(recs), "claims": int(len(y)), "right_claims": int(y.sum()),
             "domains": {d: sum(r["domain"] == d for r in recs) for d in sorted({r["domain"] for r in recs})},
@@ -129,7 +133,7 @@ def main() -> int:
             "command": "python " + " ".join(sys.argv), "fitted": time.strftime("%Y-%m-%d")}
     info["fit_domains"] = sorted(fit_dom)
     final = fit_with_thresholds(X[in_fit], y[in_fit], feats, args.target_precision, info, l2=l2, wanted=feats)
-    final = final.with_thresholds(thr, {"balanced": final.thresholds.get("balanced"), "precision": thr, "target_precision": args.target_precision,
+    final = final.with_thresholds(1.0 if thr is None else thr, {"balanced": final.thresholds.get("balanced"), "precision": thr, "target_precision": args.target_precision,
                                         "in_sample_claim_precision": final.thresholds.get("precision")})
 
     # what the shipped threshold does on held-out scores, per domain
@@ -178,7 +182,7 @@ def main() -> int:
     report = {
         "config": info, "features": feats, "l2": l2, "threshold": thr,
         "heldout_selective": per_domain(zip(dom, s_cv, correct)),
-        "heldout_at_threshold": outcome(s_cv, thr),
+        "heldout_at_threshold": outcome(s_cv, 1.0 if thr is None else thr),
         **({"leave_one_domain_out": loo} if loo else {}),
         "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1]["fires"])),
         "risk_coverage_heldout": curves,
@@ -206,7 +210,7 @@ def main() -> int:
         fig.tight_layout()
         fig.savefig(args.plot, dpi=110)
     sel = report["heldout_selective"]
-    print(f"threshold {thr:.3f} (target precision {args.target_precision}); features {feats}")
+    print(f"threshold {'none' if thr is None else f'{thr:.3f}'} (target precision {args.target_precision}); features {feats}")
     print(f"{'domain':10} {'n':>4} {'cov@90':>7} {'cov@95':>7} {'AURC':>6} | {'returned':>8} {'right':>5} {'prec':>5} {'unans':>5} {'declined':>8}")
     for d, m in sel.items():
         o = report["heldout_at_threshold"][d]

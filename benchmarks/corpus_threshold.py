@@ -1,0 +1,83 @@
+"""Can a user's own reviewed answers set the guard's threshold for their corpus? (issue 21)
+
+For each corpus of the calibration set (``calibration_set.py``'s answers, each claim with the
+guard's signals), the shipped combiner scores every answer (an answer is as strong as its weakest
+claim; one an answer check caps is never returned). The corpus's answers are split in two by
+document group (file or article), as a user would review the answers of some files: the threshold
+that reaches ``--target-precision`` on one half is applied to the other half, and the other way
+round. Reported per corpus, summed over both halves, beside the shipped threshold on the same
+halves: answers returned, right, precision.
+
+    python benchmarks/corpus_threshold.py --data benchmarks/results/calibration/calibration_answers.jsonl \\
+        --json benchmarks/results/calibration/corpus_threshold.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="answers JSONL written by calibration_set.py")
+    ap.add_argument("--calibration", default="src/groundqa/data/verifier/calibration.json", help="the combiner whose scores are thresholded")
+    ap.add_argument("--domains", default="click,flask,jinja,markdown,squad")
+    ap.add_argument("--target-precision", type=float, default=0.9)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    from calibration_fit import CAPS  # this script's folder is on sys.path
+
+    from groundqa.metrics.selective import threshold_at_precision
+    from groundqa.verify.calibrate import half_split
+    from groundqa.verify.combiner import Combiner
+
+    comb = Combiner.load(args.calibration)
+    recs = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def score(r: dict[str, Any]) -> float | None:
+        if r["declined"] or not r["claims"] or any(CAPS.search(w) for c in r["claims"] for w in c["reasons"]):
+            return None
+        x = np.array([[c["signals"].get(f, float("nan")) for f in comb.features] for c in r["claims"]], dtype=np.float64)
+        return float(comb.predict_proba(x).min())
+
+    out: dict[str, Any] = {"calibration": args.calibration, "shipped_threshold": comb.threshold, "target_precision": args.target_precision, "corpora": {}}
+    print(f"{'corpus':10} {'n':>4} | {'shipped: returned':>17} {'right':>5} {'prec':>5} | {'own half: returned':>18} {'right':>5} {'prec':>5}  thresholds")
+    for d in [x.strip() for x in args.domains.split(",") if x.strip()]:
+        rs = [r for r in recs if r["domain"] == d]
+        if not rs:
+            raise SystemExit(f"no answers of domain {d!r} in {args.data}")
+        s, ok = [score(r) for r in rs], [bool(r["right"]) for r in rs]
+        fold = np.array(half_split([f"{r['domain']}:{r['group']}" for r in rs]))
+        tot = {"shipped": [0, 0], "own": [0, 0]}
+        own_thresholds: list[float | None] = []
+        for a in (fold, ~fold):
+            fit, test = np.where(a)[0], np.where(~a)[0]
+            t = threshold_at_precision([s[i] for i in fit], [ok[i] for i in fit], args.target_precision)
+            own_thresholds.append(t)
+            for name, th in (("shipped", comb.threshold), ("own", t)):
+                if th is None:
+                    continue  # no threshold reaches the target on that half: nothing is returned
+                ret = [i for i in test if s[i] is not None and s[i] >= th]
+                tot[name][0] += len(ret)
+                tot[name][1] += sum(ok[i] for i in ret)
+        row = {k: {"returned": v[0], "right": v[1], "precision": round(v[1] / v[0], 4) if v[0] else None} for k, v in tot.items()}
+        row["own_thresholds"] = own_thresholds
+        row["answers"] = len(rs)
+        out["corpora"][d] = row
+        sh, ow = row["shipped"], row["own"]
+        print(f"{d:10} {len(rs):4} | {sh['returned']:17} {sh['right']:5} {(sh['precision'] or 0):5.2f} | {ow['returned']:18} {ow['right']:5} "
+              f"{(ow['precision'] or 0):5.2f}  {[None if t is None else round(t, 3) for t in own_thresholds]}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
