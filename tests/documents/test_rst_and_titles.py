@@ -68,6 +68,15 @@ def test_rst_is_read_as_the_text_a_reader_sees(tmp_path):
         assert noise not in text
 
 
+def test_a_sphinx_class_directive_keeps_its_signature_and_documentation():
+    """Issue 21: docutils' own ``class`` directive (an HTML class) dropped Jinja's ``joiner``."""
+    text, _ = rst_to_text(
+        "Globals\n=======\n\n.. class:: joiner(sep=', ')\n\n    A tiny helper that can be used to \"join\" multiple sections.\n\n"
+        "    .. method:: reset()\n\n        Resets the current item.\n\nAfter.\n")
+    assert "joiner(sep=', ')" in text and 'A tiny helper that can be used to "join" multiple sections.' in text
+    assert "reset()" in text and "Resets the current item." in text and "After." in text
+
+
 def test_rst_that_docutils_cannot_make_sense_of_is_still_read():
     text, title = rst_to_text("Title\n=====\n\n.. unknown-thing:: arg\n   :opt: 1\n\n   Body *text* here.\n\n`unclosed\n")
     assert title == "Title" and "Body text here." in text and "arg" in text

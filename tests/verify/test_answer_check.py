@@ -66,6 +66,17 @@ def test_a_code_question_needs_a_code_answer():
     assert answer_problem("Which attribute gives the number of bytes downloaded so far?", "num_bytes_downloaded", ev) is None
 
 
+def test_a_keyword_argument_is_code_and_an_http_method_is_not_a_code_method():
+    """Issue 21, gold answers of the Flask and Click docs as the rst loader reads them (no backticks)."""
+    ev = windows("Use tomllib.load with the file opened in binary mode:\n\napp.config.from_file(\"config.toml\", load=tomllib.load, text=False)")
+    assert "text" in identifiers("text=False") and identifiers("abort=True") == ["abort"]
+    assert answer_problem("Which extra argument do I have to pass to config.from_file for TOML?", "text=False", ev) is None
+    ev = windows("Flask answers HEAD requests for a route that allows GET, and OPTIONS too. Use app.add_url_rule() to add a route.")
+    assert answer_problem("When a route allows GET, which other HTTP method does Flask answer for it?", "HEAD", ev) is None
+    bad = answer_problem("Which method adds a route?", "HEAD", ev)
+    assert bad is not None and bad.kind == "not_code"
+
+
 def test_an_answer_found_nowhere_or_only_in_unrelated_sentences():
     ev = windows("The pool keeps 20 connections.\n\nLogging is configured with the standard library.")
     absent = answer_problem("How many connections does the pool keep?", "50", ev)

@@ -105,7 +105,9 @@ def _register(source: str) -> None:
             continue
         _registered.add(key)
         known = name in directives._directives or name in directives._directive_registry  # type: ignore[attr-defined]
-        if not known or name in ("code", "include", "raw", "image", "figure", "meta"):
+        # docutils' own "class" directive sets an HTML class and loses a Sphinx ``.. class:: joiner(sep)``
+        # with all its documentation: in Sphinx docs it documents a class, as ``.. function::`` does
+        if not known or name in ("code", "include", "raw", "image", "figure", "meta", "class"):
             generic = generic or _directive_class()
             directives.register_directive(name, generic)
     for name in set(_ROLE_NAME.findall(source)):

@@ -72,8 +72,9 @@ class AnswerProblem:
 
 
 _CODE_QUESTION = re.compile(
-    r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(attribute|method|function|parameter|argument|class|property|keyword|"
-    r"exception|module|variable|decorator|field|kwarg)s?\b",
+    # an HTTP or request method (GET, HEAD) is a word of the protocol, not a method of the code
+    r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(attribute|(?<!http\s)(?<!request\s)method|function|parameter|argument|class|property|"
+    r"keyword|exception|module|variable|decorator|field|kwarg)s?\b",
     re.I,
 )
 
@@ -111,8 +112,10 @@ def identifiers(text: str) -> list[str]:
 
 def code_words(text: str) -> list[str]:
     """Words of ``text`` written as code whether in backticks or not (``snake_case``,
-    ``dotted.names``, ``call()``, ``CamelCase``), lower-cased; plain words in backticks are not."""
-    out = []
+    ``dotted.names``, ``call()``, ``CamelCase``, the name of a keyword argument ``name=value``),
+    lower-cased; plain words in backticks are not."""
+    # a keyword argument as written in a call: ``abort=True``, ``text=False`` name ``abort``, ``text``
+    out = [m.group(1).lower() for m in re.finditer(r"(?<![\w.=-])([A-Za-z_]\w*)=(?=[\w\"'\[({-])", text)]
     for w in re.findall(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*(?:\(\))?", text):
         core = w[:-2] if w.endswith("()") else w
         parts = core.split(".")
