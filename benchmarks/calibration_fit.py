@@ -39,6 +39,14 @@ CAPS = re.compile(r"only repeats words of the question|appears in no evidence se
                   r"but not where it names|share no word with the question|the question asks for a number|number or date '.*' appears in no evidence")
 
 
+def answer_support(rec: dict[str, Any], claim_probs: Any) -> float | None:
+    """An answer's support from its claims' probabilities: as strong as its weakest claim; None (never
+    returned) for a decline, an answer without claims, or one an answer or exact check caps."""
+    if rec["declined"] or not rec["claims"] or any(CAPS.search(w) for c in rec["claims"] for w in c["reasons"]):
+        return None
+    return float(np.min(claim_probs))
+
+
 def reason_key(why: str) -> str:
     # a quoted answer ends at a quote followed by a space, punctuation or the end: 'O'Brien' is one
     return re.sub(r"\d+%", "N%", re.sub(r"'.+?'(?=[\s,.;:)]|$)", "'...'", why))
@@ -103,15 +111,7 @@ def main() -> int:
         p_cv[~in_fit] = fit_combiner(X[in_fit], y[in_fit], feats, l2=l2).predict_proba(X[~in_fit])
 
     def answer_scores(p: np.ndarray) -> list[float | None]:
-        out: list[float | None] = []
-        for i, r in enumerate(recs):
-            if r["declined"] or not r["claims"]:
-                out.append(None)
-                continue
-            ps = p[claim_of_arr == i]
-            capped = any(CAPS.search(w) for c in r["claims"] for w in c["reasons"])
-            out.append(None if capped else float(ps.min()))
-        return out
+        return [answer_support(r, p[claim_of_arr == i]) for i, r in enumerate(recs)]
 
     correct = [bool(r["right"]) for r in recs]
     s_cv = answer_scores(p_cv)

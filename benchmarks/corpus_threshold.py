@@ -32,7 +32,7 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from calibration_fit import CAPS  # this script's folder is on sys.path
+    from calibration_fit import answer_support  # this script's folder is on sys.path
 
     from groundqa.metrics.selective import threshold_at_precision
     from groundqa.verify.calibrate import half_split
@@ -42,10 +42,8 @@ def main() -> int:
     recs = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
 
     def score(r: dict[str, Any]) -> float | None:
-        if r["declined"] or not r["claims"] or any(CAPS.search(w) for c in r["claims"] for w in c["reasons"]):
-            return None
         x = np.array([[c["signals"].get(f, float("nan")) for f in comb.features] for c in r["claims"]], dtype=np.float64)
-        return float(comb.predict_proba(x).min())
+        return answer_support(r, comb.predict_proba(x)) if r["claims"] else None
 
     out: dict[str, Any] = {"calibration": args.calibration, "shipped_threshold": comb.threshold, "target_precision": args.target_precision, "corpora": {}}
     print(f"{'corpus':10} {'n':>4} | {'shipped: returned':>17} {'right':>5} {'prec':>5} | {'own half: returned':>18} {'right':>5} {'prec':>5}  thresholds")

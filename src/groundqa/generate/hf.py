@@ -140,7 +140,7 @@ class TransformersGenerator:
         self.fast_decode = bool(fast_decode)
         if decline_margin == "none":  # a TOML file has no null
             decline_margin = None
-        if not (decline_margin is None or decline_margin == "auto" or (isinstance(decline_margin, (int, float)) and not isinstance(decline_margin, bool) and math.isfinite(decline_margin))):
+        if not (decline_margin is None or decline_margin == "auto" or _is_margin(decline_margin)):
             raise ConfigError(f"decline_margin={decline_margin!r} is not valid; give a number of nats, 'auto' (the adapter card's) or None / 'none' (never)")
         self._decline_margin_arg = decline_margin
         self.decline_margin: float | None = None if decline_margin == "auto" else decline_margin  # resolved in warm_up
@@ -196,7 +196,7 @@ class TransformersGenerator:
             self.template = _template_for(self._ref, self._adapter)
         if self._decline_margin_arg == "auto":
             margin = _card_value(self._ref, self._adapter, "decline_margin")
-            if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin)):
+            if margin is not None and not _is_margin(margin):
                 raise ConfigError(f"the card of {self._adapter or self._ref} has decline_margin={margin!r}; make it a number of nats or remove it")
             self.decline_margin = margin
 
@@ -688,6 +688,11 @@ class TransformersGenerator:
 _PREFIX_PROBES = (("What is it?", "Alpha is a word."), ("Who?", "1999 was a year."), ("Where?", "# Heading\n\nText."),
                   ("How?", "`code()` runs."), ("When?", "(a) list"), ("Which?", "- item"), ("Why?", "\"Quoted\" text"),
                   ("What?", "\u2460 alpha"), ("Who is it?", " leading space"), ("Name?", "\u00c9cole"), ("Q?", "[x] box"))
+
+
+def _is_margin(value: Any) -> bool:
+    """A decline margin: a finite number of nats (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _card_value(ref: str, adapter: str | None, key: str) -> Any:
