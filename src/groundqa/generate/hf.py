@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..runtime import apply_threads, check_threads
 from ..text import CITATION_OPEN
 from .base import Generation, passage_texts
+from .probe import HiddenProbe, HiddenRecorder
 from .context import DEFAULT_WINDOW_WORDS, Window, check_context, check_window_words, ground_in_windows, passage_windows
 from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
 
@@ -146,6 +147,7 @@ class TransformersGenerator:
         self.decline_margin: float | None = None if decline_margin == "auto" else decline_margin  # resolved in warm_up
         self.score_decline = score_decline
         self.packed_layers = 0
+        self.probe: HiddenProbe | None = None  # the folder's hidden-state probe, resolved in warm_up
         self.threads = check_threads(threads)
         self.name = str(model)
         self._prefix: Any = None  # (token ids, cache) of the text every prompt starts with
@@ -199,6 +201,8 @@ class TransformersGenerator:
             if margin is not None and not _is_margin(margin):
                 raise ConfigError(f"the card of {self._adapter or self._ref} has decline_margin={margin!r}; make it a number of nats or remove it")
             self.decline_margin = margin
+        if not self._seq2seq:
+            self.probe = HiddenProbe.load(self._adapter) or HiddenProbe.load(self._ref)
 
     @property
     def model(self) -> Any:
@@ -401,9 +405,15 @@ class TransformersGenerator:
         crit = _StopOnStrings(self._tok, plen, stop, self._eos_ids(),
                               cited=[len(ws) for ws in shown] if self.stop_at_citation else None)
         t0 = time.perf_counter()
+        recorder = HiddenRecorder(self._model, self.probe.layer) if self.probe is not None else None
         with torch.inference_mode():
-            out = self._model.generate(**enc, **kw, stopping_criteria=StoppingCriteriaList([crit]),
-                                       output_logits=True, return_dict_in_generate=True)
+            if recorder is not None:
+                with recorder:
+                    out = self._model.generate(**enc, **kw, stopping_criteria=StoppingCriteriaList([crit]),
+                                               output_logits=True, return_dict_in_generate=True)
+            else:
+                out = self._model.generate(**enc, **kw, stopping_criteria=StoppingCriteriaList([crit]),
+                                           output_logits=True, return_dict_in_generate=True)
             seqs = out.sequences
             gen_ids = seqs[:, plen:]
             # per step: the chosen token's log-probability and its margin over the runner-up; and how
@@ -452,6 +462,10 @@ class TransformersGenerator:
             margins = [margin_rows[i][k] for k in kept[:n_answer] if k < len(margin_rows[i])]
             confidence = {"lp_mean": sum(lps) / len(lps) if lps else 0.0, "lp_min": min(lps, default=0.0),
                           "margin_min": min(margins, default=0.0), "decline_lp": decline_lp[i]}
+            if recorder is not None and self.probe is not None and not declined:
+                h = recorder.answer_mean(i, kept[:n_answer])
+                if h is not None:
+                    confidence["probe"] = self.probe.score(h)
             raw, snap = text, None
             if decline_mean is not None:
                 # how near the model came to declining, as whole sentences: the decline sentence's

@@ -75,14 +75,15 @@ class GenerationScorer:
     """The generator's own confidence in the answer, passed along by the pipeline: mean and lowest
     log-probability of the answer tokens, the smallest top-1/top-2 margin, how well the answer
     matched a passage span, and how near it came to declining, at the first token (``decline_lp``)
-    and as whole sentences (``decline_gap``, where the generator scores it); all from
+    and as whole sentences (``decline_gap``, where the generator scores it), and what a linear probe
+    reads in its hidden state (``probe``, where its folder ships one: ``groundqa.generate.probe``); all from
     ``Generation.confidence``. Where no generation signals come with a claim (the guard called on
     its own) the columns are NaN, and the combiner reads them as the calibration's mean, so they
     move no probability."""
 
     name = "generation"
-    features = ("gen_lp_mean", "gen_lp_min", "gen_margin_min", "gen_span_score", "gen_decline_lp", "gen_decline_gap")
-    _keys = ("lp_mean", "lp_min", "margin_min", "span_score", "decline_lp", "decline_gap")
+    features = ("gen_lp_mean", "gen_lp_min", "gen_margin_min", "gen_span_score", "gen_decline_lp", "gen_decline_gap", "gen_probe")
+    _keys = ("lp_mean", "lp_min", "margin_min", "span_score", "decline_lp", "decline_gap", "probe")
 
     def warm_up(self) -> None:
         return None

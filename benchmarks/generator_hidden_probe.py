@@ -1,0 +1,379 @@
+"""The generator's hidden-state probe (issue 21, tenth session): does the default generator's
+hidden state know when its answer is wrong?
+
+``extract``: for each stored answer (a ``calibration_set.py`` answers file), the prompt the
+generator read is rebuilt (the same retrieval from the cached indexes, the same windows) and read
+once with the answer it wrote (teacher-forced, one forward pass); the hidden states of layers
+4, 8, ..., 24 are kept at three places: the prompt's last token (before it answered), the mean over
+the answer's tokens, and the answer's last token. About 2.4 s an answer on two threads; resumable
+(a part file every 32 answers, answers already in them skipped).
+
+``eval``: a linear probe for each layer and place (standardised, PCA, L2 logistic), each corpus
+scored by a probe fitted on the other corpora; then the best one as one more combiner signal,
+nested leave one corpus out (the left-out corpus is seen by neither the probe nor the combiner).
+
+``fit``: the probe on every answer, written beside the adapter (``groundqa_probe.json``), and the
+answers file again with ``gen_probe`` in each claim's signals, each corpus's value from a probe
+fitted on the other corpora, for ``calibration_fit.py``.
+
+``cost``: generation time with and without the probe, interleaved.
+
+    python benchmarks/generator_hidden_probe.py extract benchmarks/results/calibration/calibration_answers.jsonl runs/probe/cal.npz
+    python benchmarks/generator_hidden_probe.py eval runs/probe/cal.npz benchmarks/results/calibration/calibration_answers.jsonl \
+        --json benchmarks/results/calibration/generator_hidden_probe.json
+    python benchmarks/generator_hidden_probe.py fit runs/probe/cal.npz benchmarks/results/calibration/calibration_answers.jsonl \
+        --folder src/groundqa/data/adapters/qwen2.5-coder-0.5b-squad-lora --merged benchmarks/results/calibration/calibration_answers_probe.jsonl
+    python benchmarks/generator_hidden_probe.py cost benchmarks/results/calibration/calibration_answers.jsonl \
+        --json benchmarks/results/calibration/generator_probe_cost.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LAYERS = (4, 8, 12, 16, 20, 24)
+PLACES = ("prompt_last", "answer_mean", "answer_last")
+
+
+def answer_text(generated: str) -> str:
+    from groundqa.text import strip_citations
+
+    return strip_citations(generated)[0].strip()
+
+
+def extract(src: Path, out: Path, cache: Path, threads: int) -> int:
+    import torch
+
+    from groundqa.generate import make_generator
+    from groundqa.index import HybridIndex
+
+    torch.set_num_threads(threads)
+    recs = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
+    recs = [r for r in recs if not r["declined"] and r["claims"]]
+    parts = sorted(out.parent.glob(out.stem + ".part*.npz"))
+    done = {str(i) for p in parts for i in np.load(p)["ids"]}
+    todo = [r for r in recs if r["id"] not in done]
+    print(f"{len(recs)} answers, {len(todo)} to read", file=sys.stderr, flush=True)
+    gen = make_generator("default")
+    gen.warm_up()
+    model, tok = gen.model, gen.tokenizer
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in todo:
+        by.setdefault(r["domain"], []).append(r)
+    buf: dict[str, list[Any]] = {"ids": [], "h": []}
+
+    def flush() -> None:
+        if buf["ids"]:
+            k = len(list(out.parent.glob(out.stem + ".part*.npz")))
+            np.savez(out.parent / f"{out.stem}.part{k:03d}.npz", ids=np.array(buf["ids"]), h=np.stack(buf["h"]).astype(np.float16))
+            buf["ids"].clear()
+            buf["h"].clear()
+
+    t0, n = time.perf_counter(), 0
+    for dom, rows in by.items():
+        index = HybridIndex.load(cache / dom)
+        hits = index.search_batch([r["question"].strip() for r in rows], top_k=4)
+        for r, h in zip(rows, hits):
+            prompt = gen.prompt(r["question"].strip(), h)
+            p = tok(prompt, add_special_tokens=gen._special())["input_ids"]
+            a = tok(answer_text(r["generated"]), add_special_tokens=False)["input_ids"] or p[-1:]
+            with torch.inference_mode():
+                hs = model(input_ids=torch.tensor([p + a]), output_hidden_states=True).hidden_states
+            feats = []
+            for layer in LAYERS:
+                x = hs[layer][0].float()
+                feats.append(np.stack([x[len(p) - 1].numpy(), x[len(p):].mean(0).numpy(), x[-1].numpy()]))
+            buf["ids"].append(r["id"])
+            buf["h"].append(np.stack(feats))  # layers x places x hidden
+            n += 1
+            if len(buf["ids"]) >= 32:
+                flush()
+                print(f"{n}/{len(todo)} ({(time.perf_counter() - t0) / n:.2f} s/answer)", file=sys.stderr, flush=True)
+    flush()
+    return 0
+
+
+def load(out: Path) -> tuple[list[str], np.ndarray]:
+    parts = sorted(out.parent.glob(out.stem + ".part*.npz"))
+    ids = [str(i) for p in parts for i in np.load(p)["ids"]]
+    h = np.concatenate([np.load(p)["h"] for p in parts]).astype(np.float32)
+    return ids, h
+
+
+SHIPPED = ("seg_lex_min,idf_union,focus_all,missing_numbers,missing_names,missing_words,log_len,emb_best,nli_concat,nli_seg_min,"
+           "gen_lp_mean,gen_lp_min,gen_margin_min,gen_span_score,gen_decline_gap").split(",")
+COMPACT = "seg_lex_min,idf_union,nli_concat,gen_lp_mean,gen_decline_gap,ans_ctx".split(",")
+
+
+def fit_probe(H: np.ndarray, y: np.ndarray, l2: float, dims: int) -> Any:
+    """A linear probe: standardise, keep the top ``dims`` principal directions, L2 logistic."""
+    from groundqa.verify.combiner import fit_logistic
+
+    mu, sd = H.mean(0), H.std(0) + 1e-6
+    Z = (H - mu) / sd
+    _, _, vt = np.linalg.svd(Z - Z.mean(0), full_matrices=False)
+    P = vt[:dims].T
+    Zp = Z @ P
+    m2, s2 = Zp.mean(0), Zp.std(0) + 1e-9
+    w, b = fit_logistic((Zp - m2) / s2, y, l2=l2)
+    return lambda X: ((((X - mu) / sd) @ P - m2) / s2) @ w + b
+
+
+def auroc(s: Any, y: Any) -> float:
+    s, y = np.asarray(s, float), np.asarray(y, bool)
+    if y.all() or (~y).all():
+        return float("nan")
+    from scipy.stats import rankdata
+
+    r = rankdata(s)
+    return float((r[y].sum() - y.sum() * (y.sum() + 1) / 2) / (y.sum() * (~y).sum()))
+
+
+def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[int, ...], out_json: Path | None) -> int:
+    from calibration_fit import answer_support  # this script's folder is on sys.path
+
+    from groundqa.metrics.selective import selective_metrics
+    from groundqa.verify.combiner import fit_combiner
+
+    ids, H = load(npz)
+    pos = {i: k for k, i in enumerate(ids)}
+    recs = [json.loads(line) for line in answers.read_text(encoding="utf-8").splitlines() if line.strip()]
+    scored = [r for r in recs if not r["declined"] and r["claims"] and r["id"] in pos]
+    doms = sorted({r["domain"] for r in recs})
+    hy = np.array([r["right"] for r in scored], bool)
+    hd = np.array([r["domain"] for r in scored])
+    Hs = H[[pos[r["id"]] for r in scored]]
+    report: dict[str, Any] = {"answers": len(recs), "scored": len(scored), "right": int(hy.sum()), "probe_auroc": {}, "signals_auroc": {}}
+
+    # 1. each layer and place alone, leave one domain out: AUROC right vs wrong within each domain
+    for sig in ("gen_lp_mean", "gen_decline_gap", "nli_concat", "ans_ctx", "emb_best"):
+        v = np.array([np.nan_to_num(r["claims"][0]["signals"].get(sig, 0.0)) for r in scored]) * (-1 if sig == "gen_decline_gap" else 1)
+        report["signals_auroc"][sig] = {d: round(auroc(v[hd == d], hy[hd == d]), 3) for d in doms}
+    best = None
+    for li, layer in enumerate(LAYERS):
+        for pi, place in enumerate(PLACES):
+            for l2 in l2s:
+                for dims in dims_list:
+                    s = np.zeros(len(scored))
+                    for d in doms:
+                        tr = hd != d
+                        s[~tr] = fit_probe(Hs[tr, li, pi], hy[tr], l2, dims)(Hs[~tr, li, pi])
+                    a = {d: round(auroc(s[hd == d], hy[hd == d]), 3) for d in doms}
+                    key = f"L{layer}/{place}/l2={l2}/pca={dims}"
+                    a["mean_docs"] = round(float(np.mean([a[d] for d in doms if d != "squad"])), 3)
+                    report["probe_auroc"][key] = a
+                    print(key, a, file=sys.stderr, flush=True)
+                    if best is None or a["mean_docs"] > best[0]:
+                        best = (a["mean_docs"], li, pi, l2, dims, key)
+    print("signals", json.dumps(report["signals_auroc"]), file=sys.stderr)
+
+    # 2. the best probe as one more combiner signal, nested leave one domain out (the probe for the
+    # fitted rows is itself cross-fitted by domain; the left-out domain is seen by neither)
+    assert best is not None
+    _, li, pi, l2, dims, key = best
+    report["chosen_probe"] = key
+    hid = {r["id"]: Hs[k, li, pi] for k, r in enumerate(scored)}
+    lab = {r["id"]: bool(r["right"]) for r in scored}
+    dom_of = {r["id"]: r["domain"] for r in scored}
+
+    def probe_scores(train_doms: list[str], cross: bool) -> dict[str, float]:
+        out: dict[str, float] = {}
+        ids_t = [i for i in hid if dom_of[i] in train_doms]
+        if cross:
+            for e in train_doms:
+                tr = [i for i in ids_t if dom_of[i] != e]
+                te = [i for i in ids_t if dom_of[i] == e]
+                if te:
+                    f = fit_probe(np.stack([hid[i] for i in tr]), np.array([lab[i] for i in tr]), l2, dims)
+                    out.update(zip(te, f(np.stack([hid[i] for i in te])).tolist()))
+        return out
+
+    results: dict[str, Any] = {}
+    for name, base in (("shipped", SHIPPED), ("compact6", COMPACT)):
+        for with_probe in (False, True):
+            feats = base + (["gen_probe"] if with_probe else [])
+            aurcs = {}
+            for d in doms:
+                rest = [e for e in doms if e != d]
+                ps = probe_scores(rest, cross=True) if with_probe else {}
+                tr_ids = [i for i in hid if dom_of[i] in rest]
+                if with_probe:
+                    f = fit_probe(np.stack([hid[i] for i in tr_ids]), np.array([lab[i] for i in tr_ids]), l2, dims)
+                    te_ids = [r["id"] for r in scored if r["domain"] == d]
+                    ps.update(zip(te_ids, f(np.stack([hid[i] for i in te_ids])).tolist()))
+                rows, y = [], []
+                for r in recs:
+                    if r["domain"] == d or r["declined"] or not r["claims"] or r["id"] not in hid:
+                        continue
+                    for c in r["claims"]:
+                        rows.append([c["signals"].get(f_, float("nan")) if f_ != "gen_probe" else ps[r["id"]] for f_ in feats])
+                        y.append(int(r["right"]))
+                comb = fit_combiner(np.array(rows, float), y, feats)
+                sc, ok = [], []
+                for r in recs:
+                    if r["domain"] != d:
+                        continue
+                    if r["declined"] or not r["claims"] or r["id"] not in hid:
+                        sc.append(None)
+                    else:
+                        X = np.array([[c["signals"].get(f_, float("nan")) if f_ != "gen_probe" else ps[r["id"]] for f_ in feats] for c in r["claims"]], float)
+                        X = np.where(np.isnan(X), np.array(comb.mean)[None, :], X)
+                        sc.append(answer_support(r, comb.predict_proba(X)))
+                    ok.append(bool(r["right"]))
+                aurcs[d] = round(selective_metrics(sc, ok).aurc, 4)
+            aurcs["mean_docs"] = round(float(np.mean([aurcs[d] for d in doms if d != "squad"])), 4)
+            aurcs["mean_all"] = round(float(np.mean([aurcs[d] for d in doms])), 4)
+            results[name + ("+probe" if with_probe else "")] = aurcs
+            print(name, "+probe" if with_probe else "", aurcs, file=sys.stderr, flush=True)
+    report["loo_aurc"] = results
+    print(f"\nprobe chosen by the mean leave-one-corpus-out AUROC over the documentation corpora: {key}")
+    print("| signal | " + " | ".join(doms) + " |")
+    print("|---|" + "---|" * len(doms))
+    for sig, a in report["signals_auroc"].items():
+        print(f"| {sig} (AUROC) | " + " | ".join(f"{a[d]:.3f}" for d in doms) + " |")
+    print(f"| gen_probe (AUROC, {key}) | " + " | ".join(f"{report['probe_auroc'][key][d]:.3f}" for d in doms) + " |")
+    print("\n| combiner, leave one corpus out (AURC) | " + " | ".join(doms) + " | mean, docs |")
+    print("|---|" + "---|" * (len(doms) + 1))
+    for name, a in results.items():
+        print(f"| {name} | " + " | ".join(f"{a[d]:.4f}" for d in doms) + f" | {a['mean_docs']:.4f} |")
+    if out_json:
+        out_json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+def collapse(H: np.ndarray, y: np.ndarray, l2: float, dims: int) -> tuple[np.ndarray, float]:
+    """:func:`fit_probe` as one weight vector and bias over the raw hidden state."""
+    from groundqa.verify.combiner import fit_logistic
+
+    mu, sd = H.mean(0), H.std(0) + 1e-6
+    Z = (H - mu) / sd
+    _, _, vt = np.linalg.svd(Z - Z.mean(0), full_matrices=False)
+    P = vt[:dims].T
+    Zp = Z @ P
+    m2, s2 = Zp.mean(0), Zp.std(0) + 1e-9
+    w, b = fit_logistic((Zp - m2) / s2, y, l2=l2)
+    v = P @ (w / s2)
+    return v / sd, float(b - (m2 / s2) @ w - (mu / sd) @ v)
+
+
+def fit(npz: Path, answers: Path, layer: int, place: str, l2: float, dims: int, folder: Path, merged: Path) -> int:
+    """Fit the probe on every answer and write it to ``folder``; write ``merged``: the answers with
+    ``gen_probe`` in each claim's signals, each domain's from a probe fitted on the other domains
+    (what the combiner sees on a corpus the probe never saw)."""
+    from groundqa.generate.probe import HiddenProbe
+
+    ids, H = load(npz)
+    pos = {i: k for k, i in enumerate(ids)}
+    li, pi = LAYERS.index(layer), PLACES.index(place)
+    recs = [json.loads(line) for line in answers.read_text(encoding="utf-8").splitlines() if line.strip()]
+    scored = [r for r in recs if r["id"] in pos and not r["declined"] and r["claims"]]
+    X = np.stack([H[pos[r["id"]], li, pi] for r in scored])
+    y = np.array([bool(r["right"]) for r in scored])
+    dom = np.array([r["domain"] for r in scored])
+    w, b = collapse(X, y, l2, dims)
+    info = {"fitted_on": str(answers), "answers": len(scored), "right": int(y.sum()), "domains": sorted(set(dom.tolist())),
+            "l2": l2, "pca": dims, "label": "the answer is right (the calibration set's rule)",
+            "command": "python " + " ".join(sys.argv), "fitted": time.strftime("%Y-%m-%d")}
+    probe = HiddenProbe(layer=layer, weight=w, bias=b, place=place, info=info)
+    print("wrote", probe.save(folder), file=sys.stderr)
+    cross = {}
+    for d in sorted(set(dom.tolist())):
+        wd, bd = collapse(X[dom != d], y[dom != d], l2, dims)
+        cross.update({r["id"]: float(X[k] @ wd + bd) for k, r in enumerate(scored) if r["domain"] == d})
+    with merged.open("w", encoding="utf-8") as f:
+        for r in recs:
+            if r["id"] in cross:
+                for c in r["claims"]:
+                    c["signals"]["gen_probe"] = round(cross[r["id"]], 5)
+            f.write(json.dumps(r) + "\n")
+    return 0
+
+
+def cost(answers: Path, cache: Path, domain: str, n: int, rounds: int, threads: int, out_json: Path | None) -> int:
+    """What reading the probe costs the generator: the same batches of 8 questions generated with
+    the probe and without it, interleaved, ``rounds`` times; seconds a question and their ratio."""
+    import torch
+
+    from groundqa.generate import make_generator
+    from groundqa.index import HybridIndex
+
+    torch.set_num_threads(threads)
+    recs = [json.loads(line) for line in answers.read_text(encoding="utf-8").splitlines() if line.strip()]
+    qs = [r["question"].strip() for r in recs if r["domain"] == domain][:n]
+    hits = HybridIndex.load(cache / domain).search_batch(qs, top_k=4)
+    gen = make_generator("default")
+    gen.warm_up()
+    probe = gen.probe
+    if probe is None:
+        raise SystemExit("the default generator's folder has no probe; fit one first (the fit command)")
+    gen.generate_batch(qs[:8], hits[:8])  # warm: the instruction's keys and values, the kernels
+    secs: dict[str, list[float]] = {"probe": [], "none": []}
+    for _ in range(rounds):
+        for name in ("none", "probe"):
+            gen.probe = probe if name == "probe" else None
+            gen.clear_prompt_cache()
+            t0 = time.perf_counter()
+            outs = gen.generate_batch(qs, hits)
+            secs[name].append((time.perf_counter() - t0) / len(qs))
+            assert ("probe" in outs[0].confidence) == (name == "probe") or outs[0].declined
+    res = {"domain": domain, "questions": len(qs), "rounds": rounds, "threads": threads,
+           "seconds_per_question": {k: round(float(np.median(v)), 4) for k, v in secs.items()}, "all": secs}
+    res["ratio_probe_to_none"] = round(res["seconds_per_question"]["probe"] / res["seconds_per_question"]["none"], 4)
+    print("| generation | s a question (median of rounds) |\n|---|---|")
+    for k in ("none", "probe"):
+        print(f"| {'with the probe' if k == 'probe' else 'without'} | {res['seconds_per_question'][k]:.3f} |")
+    print(f"ratio: {res['ratio_probe_to_none']:.3f}")
+    if out_json:
+        out_json.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("extract", help="read the hidden states of stored answers")
+    e.add_argument("answers", type=Path)
+    e.add_argument("out", type=Path, help="NPZ name; part files are written beside it")
+    e.add_argument("--cache", type=Path, default=Path("runs/calibration/index"), help="the calibration set's saved indexes")
+    e.add_argument("--threads", type=int, default=2)
+    v = sub.add_parser("eval", help="each layer and place as a probe, leave one corpus out; the best one in the combiner")
+    v.add_argument("npz", type=Path)
+    v.add_argument("answers", type=Path)
+    v.add_argument("--json", type=Path, default=None)
+    f = sub.add_parser("fit", help="fit the probe on every answer and write it to an adapter folder")
+    f.add_argument("npz", type=Path)
+    f.add_argument("answers", type=Path)
+    f.add_argument("--layer", type=int, default=16, choices=LAYERS)
+    f.add_argument("--place", default="answer_mean", choices=("answer_mean",))
+    f.add_argument("--l2", type=float, default=10.0)
+    f.add_argument("--pca", type=int, default=64)
+    f.add_argument("--folder", type=Path, required=True, help="the adapter folder the probe belongs to")
+    f.add_argument("--merged", type=Path, required=True,
+                   help="write the answers here with gen_probe in each claim's signals (each corpus scored by a probe fitted on the others)")
+    c = sub.add_parser("cost", help="generation time with and without the probe, interleaved")
+    c.add_argument("answers", type=Path)
+    c.add_argument("--domain", default="squad")
+    c.add_argument("--questions", type=int, default=16)
+    c.add_argument("--rounds", type=int, default=3)
+    c.add_argument("--threads", type=int, default=2)
+    c.add_argument("--cache", type=Path, default=Path("runs/calibration/index"))
+    c.add_argument("--json", type=Path, default=None)
+    a = ap.parse_args()
+    if a.cmd == "extract":
+        return extract(a.answers, a.out, a.cache, a.threads)
+    if a.cmd == "eval":
+        return evaluate(a.npz, a.answers, (10.0, 100.0), (16, 64), a.json)
+    if a.cmd == "fit":
+        return fit(a.npz, a.answers, a.layer, a.place, a.l2, a.pca, a.folder, a.merged)
+    return cost(a.answers, a.cache, a.domain, a.questions, a.rounds, a.threads, a.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
