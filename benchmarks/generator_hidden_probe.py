@@ -100,6 +100,12 @@ def extract(src: Path, out: Path, cache: Path, threads: int) -> int:
     return 0
 
 
+def states(H: np.ndarray, rows: list[int], layer: int, place: str) -> np.ndarray:
+    """The states a probe at ``layer`` over ``place`` (comma-separated places) reads, for the
+    answers at ``rows`` of ``H``: the places joined in order, as the generator joins them."""
+    return np.concatenate([H[rows, LAYERS.index(layer), PLACES.index(p.strip())] for p in place.split(",")], axis=1)
+
+
 def load(out: Path) -> tuple[list[str], np.ndarray]:
     parts = sorted(out.parent.glob(out.stem + ".part*.npz"))
     ids = [str(i) for p in parts for i in np.load(p)["ids"]]
@@ -136,7 +142,8 @@ def auroc(s: Any, y: Any) -> float:
     return float((r[y].sum() - y.sum() * (y.sum() + 1) / 2) / (y.sum() * (~y).sum()))
 
 
-def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[int, ...], out_json: Path | None) -> int:
+def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[int, ...], out_json: Path | None,
+             spec: str | None = None) -> int:
     from calibration_fit import answer_support  # this script's folder is on sys.path
 
     from groundqa.metrics.selective import selective_metrics
@@ -178,8 +185,20 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
     # fitted rows is itself cross-fitted by domain; the left-out domain is seen by neither)
     assert best is not None
     _, li, pi, l2, dims, key = best
+    if spec:  # a probe named on the command line instead of the best single layer and place
+        layer, place = spec.split(":")
+        l2, dims = 10.0, 64
+        key = f"L{layer}/{place}/l2={l2}/pca={dims}"
+        Xs = states(H, [pos[r["id"]] for r in scored], int(layer), place)
+        s = np.zeros(len(scored))
+        for d in doms:
+            s[hd == d] = fit_probe(Xs[hd != d], hy[hd != d], l2, dims)(Xs[hd == d])
+        report["probe_auroc"][key] = {d: round(auroc(s[hd == d], hy[hd == d]), 3) for d in doms}
+        report["probe_auroc"][key]["mean_docs"] = round(float(np.mean([report["probe_auroc"][key][d] for d in doms if d != "squad"])), 3)
+        hid = {r["id"]: Xs[k] for k, r in enumerate(scored)}
+    else:
+        hid = {r["id"]: Hs[k, li, pi] for k, r in enumerate(scored)}
     report["chosen_probe"] = key
-    hid = {r["id"]: Hs[k, li, pi] for k, r in enumerate(scored)}
     lab = {r["id"]: bool(r["right"]) for r in scored}
     dom_of = {r["id"]: r["domain"] for r in scored}
 
@@ -233,7 +252,7 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
             results[name + ("+probe" if with_probe else "")] = aurcs
             print(name, "+probe" if with_probe else "", aurcs, file=sys.stderr, flush=True)
     report["loo_aurc"] = results
-    print(f"\nprobe chosen by the mean leave-one-corpus-out AUROC over the documentation corpora: {key}")
+    print(f"\nprobe in the combiner: {key}" + ("" if spec else " (the best mean leave-one-corpus-out AUROC over the documentation corpora)"))
     print("| signal | " + " | ".join(doms) + " |")
     print("|---|" + "---|" * len(doms))
     for sig, a in report["signals_auroc"].items():
@@ -271,10 +290,9 @@ def fit(npz: Path, answers: Path, layer: int, place: str, l2: float, dims: int, 
 
     ids, H = load(npz)
     pos = {i: k for k, i in enumerate(ids)}
-    li, pi = LAYERS.index(layer), PLACES.index(place)
     recs = [json.loads(line) for line in answers.read_text(encoding="utf-8").splitlines() if line.strip()]
     scored = [r for r in recs if r["id"] in pos and not r["declined"] and r["claims"]]
-    X = np.stack([H[pos[r["id"]], li, pi] for r in scored])
+    X = states(H, [pos[r["id"]] for r in scored], layer, place)
     y = np.array([bool(r["right"]) for r in scored])
     dom = np.array([r["domain"] for r in scored])
     w, b = collapse(X, y, l2, dims)
@@ -347,11 +365,13 @@ def main() -> int:
     v.add_argument("npz", type=Path)
     v.add_argument("answers", type=Path)
     v.add_argument("--json", type=Path, default=None)
+    v.add_argument("--probe", default=None, metavar="LAYER:PLACES",
+                   help="put this probe in the combiner (e.g. 16:answer_mean,prompt_last; L2 10, PCA 64) instead of the best single layer and place")
     f = sub.add_parser("fit", help="fit the probe on every answer and write it to an adapter folder")
     f.add_argument("npz", type=Path)
     f.add_argument("answers", type=Path)
     f.add_argument("--layer", type=int, default=16, choices=LAYERS)
-    f.add_argument("--place", default="answer_mean", choices=("answer_mean",))
+    f.add_argument("--place", default="answer_mean", help="comma-separated: answer_mean, prompt_last (joined in this order)")
     f.add_argument("--l2", type=float, default=10.0)
     f.add_argument("--pca", type=int, default=64)
     f.add_argument("--folder", type=Path, required=True, help="the adapter folder the probe belongs to")
@@ -369,7 +389,7 @@ def main() -> int:
     if a.cmd == "extract":
         return extract(a.answers, a.out, a.cache, a.threads)
     if a.cmd == "eval":
-        return evaluate(a.npz, a.answers, (10.0, 100.0), (16, 64), a.json)
+        return evaluate(a.npz, a.answers, (10.0, 100.0), (16, 64), a.json, a.probe)
     if a.cmd == "fit":
         return fit(a.npz, a.answers, a.layer, a.place, a.l2, a.pca, a.folder, a.merged)
     return cost(a.answers, a.cache, a.domain, a.questions, a.rounds, a.threads, a.json)

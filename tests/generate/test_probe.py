@@ -30,8 +30,8 @@ def _with_probe(tiny_dir, tmp_path, seed=0):
     folder = tmp_path / "with-probe"
     shutil.copytree(tiny_dir, folder)
     hidden = json.loads((folder / "config.json").read_text())["hidden_size"]
-    w = np.random.default_rng(seed).normal(size=hidden)
-    HiddenProbe(layer=1, weight=w, bias=0.25, info={"test": True}).save(folder)
+    w = np.random.default_rng(seed).normal(size=2 * hidden)  # the answer's mean, then the prompt's last token
+    HiddenProbe(layer=1, weight=w, bias=0.25, place="answer_mean,prompt_last", info={"test": True}).save(folder)
     return folder
 
 
@@ -56,6 +56,8 @@ def test_the_recorded_states_are_those_of_a_full_forward_pass(tiny_dir):
             assert np.allclose(rec.steps[k + 1][row], full[row, plen + k].numpy(), rtol=1e-4, atol=1e-3)
         want = full[row, plen : plen + 3].numpy().mean(0)
         assert np.allclose(rec.answer_mean(row, [0, 1, 2]), want, rtol=1e-4, atol=1e-3)
+        both = rec.states(("answer_mean", "prompt_last"), row, [0, 1, 2])
+        assert np.allclose(both, np.concatenate([want, full[row, plen - 1].numpy()]), rtol=1e-4, atol=1e-3)
     assert rec.answer_mean(0, [seqs.shape[1] - plen - 1]) is None  # the last token was never read back
     # the hook is gone once the block ends
     n = len(rec.steps)
@@ -67,7 +69,7 @@ def test_the_recorded_states_are_those_of_a_full_forward_pass(tiny_dir):
 def test_the_generator_reports_its_folders_probe(tiny_dir, tmp_path):
     folder = _with_probe(tiny_dir, tmp_path)
     cached = _gen(folder)
-    assert cached.probe is not None and cached.probe.layer == 1
+    assert cached.probe is not None and cached.probe.layer == 1 and cached.probe.places == ("answer_mean", "prompt_last")
     outs = cached.generate_batch(QS, PS)
     plain = _gen(folder, prefix_cache=False).generate_batch(QS, PS)
     for a, b in zip(outs, plain):
@@ -105,8 +107,9 @@ def test_probe_files_round_trip_and_bad_ones_say_the_fix(tiny_dir, tmp_path):
     (tmp_path / PROBE_FILE).write_text(json.dumps({"layer": 1}))
     with pytest.raises(ConfigError, match="layer, weight and bias"):
         HiddenProbe.load(tmp_path)
-    with pytest.raises(ConfigError, match="place"):
-        HiddenProbe(layer=1, weight=np.zeros(2), bias=0.0, place="everywhere")
+    for bad in ("everywhere", "answer_mean,answer_mean", ""):
+        with pytest.raises(ConfigError, match="place"):
+            HiddenProbe(layer=1, weight=np.zeros(2), bias=0.0, place=bad)
     g = _gen(tiny_dir)
     assert len(decoder_layers(g.model)) == 2
     with pytest.raises(ConfigError, match="outside this model"):

@@ -463,7 +463,7 @@ class TransformersGenerator:
             confidence = {"lp_mean": sum(lps) / len(lps) if lps else 0.0, "lp_min": min(lps, default=0.0),
                           "margin_min": min(margins, default=0.0), "decline_lp": decline_lp[i]}
             if recorder is not None and self.probe is not None and not declined:
-                h = recorder.answer_mean(i, kept[:n_answer])
+                h = recorder.states(self.probe.places, i, kept[:n_answer])
                 if h is not None:
                     confidence["probe"] = self.probe.score(h)
             raw, snap = text, None

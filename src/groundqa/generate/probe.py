@@ -2,8 +2,8 @@
 
 While the generator writes an answer, a forward hook keeps the hidden state that one decoder layer
 gives each token it reads. The probe is a weight vector over the mean of those states across the
-answer's tokens (the citation mark left out), plus a bias: its value is the log-odds that the
-answer is right, as learned from the generator's own answers on the calibration set
+answer's tokens (the citation mark left out) and, where it names it, the state at the prompt's last
+token, plus a bias: its value is the log-odds that the answer is right, as learned from the generator's own answers on the calibration set
 (``benchmarks/generator_hidden_probe.py``). The guard reads it as the signal ``gen_probe``.
 
 A probe belongs to the weights it was fitted on, so it ships beside them: ``groundqa_probe.json``
@@ -24,14 +24,16 @@ import numpy as np
 from ..errors import ConfigError
 
 PROBE_FILE = "groundqa_probe.json"
-PLACES = ("answer_mean",)
+PLACES = ("answer_mean", "prompt_last")
+"""Where the probe reads the layer's states: the mean over the answer's tokens, and the prompt's last
+token (the state from which the model wrote the answer's first token)."""
 
 
 @dataclass(frozen=True)
 class HiddenProbe:
-    """``score(h) = h . weight + bias`` over the mean hidden state, after decoder layer ``layer``
-    (1-based: the output of the layer-th layer, ``hidden_states[layer]`` in transformers), of the
-    answer's tokens."""
+    """``score(h) = h . weight + bias``, ``h`` the states that decoder layer ``layer`` (1-based: the
+    output of the layer-th layer, ``hidden_states[layer]`` in transformers) gives at each of
+    ``places`` (comma-separated names of :data:`PLACES`), joined in that order."""
 
     layer: int
     weight: np.ndarray
@@ -40,15 +42,21 @@ class HiddenProbe:
     info: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.place not in PLACES:
-            raise ConfigError(f"probe place {self.place!r} is not known; use one of {PLACES}")
+        bad = [p for p in self.places if p not in PLACES] or ([] if self.places else [self.place])
+        if bad or len(set(self.places)) != len(self.places):
+            raise ConfigError(f"probe place {self.place!r} is not valid; name each of {PLACES} at most once, comma-separated")
         if not isinstance(self.layer, int) or self.layer < 1:
             raise ConfigError(f"probe layer {self.layer!r} must be a layer number from 1")
 
+    @property
+    def places(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.place.split(",") if p.strip())
+
     def score(self, hidden: np.ndarray) -> float:
+        """The probe's value for ``hidden``: the states of :attr:`places`, joined in that order."""
         h = np.asarray(hidden, dtype=np.float64).reshape(-1)
         if h.shape[0] != self.weight.shape[0]:
-            raise ConfigError(f"the probe reads hidden states of size {self.weight.shape[0]}, the model gives {h.shape[0]}: "
+            raise ConfigError(f"the probe reads {self.weight.shape[0]} hidden values, the model gives {h.shape[0]}: "
                               f"the probe was fitted on other weights; remove {PROBE_FILE} from the folder or fit it again")
         return float(h @ self.weight + self.bias)
 
@@ -126,3 +134,11 @@ class HiddenRecorder:
         of batch row ``row``; None where none of them was read (the answer hit the token limit)."""
         got = [self.steps[k + 1][row] for k in positions if k + 1 < len(self.steps)]
         return np.mean(got, axis=0) if got else None
+
+    def states(self, places: Sequence[str], row: int, positions: Sequence[int]) -> np.ndarray | None:
+        """The states of ``places`` (see :data:`PLACES`) for batch row ``row``, joined in order;
+        None where the answer's tokens were not read."""
+        mean = self.answer_mean(row, positions)
+        if mean is None or not self.steps:
+            return None
+        return np.concatenate([mean if p == "answer_mean" else self.steps[0][row] for p in places])
