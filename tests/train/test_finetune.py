@@ -174,10 +174,16 @@ def test_lora_through_the_cli_then_bench_qa(tmp_path, tiny_dir):
     gen = torch.Generator().manual_seed(0)
     save_file({k: (torch.randn(v.shape, generator=gen) * 0.5).to(v.dtype) if "lora_B" in k else v for k, v in weights.items()},
               str(out / "adapter_model.safetensors"), metadata={"format": "pt"})
+    import numpy as np
+
+    from groundqa.generate.probe import HiddenProbe
+
+    HiddenProbe(layer=1, weight=np.zeros(32), bias=0.0).save(out)  # a probe fitted on these weights
     half = tmp_path / "lora-half"
     assert main(["adapter-scale", str(out), "--scale", "0.5", "--out", str(half), "--note", "picked on dev"]) == 0
     card_h = json.loads((half / "groundqa_card.json").read_text())
     assert card_h["scaled"]["scale"] == 0.5 and card_h["scaled"]["note"] == "picked on dev"
+    assert not (half / "groundqa_probe.json").exists()  # the scaled weights are not the ones it was fitted on
     assert card_h["scaled"]["forgetting_after"]["perplexity"] > 1 and "Scaled after training" in (half / "README.md").read_text()
     assert json.loads((half / "adapter_config.json").read_text())["lora_alpha"] == card["hyperparameters"]["lora_alpha"] * 0.5
     weights_of = {name: TransformersGenerator(ref, device="cpu").model.state_dict()

@@ -636,7 +636,8 @@ def scale_adapter(src: str | os.PathLike[str], dst: str | os.PathLike[str], scal
     The delta of a LoRA adapter is ``(lora_alpha / r) * B @ A``; scaling ``lora_alpha`` interpolates
     between the base model (0) and the trained adapter (1), a weight-space interpolation known to
     trade a little task accuracy for much less forgetting. Pick ``scale`` on dev data (``note`` says
-    how it was picked). The copy's card records the scale and a fresh forgetting check.
+    how it was picked). The copy's card records the scale and a fresh forgetting check. A probe
+    of the source's hidden state (``groundqa_probe.json``) is not copied: fit one for the copy.
     """
     src, dst = Path(src), Path(dst)
     cfg_path = src / "adapter_config.json"
@@ -653,7 +654,10 @@ def scale_adapter(src: str | os.PathLike[str], dst: str | os.PathLike[str], scal
         raise ConfigError(f"{src} uses rsLoRA or per-module alpha/rank patterns; scale_adapter handles plain LoRA only")
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("checkpoints"))
+    from ..generate.probe import PROBE_FILE
+
+    # a hidden-state probe belongs to the weights it was fitted on: the scaled copy has other weights
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("checkpoints", PROBE_FILE))
     trained_alpha = cfg["lora_alpha"]
     cfg["lora_alpha"] = trained_alpha * scale
     (tmp / "adapter_config.json").write_text(json.dumps(cfg, indent=2))
