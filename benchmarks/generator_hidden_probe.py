@@ -118,8 +118,9 @@ SHIPPED = ("seg_lex_min,idf_union,focus_all,missing_numbers,missing_names,missin
 COMPACT = "seg_lex_min,idf_union,nli_concat,gen_lp_mean,gen_decline_gap,ans_ctx".split(",")
 
 
-def fit_probe(H: np.ndarray, y: np.ndarray, l2: float, dims: int) -> Any:
-    """A linear probe: standardise, keep the top ``dims`` principal directions, L2 logistic."""
+def collapse(H: np.ndarray, y: np.ndarray, l2: float, dims: int) -> tuple[np.ndarray, float]:
+    """Fit the probe (standardise, top ``dims`` principal directions, L2 logistic) and fold it into
+    one weight vector and bias over the raw states: ``H @ w + b`` is its log-odds."""
     from groundqa.verify.combiner import fit_logistic
 
     mu, sd = H.mean(0), H.std(0) + 1e-6
@@ -129,7 +130,15 @@ def fit_probe(H: np.ndarray, y: np.ndarray, l2: float, dims: int) -> Any:
     Zp = Z @ P
     m2, s2 = Zp.mean(0), Zp.std(0) + 1e-9
     w, b = fit_logistic((Zp - m2) / s2, y, l2=l2)
-    return lambda X: ((((X - mu) / sd) @ P - m2) / s2) @ w + b
+    v = P @ (w / s2)
+    return v / sd, float(b - (m2 / s2) @ w - (mu / sd) @ v)
+
+
+def fit_probe(H: np.ndarray, y: np.ndarray, l2: float, dims: int) -> Any:
+    """A linear probe: standardise, keep the top ``dims`` principal directions, L2 logistic; returned
+    as the function from states to log-odds (:func:`collapse` gives its weight vector and bias)."""
+    w, b = collapse(H, y, l2, dims)
+    return lambda X: X @ w + b
 
 
 def auroc(s: Any, y: Any) -> float:
@@ -265,21 +274,6 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
     if out_json:
         out_json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0
-
-
-def collapse(H: np.ndarray, y: np.ndarray, l2: float, dims: int) -> tuple[np.ndarray, float]:
-    """:func:`fit_probe` as one weight vector and bias over the raw hidden state."""
-    from groundqa.verify.combiner import fit_logistic
-
-    mu, sd = H.mean(0), H.std(0) + 1e-6
-    Z = (H - mu) / sd
-    _, _, vt = np.linalg.svd(Z - Z.mean(0), full_matrices=False)
-    P = vt[:dims].T
-    Zp = Z @ P
-    m2, s2 = Zp.mean(0), Zp.std(0) + 1e-9
-    w, b = fit_logistic((Zp - m2) / s2, y, l2=l2)
-    v = P @ (w / s2)
-    return v / sd, float(b - (m2 / s2) @ w - (mu / sd) @ v)
 
 
 def fit(npz: Path, answers: Path, layer: int, place: str, l2: float, dims: int, folder: Path, merged: Path) -> int:
