@@ -106,6 +106,61 @@ def states(H: np.ndarray, rows: list[int], layer: int, place: str) -> np.ndarray
     return np.concatenate([H[rows, LAYERS.index(layer), PLACES.index(p.strip())] for p in place.split(",")], axis=1)
 
 
+def collect(answers: Path, out: Path, cache: Path, top_ks: tuple[int, ...], threads: int) -> int:
+    """More of the generator's own answers for fitting a probe: each question of ``answers`` asked
+    again with ``top_k`` passages for each of ``top_ks`` (other prompts, so partly other answers),
+    the probe's states kept while the generator writes (its hook, no second pass), each answer
+    judged by the calibration set's rule. Declines are left out. One NPZ per top_k: ids
+    (``<id>#k<top_k>``), domains, labels, states (layer 16, answer mean)."""
+    import dataclasses
+
+    import torch
+    from calibration_set import right  # this script's folder is on sys.path
+
+    from groundqa.generate import make_generator
+    from groundqa.generate.probe import HiddenProbe
+    from groundqa.index import HybridIndex
+
+    torch.set_num_threads(threads)
+    recs = [json.loads(line) for line in answers.read_text(encoding="utf-8").splitlines() if line.strip()]
+    gen = make_generator("default")
+    gen.warm_up()
+    seen: list[np.ndarray] = []
+
+    class Keep(HiddenProbe):
+        def score(self, hidden: np.ndarray) -> float:  # keep the states; the "score" is where they are kept
+            seen.append(np.asarray(hidden, dtype=np.float32))
+            return float(len(seen) - 1)
+
+    base = gen.probe
+    assert base is not None, "the default generator's folder has no probe"
+    gen.probe = Keep(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in recs:
+        by.setdefault(r["domain"], []).append(r)
+    for k in top_ks:
+        path = out.parent / f"{out.stem}.k{k}.npz"
+        if path.exists():
+            continue
+        ids, doms, labels, hs = [], [], [], []
+        t0 = time.perf_counter()
+        for dom, rows in by.items():
+            index = HybridIndex.load(cache / dom)
+            qs = [r["question"].strip() for r in rows]
+            hits = index.search_batch(qs, top_k=k)
+            for g, r in zip(gen.generate_batch(qs, hits), rows):
+                if g.declined or "probe" not in g.confidence:
+                    continue
+                ids.append(f"{r['id']}#k{k}")
+                doms.append(dom)
+                labels.append(bool(right(r, g.text)))
+                hs.append(seen[int(g.confidence["probe"])])
+            print(f"top_k {k}: {dom} done, {len(ids)} answers ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+        np.savez(path, ids=np.array(ids), domains=np.array(doms), labels=np.array(labels), h=np.stack(hs).astype(np.float16))
+        seen.clear()
+    return 0
+
+
 def load(out: Path) -> tuple[list[str], np.ndarray]:
     parts = sorted(out.parent.glob(out.stem + ".part*.npz"))
     ids = [str(i) for p in parts for i in np.load(p)["ids"]]
@@ -152,7 +207,7 @@ def auroc(s: Any, y: Any) -> float:
 
 
 def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[int, ...], out_json: Path | None,
-             spec: str | None = None) -> int:
+             spec: str | None = None, extra: tuple[Path, ...] = ()) -> int:
     from calibration_fit import answer_support  # this script's folder is on sys.path
 
     from groundqa.metrics.selective import selective_metrics
@@ -210,6 +265,22 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
     report["chosen_probe"] = key
     lab = {r["id"]: bool(r["right"]) for r in scored}
     dom_of = {r["id"]: r["domain"] for r in scored}
+    # more answers for the probe's fit only (``collect``): a corpus's extra answers are left out
+    # wherever the corpus itself is
+    dim = len(next(iter(hid.values())))
+    ex = [np.load(p) for p in extra]
+    ex_X = np.concatenate([e["h"].astype(np.float32) for e in ex]) if ex else np.zeros((0, dim), np.float32)
+    ex_y = np.concatenate([e["labels"] for e in ex]) if ex else np.zeros(0, bool)
+    ex_d = np.concatenate([e["domains"] for e in ex]) if ex else np.zeros(0, str)
+    if ex:
+        if ex_X.shape[1] != dim:
+            raise SystemExit(f"--extra holds states of size {ex_X.shape[1]}, the probe reads {dim}: collect reads layer 16's answer mean")
+        report["extra"] = {"files": [str(p) for p in extra], "answers": int(len(ex_y)), "right": int(ex_y.sum())}
+
+    def train_set(ids: list[str], allowed: set[str]) -> tuple[np.ndarray, np.ndarray]:
+        m = np.isin(ex_d, sorted(allowed))
+        return (np.concatenate([np.stack([hid[i] for i in ids]), ex_X[m]]),
+                np.concatenate([np.array([lab[i] for i in ids], bool), ex_y[m].astype(bool)]))
 
     def probe_scores(train_doms: list[str], cross: bool) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -219,7 +290,7 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
                 tr = [i for i in ids_t if dom_of[i] != e]
                 te = [i for i in ids_t if dom_of[i] == e]
                 if te:
-                    f = fit_probe(np.stack([hid[i] for i in tr]), np.array([lab[i] for i in tr]), l2, dims)
+                    f = fit_probe(*train_set(tr, set(train_doms) - {e}), l2, dims)
                     out.update(zip(te, f(np.stack([hid[i] for i in te])).tolist()))
         return out
 
@@ -233,7 +304,7 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
                 ps = probe_scores(rest, cross=True) if with_probe else {}
                 tr_ids = [i for i in hid if dom_of[i] in rest]
                 if with_probe:
-                    f = fit_probe(np.stack([hid[i] for i in tr_ids]), np.array([lab[i] for i in tr_ids]), l2, dims)
+                    f = fit_probe(*train_set(tr_ids, set(rest)), l2, dims)
                     te_ids = [r["id"] for r in scored if r["domain"] == d]
                     ps.update(zip(te_ids, f(np.stack([hid[i] for i in te_ids])).tolist()))
                 rows, y = [], []
@@ -276,10 +347,12 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
     return 0
 
 
-def fit(npz: Path, answers: Path, layer: int, place: str, l2: float, dims: int, folder: Path, merged: Path) -> int:
-    """Fit the probe on every answer and write it to ``folder``; write ``merged``: the answers with
-    ``gen_probe`` in each claim's signals, each domain's from a probe fitted on the other domains
-    (what the combiner sees on a corpus the probe never saw)."""
+def fit(npz: Path, answers: Path, layer: int, place: str, l2: float, dims: int, folder: Path, merged: Path,
+        extra: tuple[Path, ...] = ()) -> int:
+    """Fit the probe on every answer (and the ``extra`` answers of ``collect``) and write it to
+    ``folder``; write ``merged``: the answers with ``gen_probe`` in each claim's signals, each
+    domain's from a probe fitted on the other domains (what the combiner sees on a corpus the probe
+    never saw)."""
     from groundqa.generate.probe import HiddenProbe
 
     ids, H = load(npz)
@@ -289,15 +362,22 @@ def fit(npz: Path, answers: Path, layer: int, place: str, l2: float, dims: int, 
     X = states(H, [pos[r["id"]] for r in scored], layer, place)
     y = np.array([bool(r["right"]) for r in scored])
     dom = np.array([r["domain"] for r in scored])
-    w, b = collapse(X, y, l2, dims)
+    ex = [np.load(p) for p in extra]
+    if ex and (layer, place) != (16, "answer_mean"):
+        raise SystemExit("--extra holds layer 16's answer mean (what collect keeps); fit that probe, or drop --extra")
+    ex_X = np.concatenate([e["h"].astype(X.dtype) for e in ex]) if ex else np.zeros((0, X.shape[1]), X.dtype)
+    ex_y = np.concatenate([e["labels"] for e in ex]).astype(bool) if ex else np.zeros(0, bool)
+    ex_d = np.concatenate([e["domains"] for e in ex]) if ex else np.zeros(0, str)
+    w, b = collapse(np.concatenate([X, ex_X]), np.concatenate([y, ex_y]), l2, dims)
     info = {"fitted_on": str(answers), "answers": len(scored), "right": int(y.sum()), "domains": sorted(set(dom.tolist())),
+            "extra": {"files": [str(p) for p in extra], "answers": int(len(ex_y)), "right": int(ex_y.sum())} if ex else None,
             "l2": l2, "pca": dims, "label": "the answer is right (the calibration set's rule)",
             "command": "python " + " ".join(sys.argv), "fitted": time.strftime("%Y-%m-%d")}
     probe = HiddenProbe(layer=layer, weight=w, bias=b, place=place, info=info)
     print("wrote", probe.save(folder), file=sys.stderr)
     cross = {}
     for d in sorted(set(dom.tolist())):
-        wd, bd = collapse(X[dom != d], y[dom != d], l2, dims)
+        wd, bd = collapse(np.concatenate([X[dom != d], ex_X[ex_d != d]]), np.concatenate([y[dom != d], ex_y[ex_d != d]]), l2, dims)
         cross.update({r["id"]: float(X[k] @ wd + bd) for k, r in enumerate(scored) if r["domain"] == d})
     with merged.open("w", encoding="utf-8") as f:
         for r in recs:
@@ -359,6 +439,8 @@ def main() -> int:
     v.add_argument("npz", type=Path)
     v.add_argument("answers", type=Path)
     v.add_argument("--json", type=Path, default=None)
+    v.add_argument("--extra", nargs="*", type=Path, default=[],
+                   help="NPZ files from collect: more answers for the combiner's probe (layer 16, answer mean), each left out with its corpus")
     v.add_argument("--probe", default=None, metavar="LAYER:PLACES",
                    help="put this probe in the combiner (e.g. 16:answer_mean,prompt_last; L2 10, PCA 64) instead of the best single layer and place")
     f = sub.add_parser("fit", help="fit the probe on every answer and write it to an adapter folder")
@@ -368,9 +450,16 @@ def main() -> int:
     f.add_argument("--place", default="answer_mean", help="comma-separated: answer_mean, prompt_last (joined in this order)")
     f.add_argument("--l2", type=float, default=10.0)
     f.add_argument("--pca", type=int, default=64)
+    f.add_argument("--extra", nargs="*", type=Path, default=[], help="NPZ files from collect: more answers for the probe's fit")
     f.add_argument("--folder", type=Path, required=True, help="the adapter folder the probe belongs to")
     f.add_argument("--merged", type=Path, required=True,
                    help="write the answers here with gen_probe in each claim's signals (each corpus scored by a probe fitted on the others)")
+    m = sub.add_parser("collect", help="more answers for the probe's fit: the same questions asked with other numbers of passages")
+    m.add_argument("answers", type=Path)
+    m.add_argument("out", type=Path, help="NPZ name; one file per top_k is written beside it")
+    m.add_argument("--top-k", default="2,6", help="comma-separated numbers of passages (the calibration set used 4)")
+    m.add_argument("--threads", type=int, default=2)
+    m.add_argument("--cache", type=Path, default=Path("runs/calibration/index"))
     c = sub.add_parser("cost", help="generation time with and without the probe, interleaved")
     c.add_argument("answers", type=Path)
     c.add_argument("--domain", default="squad")
@@ -383,9 +472,11 @@ def main() -> int:
     if a.cmd == "extract":
         return extract(a.answers, a.out, a.cache, a.threads)
     if a.cmd == "eval":
-        return evaluate(a.npz, a.answers, (10.0, 100.0), (16, 64), a.json, a.probe)
+        return evaluate(a.npz, a.answers, (10.0, 100.0), (16, 64), a.json, a.probe, tuple(a.extra))
+    if a.cmd == "collect":
+        return collect(a.answers, a.out, a.cache, tuple(int(k) for k in a.top_k.split(",")), a.threads)
     if a.cmd == "fit":
-        return fit(a.npz, a.answers, a.layer, a.place, a.l2, a.pca, a.folder, a.merged)
+        return fit(a.npz, a.answers, a.layer, a.place, a.l2, a.pca, a.folder, a.merged, tuple(a.extra))
     return cost(a.answers, a.cache, a.domain, a.questions, a.rounds, a.threads, a.json)
 
 

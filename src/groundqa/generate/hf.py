@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -12,8 +13,8 @@ from ..errors import ConfigError
 from ..runtime import apply_threads, check_threads
 from ..text import CITATION_OPEN
 from .base import Generation, passage_texts
-from .probe import HiddenProbe, HiddenRecorder
 from .context import DEFAULT_WINDOW_WORDS, Window, check_context, check_window_words, ground_in_windows, passage_windows
+from .probe import HiddenProbe, HiddenRecorder
 from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
 
 
@@ -407,11 +408,7 @@ class TransformersGenerator:
         t0 = time.perf_counter()
         recorder = HiddenRecorder(self._model, self.probe.layer) if self.probe is not None else None
         with torch.inference_mode():
-            if recorder is not None:
-                with recorder:
-                    out = self._model.generate(**enc, **kw, stopping_criteria=StoppingCriteriaList([crit]),
-                                               output_logits=True, return_dict_in_generate=True)
-            else:
+            with recorder if recorder is not None else contextlib.nullcontext():  # the probe's layer, while it writes
                 out = self._model.generate(**enc, **kw, stopping_criteria=StoppingCriteriaList([crit]),
                                            output_logits=True, return_dict_in_generate=True)
             seqs = out.sequences
