@@ -111,7 +111,7 @@ def collect(answers: Path, out: Path, cache: Path, top_ks: tuple[int, ...], thre
     again with ``top_k`` passages for each of ``top_ks`` (other prompts, so partly other answers),
     the probe's states kept while the generator writes (its hook, no second pass), each answer
     judged by the calibration set's rule. Declines are left out. One NPZ per top_k: ids
-    (``<id>#k<top_k>``), domains, labels, states (layer 16, answer mean)."""
+    (``<id>#k<top_k>``), domains, labels, states (the shipped probe's layer and places)."""
     import dataclasses
 
     import torch
