@@ -106,7 +106,17 @@ def states(H: np.ndarray, rows: list[int], layer: int, place: str) -> np.ndarray
     return np.concatenate([H[rows, LAYERS.index(layer), PLACES.index(p.strip())] for p in place.split(",")], axis=1)
 
 
-def collect(answers: Path, out: Path, cache: Path, top_ks: tuple[int, ...], threads: int) -> int:
+def questions_of(path: Path) -> list[dict[str, Any]]:
+    """The questions of a calibration answers file (JSONL), or of a docs-QA questions file
+    (``benchmarks/data/docs_qa/<corpus>_questions*.json``, its corpus from the file name)."""
+    if path.suffix == ".jsonl":
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    corpus = path.name.split("_questions")[0]
+    return [{"domain": corpus, "group": q["source"] or f"unanswerable:{q['id']}", "id": q["id"], "question": q["question"],
+             "answers": q["answers"], "answerable": q["answerable"]} for q in json.loads(path.read_text(encoding="utf-8"))["questions"]]
+
+
+def collect(answers: list[Path], out: Path, cache: Path, top_ks: tuple[int, ...], threads: int) -> int:
     """More of the generator's own answers for fitting a probe: each question of ``answers`` asked
     again with ``top_k`` passages for each of ``top_ks`` (other prompts, so partly other answers),
     the probe's states kept while the generator writes (its hook, no second pass), each answer
@@ -122,7 +132,7 @@ def collect(answers: Path, out: Path, cache: Path, top_ks: tuple[int, ...], thre
     from groundqa.index import HybridIndex
 
     torch.set_num_threads(threads)
-    recs = [json.loads(line) for line in answers.read_text(encoding="utf-8").splitlines() if line.strip()]
+    recs = [r for p in answers for r in questions_of(p)]
     gen = make_generator("default")
     gen.warm_up()
     seen: list[np.ndarray] = []
@@ -455,7 +465,7 @@ def main() -> int:
     f.add_argument("--merged", type=Path, required=True,
                    help="write the answers here with gen_probe in each claim's signals (each corpus scored by a probe fitted on the others)")
     m = sub.add_parser("collect", help="more answers for the probe's fit: the same questions asked with other numbers of passages")
-    m.add_argument("answers", type=Path)
+    m.add_argument("answers", type=Path, nargs="+", help="calibration answers (JSONL) or docs-QA questions files (JSON)")
     m.add_argument("out", type=Path, help="NPZ name; one file per top_k is written beside it")
     m.add_argument("--top-k", default="2,6", help="comma-separated numbers of passages (the calibration set used 4)")
     m.add_argument("--threads", type=int, default=2)

@@ -40,3 +40,21 @@ def test_judging_rule():
     assert b.is_right("It lasts 2 weeks.", ["2 weeks", "14 days"])
     assert b.is_right("['GET']", ["GET"]) and not b.is_right("GETTER", ["GET"])
     assert not b.is_right("The documents do not contain the answer.", ["GET"])
+
+
+def test_further_questions_name_a_file_that_holds_the_answer():
+    """The tenth session's ``*_questions_more.json``: unique ids and questions, none repeated from
+    the corpus's first file, and every answerable one's gold answer (some accepted form) in its file."""
+    norm = _bench().normalise
+    for corpus in ("click-8.1.7", "flask-3.0.3", "jinja-3.1.4", "markdown-3.11.3"):
+        name = corpus.split("-")[0]
+        qs = json.loads((DATA / f"{name}_questions_more.json").read_text(encoding="utf-8"))["questions"]
+        first = {q["question"] for q in json.loads((DATA / f"{name}_questions.json").read_text(encoding="utf-8"))["questions"]}
+        assert len(qs) == 50 and sum(q["answerable"] for q in qs) == 40
+        assert len({q["id"] for q in qs}) == 50 and len({q["question"] for q in qs}) == 50 and not first & {q["question"] for q in qs}
+        for q in qs:
+            if not q["answerable"]:
+                assert q["answers"] == [] and q["source"] is None
+                continue
+            text = norm((DATA / corpus / "docs" / q["source"]).read_text(encoding="utf-8"))
+            assert any(norm(g) in text for g in q["answers"]), (q["id"], q["answers"], q["source"])
