@@ -59,6 +59,22 @@ def test_the_recorded_states_are_those_of_a_full_forward_pass(tiny_dir):
         both = rec.states(("answer_mean", "prompt_last"), row, [0, 1, 2])
         assert np.allclose(both, np.concatenate([want, full[row, plen - 1].numpy()]), rtol=1e-4, atol=1e-3)
     assert rec.answer_mean(0, [seqs.shape[1] - plen - 1]) is None  # the last token was never read back
+    # forward calls of another thread (another worker's batch, a streamed answer) are not this one's
+    import threading
+
+    ran = []
+
+    def elsewhere():
+        with torch.inference_mode():
+            ran.append(model(input_ids=seqs[:1]).logits.shape)
+
+    with torch.inference_mode(), HiddenRecorder(model, 1) as mine:
+        other = threading.Thread(target=elsewhere)
+        other.start()
+        other.join()
+        assert len(ran) == 1 and mine.steps == []
+        model(input_ids=seqs[:1])
+        assert len(mine.steps) == 1
     # the hook is gone once the block ends
     n = len(rec.steps)
     with torch.inference_mode():

@@ -15,6 +15,7 @@ one row per token: nothing measurable next to the decoding itself.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -104,8 +105,10 @@ def decoder_layers(model: Any) -> Sequence[Any]:
 
 
 class HiddenRecorder:
-    """While active, keeps the last position's output of one decoder layer at every forward call:
-    call 0 reads the prompt (its last token), call k+1 reads generated token k."""
+    """While active, keeps the last position's output of one decoder layer at every forward call
+    made by the thread that entered it: call 0 reads the prompt (its last token), call k+1 reads
+    generated token k. The hook sits on a module every thread shares, so calls from other threads
+    (another worker's batch, a streamed answer) are left out."""
 
     def __init__(self, model: Any, layer: int) -> None:
         layers = decoder_layers(model)
@@ -114,13 +117,17 @@ class HiddenRecorder:
         self._module = layers[layer - 1]
         self.steps: list[np.ndarray] = []
         self._handle: Any = None
+        self._thread: int | None = None
 
     def _hook(self, module: Any, args: Any, output: Any) -> None:
+        if threading.get_ident() != self._thread:
+            return
         h = output[0] if isinstance(output, (tuple, list)) else output
         self.steps.append(h[:, -1, :].detach().float().cpu().numpy())
 
     def __enter__(self) -> "HiddenRecorder":
         self.steps = []
+        self._thread = threading.get_ident()
         self._handle = self._module.register_forward_hook(self._hook)
         return self
 
