@@ -43,8 +43,8 @@ class HiddenProbe:
     info: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        bad = [p for p in self.places if p not in PLACES] or ([] if self.places else [self.place])
-        if bad or len(set(self.places)) != len(self.places):
+        places = self.places
+        if not places or any(p not in PLACES for p in places) or len(set(places)) != len(places):
             raise ConfigError(f"probe place {self.place!r} is not valid; name each of {PLACES} at most once, comma-separated")
         if not isinstance(self.layer, int) or self.layer < 1:
             raise ConfigError(f"probe layer {self.layer!r} must be a layer number from 1")
