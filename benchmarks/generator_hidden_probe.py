@@ -16,6 +16,13 @@ nested leave one corpus out (the left-out corpus is seen by neither the probe no
 answers file again with ``gen_probe`` in each claim's signals, each corpus's value from a probe
 fitted on the other corpora, for ``calibration_fit.py``.
 
+``collect``: more of the generator's own answers with their states, kept by the generator's hook
+while it writes: calibration or docs-QA questions asked with other numbers of passages, or (``--squad
+A,U``) a larger draw of SQuAD questions made as ``calibration_set.py`` makes it.
+
+``fit --within squad`` scores SQuAD's calibration answers article by article (a probe fitted on all
+but the article, collected answers included) instead of by a probe that never saw SQuAD.
+
 ``cost``: generation time with and without the probe, interleaved.
 
     python benchmarks/generator_hidden_probe.py extract benchmarks/results/calibration/calibration_answers.jsonl runs/probe/cal.npz
@@ -106,6 +113,24 @@ def states(H: np.ndarray, rows: list[int], layer: int, place: str) -> np.ndarray
     return np.concatenate([H[rows, LAYERS.index(layer), PLACES.index(p.strip())] for p in place.split(",")], axis=1)
 
 
+def extra_states(e: Any, place: str) -> np.ndarray:
+    """The states of ``place`` (comma-separated) in an NPZ of ``collect``, which keeps the places
+    it was asked for (``place``; files without it kept the answer mean), joined in that order."""
+    kept = [p.strip() for p in str(e["place"]).split(",")] if "place" in e else ["answer_mean"]
+    want = [p.strip() for p in place.split(",")]
+    if any(p not in kept for p in want):
+        raise SystemExit(f"the collected states hold {','.join(kept)}; the probe reads {place}: collect them with --place {place}")
+    h = e["h"].astype(np.float32)
+    size = h.shape[1] // len(kept)
+    return np.concatenate([h[:, kept.index(p) * size : (kept.index(p) + 1) * size] for p in want], axis=1)
+
+
+def fresh(e: Any, cal_ids: set[str]) -> np.ndarray:
+    """Which answers of a ``collect`` NPZ are new: not a calibration question asked again as the
+    calibration set asked it (4 passages), which would count the same answer twice."""
+    return np.array([not (i.endswith("#k4") and i[: -len("#k4")] in cal_ids) for i in e["ids"].tolist()], bool)
+
+
 def questions_of(path: Path) -> list[dict[str, Any]]:
     """The questions of a calibration answers file (JSONL), or of a docs-QA questions file
     (``benchmarks/data/docs_qa/<corpus>_questions*.json``, its corpus from the file name)."""
@@ -116,16 +141,20 @@ def questions_of(path: Path) -> list[dict[str, Any]]:
              "answers": q["answers"], "answerable": q["answerable"]} for q in json.loads(path.read_text(encoding="utf-8"))["questions"]]
 
 
-def collect(answers: list[Path], out: Path, cache: Path, top_ks: tuple[int, ...], threads: int) -> int:
+def collect(answers: list[Path], out: Path, cache: Path, top_ks: tuple[int, ...], threads: int,
+            squad: tuple[int, int] | None = None, place: str | None = None) -> int:
     """More of the generator's own answers for fitting a probe: each question of ``answers`` asked
     again with ``top_k`` passages for each of ``top_ks`` (other prompts, so partly other answers),
     the probe's states kept while the generator writes (its hook, no second pass), each answer
-    judged by the calibration set's rule. Declines are left out. One NPZ per top_k: ids
-    (``<id>#k<top_k>``), domains, labels, states (the shipped probe's layer and places)."""
+    judged by the calibration set's rule. Declines are left out. With ``squad`` (answerable,
+    unanswerable), also SQuAD questions drawn as ``calibration_set.py`` draws them (the same seed,
+    so a superset of its questions; their ids are the calibration set's). One NPZ per top_k: ids
+    (``<id>#k<top_k>``), domains, groups, labels, place, states (the shipped probe's layer; its
+    places unless ``place`` names others)."""
     import dataclasses
 
     import torch
-    from calibration_set import right  # this script's folder is on sys.path
+    from calibration_set import right, squad_questions  # this script's folder is on sys.path
 
     from groundqa.generate import make_generator
     from groundqa.generate.probe import HiddenProbe
@@ -133,6 +162,8 @@ def collect(answers: list[Path], out: Path, cache: Path, top_ks: tuple[int, ...]
 
     torch.set_num_threads(threads)
     recs = [r for p in answers for r in questions_of(p)]
+    if squad:
+        recs += squad_questions(squad[0], squad[1], seed=0)[1]
     gen = make_generator("default")
     gen.warm_up()
     seen: list[np.ndarray] = []
@@ -144,7 +175,8 @@ def collect(answers: list[Path], out: Path, cache: Path, top_ks: tuple[int, ...]
 
     base = gen.probe
     assert base is not None, "the default generator's folder has no probe"
-    gen.probe = Keep(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
+    keep = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+    gen.probe = Keep(**dict(keep, place=place or base.place))
     by: dict[str, list[dict[str, Any]]] = {}
     for r in recs:
         by.setdefault(r["domain"], []).append(r)
@@ -152,21 +184,26 @@ def collect(answers: list[Path], out: Path, cache: Path, top_ks: tuple[int, ...]
         path = out.parent / f"{out.stem}.k{k}.npz"
         if path.exists():
             continue
-        ids, doms, labels, hs = [], [], [], []
+        ids, doms, groups, labels, hs = [], [], [], [], []
         t0 = time.perf_counter()
         for dom, rows in by.items():
             index = HybridIndex.load(cache / dom)
-            qs = [r["question"].strip() for r in rows]
-            hits = index.search_batch(qs, top_k=k)
-            for g, r in zip(gen.generate_batch(qs, hits), rows):
-                if g.declined or "probe" not in g.confidence:
-                    continue
-                ids.append(f"{r['id']}#k{k}")
-                doms.append(dom)
-                labels.append(bool(right(r, g.text)))
-                hs.append(seen[int(g.confidence["probe"])])
-            print(f"top_k {k}: {dom} done, {len(ids)} answers ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-        np.savez(path, ids=np.array(ids), domains=np.array(doms), labels=np.array(labels), h=np.stack(hs).astype(np.float16))
+            for s in range(0, len(rows), 64):  # report as it goes: a SQuAD draw takes an hour
+                part = rows[s : s + 64]
+                qs = [r["question"].strip() for r in part]
+                hits = index.search_batch(qs, top_k=k)
+                for g, r in zip(gen.generate_batch(qs, hits), part):
+                    if g.declined or "probe" not in g.confidence:
+                        continue
+                    ids.append(f"{r['id']}#k{k}")
+                    doms.append(dom)
+                    groups.append(str(r.get("group", "")))
+                    labels.append(bool(right(r, g.text)))
+                    hs.append(seen[int(g.confidence["probe"])])
+                print(f"top_k {k}: {dom} {s + len(part)}/{len(rows)}, {len(ids)} answers ({time.perf_counter() - t0:.0f} s)",
+                      file=sys.stderr, flush=True)
+        np.savez(path, ids=np.array(ids), domains=np.array(doms), groups=np.array(groups), labels=np.array(labels),
+                 place=np.array(gen.probe.place), h=np.stack(hs).astype(np.float16))
         seen.clear()
     return 0
 
@@ -278,13 +315,16 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
     # more answers for the probe's fit only (``collect``): a corpus's extra answers are left out
     # wherever the corpus itself is
     dim = len(next(iter(hid.values())))
-    ex = [np.load(p) for p in extra]
-    ex_X = np.concatenate([e["h"].astype(np.float32) for e in ex]) if ex else np.zeros((0, dim), np.float32)
+    ex = [dict(np.load(p)) for p in extra]
+    for e in ex:  # each calibration question once
+        keep = fresh(e, set(hid))
+        e.update({k: v[keep] for k, v in e.items() if k != "place"})
+    if ex and int(key[1:].split("/")[0]) != 16:
+        raise SystemExit(f"--extra holds layer 16's states (what collect keeps); the probe chosen is {key}: name one with --probe 16:PLACES")
+    ex_X = np.concatenate([extra_states(e, key.split("/")[1]) for e in ex]) if ex else np.zeros((0, dim), np.float32)
     ex_y = np.concatenate([e["labels"] for e in ex]) if ex else np.zeros(0, bool)
     ex_d = np.concatenate([e["domains"] for e in ex]) if ex else np.zeros(0, str)
     if ex:
-        if ex_X.shape[1] != dim:
-            raise SystemExit(f"--extra holds states of size {ex_X.shape[1]}, the probe reads {dim}: collect reads layer 16's answer mean")
         report["extra"] = {"files": [str(p) for p in extra], "answers": int(len(ex_y)), "right": int(ex_y.sum())}
 
     def train_set(ids: list[str], allowed: set[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -358,11 +398,12 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
 
 
 def fit(npz: Path, answers: Path, layer: int, place: str, l2: float, dims: int, folder: Path, merged: Path,
-        extra: tuple[Path, ...] = ()) -> int:
+        extra: tuple[Path, ...] = (), within: tuple[str, ...] = ()) -> int:
     """Fit the probe on every answer (and the ``extra`` answers of ``collect``) and write it to
     ``folder``; write ``merged``: the answers with ``gen_probe`` in each claim's signals, each
     domain's from a probe fitted on the other domains (what the combiner sees on a corpus the probe
-    never saw)."""
+    never saw), or for a domain in ``within``, each group's (article's) from a probe fitted on
+    everything but that group (what it sees on a new article of a kind of text it was fitted on)."""
     from groundqa.generate.probe import HiddenProbe
 
     ids, H = load(npz)
@@ -372,12 +413,15 @@ def fit(npz: Path, answers: Path, layer: int, place: str, l2: float, dims: int, 
     X = states(H, [pos[r["id"]] for r in scored], layer, place)
     y = np.array([bool(r["right"]) for r in scored])
     dom = np.array([r["domain"] for r in scored])
-    ex = [np.load(p) for p in extra]
-    if ex and (layer, place) != (16, "answer_mean"):
-        raise SystemExit("--extra holds layer 16's answer mean (what collect keeps); fit that probe, or drop --extra")
-    ex_X = np.concatenate([e["h"].astype(X.dtype) for e in ex]) if ex else np.zeros((0, X.shape[1]), X.dtype)
-    ex_y = np.concatenate([e["labels"] for e in ex]).astype(bool) if ex else np.zeros(0, bool)
-    ex_d = np.concatenate([e["domains"] for e in ex]) if ex else np.zeros(0, str)
+    grp = np.array([str(r.get("group", "")) for r in scored])
+    ex = [dict(np.load(p)) for p in extra]
+    if ex and layer != 16:
+        raise SystemExit("--extra holds layer 16's states (what collect keeps); fit a layer 16 probe, or drop --extra")
+    keep = [fresh(e, {r["id"] for r in scored}) for e in ex]
+    ex_X = np.concatenate([extra_states(e, place)[k] for e, k in zip(ex, keep)]) if ex else np.zeros((0, X.shape[1]), X.dtype)
+    ex_y = np.concatenate([e["labels"][k] for e, k in zip(ex, keep)]).astype(bool) if ex else np.zeros(0, bool)
+    ex_d = np.concatenate([e["domains"][k] for e, k in zip(ex, keep)]) if ex else np.zeros(0, str)
+    ex_g = np.concatenate([e["groups"][k] if "groups" in e else np.full(int(k.sum()), "") for e, k in zip(ex, keep)]) if ex else np.zeros(0, str)
     w, b = collapse(np.concatenate([X, ex_X]), np.concatenate([y, ex_y]), l2, dims)
     info = {"fitted_on": str(answers), "answers": len(scored), "right": int(y.sum()), "domains": sorted(set(dom.tolist())),
             "extra": {"files": [str(p) for p in extra], "answers": int(len(ex_y)), "right": int(ex_y.sum())} if ex else None,
@@ -387,6 +431,12 @@ def fit(npz: Path, answers: Path, layer: int, place: str, l2: float, dims: int, 
     print("wrote", probe.save(folder), file=sys.stderr)
     cross = {}
     for d in sorted(set(dom.tolist())):
+        if d in within:
+            for g in sorted(set(grp[dom == d].tolist())):
+                out_, ex_out = (dom == d) & (grp == g), (ex_d == d) & (ex_g == g)
+                wd, bd = collapse(np.concatenate([X[~out_], ex_X[~ex_out]]), np.concatenate([y[~out_], ex_y[~ex_out]]), l2, dims)
+                cross.update({r["id"]: float(X[k] @ wd + bd) for k, r in enumerate(scored) if out_[k]})
+            continue
         wd, bd = collapse(np.concatenate([X[dom != d], ex_X[ex_d != d]]), np.concatenate([y[dom != d], ex_y[ex_d != d]]), l2, dims)
         cross.update({r["id"]: float(X[k] @ wd + bd) for k, r in enumerate(scored) if r["domain"] == d})
     with merged.open("w", encoding="utf-8") as f:
@@ -450,7 +500,7 @@ def main() -> int:
     v.add_argument("answers", type=Path)
     v.add_argument("--json", type=Path, default=None)
     v.add_argument("--extra", nargs="*", type=Path, default=[],
-                   help="NPZ files from collect: more answers for the combiner's probe (layer 16, answer mean), each left out with its corpus")
+                   help="NPZ files from collect: more answers for the combiner's probe (layer 16), each left out with its corpus")
     v.add_argument("--probe", default=None, metavar="LAYER:PLACES",
                    help="put this probe in the combiner (e.g. 16:answer_mean,prompt_last; L2 10, PCA 64) instead of the best single layer and place")
     f = sub.add_parser("fit", help="fit the probe on every answer and write it to an adapter folder")
@@ -462,14 +512,20 @@ def main() -> int:
     f.add_argument("--pca", type=int, default=64)
     f.add_argument("--extra", nargs="*", type=Path, default=[], help="NPZ files from collect: more answers for the probe's fit")
     f.add_argument("--folder", type=Path, required=True, help="the adapter folder the probe belongs to")
+    f.add_argument("--within", default="", metavar="DOMAINS",
+                   help="comma-separated domains whose answers are scored article by article (a probe fitted on all but "
+                        "the article) rather than by a probe that never saw the domain")
     f.add_argument("--merged", type=Path, required=True,
                    help="write the answers here with gen_probe in each claim's signals (each corpus scored by a probe fitted on the others)")
     m = sub.add_parser("collect", help="more answers for the probe's fit: the same questions asked with other numbers of passages")
-    m.add_argument("answers", type=Path, nargs="+", help="calibration answers (JSONL) or docs-QA questions files (JSON)")
+    m.add_argument("answers", type=Path, nargs="*", help="calibration answers (JSONL) or docs-QA questions files (JSON)")
     m.add_argument("out", type=Path, help="NPZ name; one file per top_k is written beside it")
     m.add_argument("--top-k", default="2,6", help="comma-separated numbers of passages (the calibration set used 4)")
     m.add_argument("--threads", type=int, default=2)
     m.add_argument("--cache", type=Path, default=Path("runs/calibration/index"))
+    m.add_argument("--squad", default=None, metavar="A,U",
+                   help="also A answerable and U unanswerable SQuAD questions, drawn as calibration_set.py draws them")
+    m.add_argument("--place", default=None, help="the places to keep, comma-separated (default: the shipped probe's)")
     c = sub.add_parser("cost", help="generation time with and without the probe, interleaved")
     c.add_argument("answers", type=Path)
     c.add_argument("--domain", default="squad")
@@ -484,9 +540,13 @@ def main() -> int:
     if a.cmd == "eval":
         return evaluate(a.npz, a.answers, (10.0, 100.0), (16, 64), a.json, a.probe, tuple(a.extra))
     if a.cmd == "collect":
-        return collect(a.answers, a.out, a.cache, tuple(int(k) for k in a.top_k.split(",")), a.threads)
+        if not a.answers and not a.squad:
+            raise SystemExit("collect needs questions: answers or questions files, or --squad A,U")
+        squad = tuple(int(n) for n in a.squad.split(",")) if a.squad else None
+        return collect(a.answers, a.out, a.cache, tuple(int(k) for k in a.top_k.split(",")), a.threads, squad, a.place)
     if a.cmd == "fit":
-        return fit(a.npz, a.answers, a.layer, a.place, a.l2, a.pca, a.folder, a.merged, tuple(a.extra))
+        return fit(a.npz, a.answers, a.layer, a.place, a.l2, a.pca, a.folder, a.merged, tuple(a.extra),
+                   tuple(d.strip() for d in a.within.split(",") if d.strip()))
     return cost(a.answers, a.cache, a.domain, a.questions, a.rounds, a.threads, a.json)
 
 

@@ -115,6 +115,8 @@ def test_probe_files_round_trip_and_bad_ones_say_the_fix(tiny_dir, tmp_path):
     assert q is not None and q.layer == 3 and q.bias == 0.1 and q.info == {"answers": 2}
     assert q.score(np.array([2.0, 1.0])) == pytest.approx(0.1)
     assert HiddenProbe.load(tmp_path / "nowhere") is None and HiddenProbe.load(None) is None
+    r = HiddenProbe.load(p.save(tmp_path / "new" / "folder").parent)  # a missing folder is made
+    assert r is not None and r.layer == 3 and r.weight.tolist() == [0.5, -1.0]
     with pytest.raises(ConfigError, match="fitted on other weights"):
         q.score(np.zeros(3))
     (tmp_path / PROBE_FILE).write_text("{not json")

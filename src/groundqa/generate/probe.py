@@ -66,7 +66,9 @@ class HiddenProbe:
                 "weight": [round(float(w), 7) for w in self.weight], "info": self.info}
 
     def save(self, folder: str | Path) -> Path:
+        """Write :data:`PROBE_FILE` into ``folder`` (created if missing); returns its path."""
         path = Path(folder) / PROBE_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_dict()) + "\n", encoding="utf-8")
         return path
 
