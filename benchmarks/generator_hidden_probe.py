@@ -131,6 +131,19 @@ def fresh(e: Any, cal_ids: set[str]) -> np.ndarray:
     return np.array([not (i.endswith("#k4") and i[: -len("#k4")] in cal_ids) for i in e["ids"].tolist()], bool)
 
 
+def load_extra(paths: tuple[Path, ...], cal_ids: set[str], place: str, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The ``collect`` answers of ``paths`` that are new (:func:`fresh`): their states at ``place``
+    (``dim`` values each), labels, domains and groups (articles; empty where not recorded)."""
+    ex = [dict(np.load(p)) for p in paths]
+    if not ex:
+        return np.zeros((0, dim), np.float32), np.zeros(0, bool), np.zeros(0, str), np.zeros(0, str)
+    keep = [fresh(e, cal_ids) for e in ex]
+    return (np.concatenate([extra_states(e, place)[k] for e, k in zip(ex, keep)]),
+            np.concatenate([e["labels"][k] for e, k in zip(ex, keep)]).astype(bool),
+            np.concatenate([e["domains"][k] for e, k in zip(ex, keep)]),
+            np.concatenate([e["groups"][k] if "groups" in e else np.full(int(k.sum()), "") for e, k in zip(ex, keep)]))
+
+
 def questions_of(path: Path) -> list[dict[str, Any]]:
     """The questions of a calibration answers file (JSONL), or of a docs-QA questions file
     (``benchmarks/data/docs_qa/<corpus>_questions*.json``, its corpus from the file name)."""
@@ -315,16 +328,10 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
     # more answers for the probe's fit only (``collect``): a corpus's extra answers are left out
     # wherever the corpus itself is
     dim = len(next(iter(hid.values())))
-    ex = [dict(np.load(p)) for p in extra]
-    for e in ex:  # each calibration question once
-        keep = fresh(e, set(hid))
-        e.update({k: v[keep] for k, v in e.items() if k != "place"})
-    if ex and int(key[1:].split("/")[0]) != 16:
+    if extra and int(key[1:].split("/")[0]) != 16:
         raise SystemExit(f"--extra holds layer 16's states (what collect keeps); the probe chosen is {key}: name one with --probe 16:PLACES")
-    ex_X = np.concatenate([extra_states(e, key.split("/")[1]) for e in ex]) if ex else np.zeros((0, dim), np.float32)
-    ex_y = np.concatenate([e["labels"] for e in ex]) if ex else np.zeros(0, bool)
-    ex_d = np.concatenate([e["domains"] for e in ex]) if ex else np.zeros(0, str)
-    if ex:
+    ex_X, ex_y, ex_d, _ = load_extra(extra, set(hid), key.split("/")[1], dim)  # each calibration question once
+    if extra:
         report["extra"] = {"files": [str(p) for p in extra], "answers": int(len(ex_y)), "right": int(ex_y.sum())}
 
     def train_set(ids: list[str], allowed: set[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -414,17 +421,12 @@ def fit(npz: Path, answers: Path, layer: int, place: str, l2: float, dims: int, 
     y = np.array([bool(r["right"]) for r in scored])
     dom = np.array([r["domain"] for r in scored])
     grp = np.array([str(r.get("group", "")) for r in scored])
-    ex = [dict(np.load(p)) for p in extra]
-    if ex and layer != 16:
+    if extra and layer != 16:
         raise SystemExit("--extra holds layer 16's states (what collect keeps); fit a layer 16 probe, or drop --extra")
-    keep = [fresh(e, {r["id"] for r in scored}) for e in ex]
-    ex_X = np.concatenate([extra_states(e, place)[k] for e, k in zip(ex, keep)]) if ex else np.zeros((0, X.shape[1]), X.dtype)
-    ex_y = np.concatenate([e["labels"][k] for e, k in zip(ex, keep)]).astype(bool) if ex else np.zeros(0, bool)
-    ex_d = np.concatenate([e["domains"][k] for e, k in zip(ex, keep)]) if ex else np.zeros(0, str)
-    ex_g = np.concatenate([e["groups"][k] if "groups" in e else np.full(int(k.sum()), "") for e, k in zip(ex, keep)]) if ex else np.zeros(0, str)
+    ex_X, ex_y, ex_d, ex_g = load_extra(extra, {r["id"] for r in scored}, place, X.shape[1])
     w, b = collapse(np.concatenate([X, ex_X]), np.concatenate([y, ex_y]), l2, dims)
     info = {"fitted_on": str(answers), "answers": len(scored), "right": int(y.sum()), "domains": sorted(set(dom.tolist())),
-            "extra": {"files": [str(p) for p in extra], "answers": int(len(ex_y)), "right": int(ex_y.sum())} if ex else None,
+            "extra": {"files": [str(p) for p in extra], "answers": int(len(ex_y)), "right": int(ex_y.sum())} if extra else None,
             "l2": l2, "pca": dims, "label": "the answer is right (the calibration set's rule)",
             "command": "python " + " ".join(sys.argv), "fitted": time.strftime("%Y-%m-%d")}
     probe = HiddenProbe(layer=layer, weight=w, bias=b, place=place, info=info)
