@@ -9,14 +9,9 @@
 # Not run on a GPU yet: there (transformers needs USE_HUB_KERNELS=NO), more steps and examples,
 # e.g. STEPS=200 EXAMPLES=6000 BUDGET_MIN=60, are what this recipe could not afford here.
 # The eleventh session's run: STEPS=40, stopped after step 20's evaluation, then STEPS=20 (resumes, keeps step 10).
+# The command is generator_answers_train.sh's, with these settings (--dev-unanswerable-rate and
+# --select-by at the values the run took by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/env.sh
-export GROUNDQA_KEEP_CHECKPOINTS=1
-OUT=${OUT:-runs/qwen15-answers}
-[ -f runs/squad_split/train_answer.json ] || python benchmarks/generator05_data.py --unanswerable-share 0 --out runs/squad_split/train_answer.json
-groundqa -v finetune --data runs/squad_split/train_answer.json --base qwen2.5-coder-1.5b --out "$OUT" --lora \
-  --decline-from other --lr ${LR:-6e-4} --max-examples ${EXAMPLES:-2000} --max-steps ${STEPS:-40} --batch-size 4 --grad-accum 2 \
-  --max-passage-words 48 --distractors 1,3 --unanswerable-rate 0.1 --eval-steps 10 --dev-sample 24 --patience 3 \
-  --time-budget-min ${BUDGET_MIN:-70} --threads ${THREADS:-2} --seed 0 --no-progress
-echo DONE
+OUT=${OUT:-runs/qwen15-answers} BASE=qwen2.5-coder-1.5b INIT= LR=${LR:-6e-4} EVAL_STEPS=10 STEPS=${STEPS:-40} \
+  BUDGET_MIN=${BUDGET_MIN:-70} EXAMPLES=${EXAMPLES:-2000} exec bash recipes/generator_answers_train.sh

@@ -16,10 +16,12 @@ cd "$(dirname "$0")/.."
 export GROUNDQA_KEEP_CHECKPOINTS=1
 OUT=${OUT:-runs/qwen05-answers}
 [ -f runs/squad_split/train_answer.json ] || python benchmarks/generator05_data.py --unanswerable-share 0 --out runs/squad_split/train_answer.json
-groundqa -v finetune --data runs/squad_split/train_answer.json --base qwen2.5-coder-0.5b --out "$OUT" --lora \
-  --init-adapter ${INIT:-src/groundqa/data/adapters/qwen2.5-coder-0.5b-squad-lora} --decline-from other \
-  --lr ${LR:-3e-4} --max-examples 2000 --max-steps ${STEPS:-40} --batch-size 4 --grad-accum 2 --max-passage-words 48 \
-  --distractors 1,3 --unanswerable-rate ${UNANS:-0.1} --eval-steps 8 --dev-sample 24 --patience 3 \
+# BASE picks the base model; INIT= (empty) trains from the bare model (recipes/generator15_answers_train.sh)
+INIT=${INIT-src/groundqa/data/adapters/qwen2.5-coder-0.5b-squad-lora}
+groundqa -v finetune --data runs/squad_split/train_answer.json --base ${BASE:-qwen2.5-coder-0.5b} --out "$OUT" --lora \
+  ${INIT:+--init-adapter "$INIT"} --decline-from other \
+  --lr ${LR:-3e-4} --max-examples ${EXAMPLES:-2000} --max-steps ${STEPS:-40} --batch-size 4 --grad-accum 2 --max-passage-words 48 \
+  --distractors 1,3 --unanswerable-rate ${UNANS:-0.1} --eval-steps ${EVAL_STEPS:-8} --dev-sample 24 --patience 3 \
   --dev-unanswerable-rate ${DEV_UNANS:-${UNANS:-0.1}} --select-by ${SELECT:-f1} \
   --time-budget-min ${BUDGET_MIN:-75} --threads ${THREADS:-2} --seed 0 --no-progress
 echo DONE
