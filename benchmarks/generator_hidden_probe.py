@@ -25,6 +25,10 @@ but the article, collected answers included) instead of by a probe that never sa
 
 ``cost``: generation time with and without the probe, interleaved.
 
+``extract --generator runs/qwen15-answers --layers 4,8,...,28`` reads another generator's answers
+(the ``accurate`` profile's adapter has 28 layers); the part files keep their layers, and ``eval``
+and ``fit`` read them from there.
+
     python benchmarks/generator_hidden_probe.py extract benchmarks/results/calibration/calibration_answers.jsonl runs/probe/cal.npz
     python benchmarks/generator_hidden_probe.py eval runs/probe/cal.npz benchmarks/results/calibration/calibration_answers.jsonl \
         --json benchmarks/results/calibration/generator_hidden_probe.json
@@ -55,7 +59,8 @@ def answer_text(generated: str) -> str:
     return strip_citations(generated)[0].strip()
 
 
-def extract(src: Path, out: Path, cache: Path, threads: int) -> int:
+def extract(src: Path, out: Path, cache: Path, threads: int, generator: str = "default",
+            layers: tuple[int, ...] = LAYERS) -> int:
     import torch
 
     from groundqa.generate import make_generator
@@ -68,7 +73,10 @@ def extract(src: Path, out: Path, cache: Path, threads: int) -> int:
     done = {str(i) for p in parts for i in np.load(p)["ids"]}
     todo = [r for r in recs if r["id"] not in done]
     print(f"{len(recs)} answers, {len(todo)} to read", file=sys.stderr, flush=True)
-    gen = make_generator("default")
+    for p in parts:
+        if tuple(np.load(p)["layers"].tolist() if "layers" in np.load(p) else LAYERS) != layers:
+            raise SystemExit(f"{p} holds other layers than --layers {','.join(map(str, layers))}: extract into another NPZ name")
+    gen = make_generator(generator)
     gen.warm_up()
     model, tok = gen.model, gen.tokenizer
     by: dict[str, list[dict[str, Any]]] = {}
@@ -79,7 +87,8 @@ def extract(src: Path, out: Path, cache: Path, threads: int) -> int:
     def flush() -> None:
         if buf["ids"]:
             k = len(list(out.parent.glob(out.stem + ".part*.npz")))
-            np.savez(out.parent / f"{out.stem}.part{k:03d}.npz", ids=np.array(buf["ids"]), h=np.stack(buf["h"]).astype(np.float16))
+            np.savez(out.parent / f"{out.stem}.part{k:03d}.npz", ids=np.array(buf["ids"]), h=np.stack(buf["h"]).astype(np.float16),
+                     layers=np.array(layers))
             buf["ids"].clear()
             buf["h"].clear()
 
@@ -94,7 +103,7 @@ def extract(src: Path, out: Path, cache: Path, threads: int) -> int:
             with torch.inference_mode():
                 hs = model(input_ids=torch.tensor([p + a]), output_hidden_states=True).hidden_states
             feats = []
-            for layer in LAYERS:
+            for layer in layers:
                 x = hs[layer][0].float()
                 feats.append(np.stack([x[len(p) - 1].numpy(), x[len(p):].mean(0).numpy(), x[-1].numpy()]))
             buf["ids"].append(r["id"])
@@ -107,10 +116,13 @@ def extract(src: Path, out: Path, cache: Path, threads: int) -> int:
     return 0
 
 
-def states(H: np.ndarray, rows: list[int], layer: int, place: str) -> np.ndarray:
+def states(H: np.ndarray, rows: list[int], layer: int, place: str, layers: tuple[int, ...] = LAYERS) -> np.ndarray:
     """The states a probe at ``layer`` over ``place`` (comma-separated places) reads, for the
-    answers at ``rows`` of ``H``: the places joined in order, as the generator joins them."""
-    return np.concatenate([H[rows, LAYERS.index(layer), PLACES.index(p.strip())] for p in place.split(",")], axis=1)
+    answers at ``rows`` of ``H`` (extracted at ``layers``): the places joined in order, as the
+    generator joins them."""
+    if layer not in layers:
+        raise SystemExit(f"layer {layer} was not extracted; the NPZ holds layers {','.join(map(str, layers))}")
+    return np.concatenate([H[rows, layers.index(layer), PLACES.index(p.strip())] for p in place.split(",")], axis=1)
 
 
 def extra_states(e: Any, place: str) -> np.ndarray:
@@ -221,11 +233,16 @@ def collect(answers: list[Path], out: Path, cache: Path, top_ks: tuple[int, ...]
     return 0
 
 
-def load(out: Path) -> tuple[list[str], np.ndarray]:
+def load(out: Path) -> tuple[list[str], np.ndarray, tuple[int, ...]]:
+    """The ids, states (answers x layers x places x hidden) and layers of ``extract``'s part files
+    (files written before it kept its layers hold ``LAYERS``)."""
     parts = sorted(out.parent.glob(out.stem + ".part*.npz"))
+    if not parts:
+        raise SystemExit(f"no part files {out.stem}.part*.npz beside {out}: run extract first")
     ids = [str(i) for p in parts for i in np.load(p)["ids"]]
     h = np.concatenate([np.load(p)["h"] for p in parts]).astype(np.float32)
-    return ids, h
+    layers = tuple(int(x) for x in np.load(parts[0])["layers"]) if "layers" in np.load(parts[0]) else LAYERS
+    return ids, h, layers
 
 
 SHIPPED = ("seg_lex_min,idf_union,focus_all,missing_numbers,missing_names,missing_words,log_len,emb_best,nli_concat,nli_seg_min,"
@@ -273,10 +290,16 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
     from groundqa.metrics.selective import selective_metrics
     from groundqa.verify.combiner import fit_combiner
 
-    ids, H = load(npz)
+    ids, H, layers = load(npz)
     pos = {i: k for k, i in enumerate(ids)}
     recs = [json.loads(line) for line in answers.read_text(encoding="utf-8").splitlines() if line.strip()]
     scored = [r for r in recs if not r["declined"] and r["claims"] and r["id"] in pos]
+    # a signal no answer has (a generator without a decline margin scores no gen_decline_gap) is left out
+    have = {k for r in scored for c in r["claims"] for k in c["signals"]}
+    bases = {name: [f for f in base if f in have] for name, base in (("shipped", SHIPPED), ("compact6", COMPACT))}
+    for name, base in (("shipped", SHIPPED), ("compact6", COMPACT)):
+        if len(bases[name]) < len(base):
+            print(f"{name}: no answer has {sorted(set(base) - have)}; fitted without", file=sys.stderr)
     doms = sorted({r["domain"] for r in recs})
     hy = np.array([r["right"] for r in scored], bool)
     hd = np.array([r["domain"] for r in scored])
@@ -284,11 +307,11 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
     report: dict[str, Any] = {"answers": len(recs), "scored": len(scored), "right": int(hy.sum()), "probe_auroc": {}, "signals_auroc": {}}
 
     # 1. each layer and place alone, leave one domain out: AUROC right vs wrong within each domain
-    for sig in ("gen_lp_mean", "gen_decline_gap", "nli_concat", "ans_ctx", "emb_best"):
+    for sig in [g for g in ("gen_lp_mean", "gen_decline_gap", "nli_concat", "ans_ctx", "emb_best") if g in have]:
         v = np.array([np.nan_to_num(r["claims"][0]["signals"].get(sig, 0.0)) for r in scored]) * (-1 if sig == "gen_decline_gap" else 1)
         report["signals_auroc"][sig] = {d: round(auroc(v[hd == d], hy[hd == d]), 3) for d in doms}
     best = None
-    for li, layer in enumerate(LAYERS):
+    for li, layer in enumerate(layers):
         for pi, place in enumerate(PLACES):
             for l2 in l2s:
                 for dims in dims_list:
@@ -313,7 +336,7 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
         layer, place = spec.split(":")
         l2, dims = 10.0, 64
         key = f"L{layer}/{place}/l2={l2}/pca={dims}"
-        Xs = states(H, [pos[r["id"]] for r in scored], int(layer), place)
+        Xs = states(H, [pos[r["id"]] for r in scored], int(layer), place, layers)
         s = np.zeros(len(scored))
         for d in doms:
             s[hd == d] = fit_probe(Xs[hd != d], hy[hd != d], l2, dims)(Xs[hd == d])
@@ -352,7 +375,7 @@ def evaluate(npz: Path, answers: Path, l2s: tuple[float, ...], dims_list: tuple[
         return out
 
     results: dict[str, Any] = {}
-    for name, base in (("shipped", SHIPPED), ("compact6", COMPACT)):
+    for name, base in bases.items():
         for with_probe in (False, True):
             feats = base + (["gen_probe"] if with_probe else [])
             aurcs = {}
@@ -413,11 +436,11 @@ def fit(npz: Path, answers: Path, layer: int, place: str, l2: float, dims: int, 
     everything but that group (what it sees on a new article of a kind of text it was fitted on)."""
     from groundqa.generate.probe import HiddenProbe
 
-    ids, H = load(npz)
+    ids, H, layers = load(npz)
     pos = {i: k for k, i in enumerate(ids)}
     recs = [json.loads(line) for line in answers.read_text(encoding="utf-8").splitlines() if line.strip()]
     scored = [r for r in recs if r["id"] in pos and not r["declined"] and r["claims"]]
-    X = states(H, [pos[r["id"]] for r in scored], layer, place)
+    X = states(H, [pos[r["id"]] for r in scored], layer, place, layers)
     y = np.array([bool(r["right"]) for r in scored])
     dom = np.array([r["domain"] for r in scored])
     grp = np.array([str(r.get("group", "")) for r in scored])
@@ -497,6 +520,8 @@ def main() -> int:
     e.add_argument("out", type=Path, help="NPZ name; part files are written beside it")
     e.add_argument("--cache", type=Path, default=Path("runs/calibration/index"), help="the calibration set's saved indexes")
     e.add_argument("--threads", type=int, default=2)
+    e.add_argument("--generator", default="default", help="the generator that wrote the answers (a profile, model or adapter folder)")
+    e.add_argument("--layers", default=",".join(map(str, LAYERS)), help="comma-separated decoder layers to keep")
     v = sub.add_parser("eval", help="each layer and place as a probe, leave one corpus out; the best one in the combiner")
     v.add_argument("npz", type=Path)
     v.add_argument("answers", type=Path)
@@ -508,7 +533,7 @@ def main() -> int:
     f = sub.add_parser("fit", help="fit the probe on every answer and write it to an adapter folder")
     f.add_argument("npz", type=Path)
     f.add_argument("answers", type=Path)
-    f.add_argument("--layer", type=int, default=16, choices=LAYERS)
+    f.add_argument("--layer", type=int, default=16, help="one of the layers extracted")
     f.add_argument("--place", default="answer_mean", help="comma-separated: answer_mean, prompt_last (joined in this order)")
     f.add_argument("--l2", type=float, default=10.0)
     f.add_argument("--pca", type=int, default=64)
@@ -538,7 +563,7 @@ def main() -> int:
     c.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     if a.cmd == "extract":
-        return extract(a.answers, a.out, a.cache, a.threads)
+        return extract(a.answers, a.out, a.cache, a.threads, a.generator, tuple(int(x) for x in a.layers.split(",")))
     if a.cmd == "eval":
         return evaluate(a.npz, a.answers, (10.0, 100.0), (16, 64), a.json, a.probe, tuple(a.extra))
     if a.cmd == "collect":

@@ -44,3 +44,22 @@ def test_first_rank_finds_the_first_passage_holding_a_gold_answer():
     assert recall.first_rank(texts, ["pip install pkg[extra]"]) == 1
     assert recall.first_rank(texts, ["The default is 5", "nothing"]) == 0
     assert recall.first_rank(texts, ["absent"]) is None and recall.first_rank(texts, ["  "]) is None
+
+
+def test_extracted_states_keep_their_layers_and_older_files_read_as_the_default_ones(tmp_path):
+    """extract --layers (a 28-layer generator's probe is not at the 24-layer one's layers): the part
+    files say which layers they hold, and a probe at a layer not extracted names the fix."""
+    probe = _script("generator_hidden_probe")
+    h = np.arange(2 * 3 * 3 * 2, dtype=np.float16).reshape(2, 3, 3, 2)  # answers x layers x places x hidden
+    np.savez(tmp_path / "cal.part000.npz", ids=np.array(["a", "b"]), h=h, layers=np.array([8, 20, 28]))
+    ids, H, layers = probe.load(tmp_path / "cal.npz")
+    assert ids == ["a", "b"] and layers == (8, 20, 28)
+    assert probe.states(H, [1], 20, "answer_mean", layers).tolist() == [h[1, 1, 1].tolist()]
+    with pytest.raises(SystemExit, match="layers 8,20,28"):
+        probe.states(H, [0], 16, "answer_mean", layers)
+    old = tmp_path / "old"
+    old.mkdir()
+    np.savez(old / "cal.part000.npz", ids=np.array(["a"]), h=np.zeros((1, 6, 3, 2), np.float16))
+    assert probe.load(old / "cal.npz")[2] == probe.LAYERS
+    with pytest.raises(SystemExit, match="run extract first"):
+        probe.load(tmp_path / "none.npz")
