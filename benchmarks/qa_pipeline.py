@@ -75,7 +75,7 @@ def main() -> int:
     config = {
         "data": args.data, "version": args.version, "heldout": args.heldout, "limit": args.limit, "seed": args.seed,
         "questions": len(chosen), "paragraphs_indexed": len(index.doc_ids()), "chunks": len(index), "index_seconds": round(index_s, 1),
-        "generator": args.generator, "reads": args.reads, "verifier": args.verifier, "calibration": args.calibration, "reader": args.reader, "policy": args.policy, "top_k": args.top_k, "embedder": args.embedder,
+        "generator": args.generator, "reads": args.reads, "verifier": args.verifier, "calibration": args.calibration, "calibration_used": pipe.guard.calibration_name, "threshold": pipe.guard.threshold, "reader": args.reader, "policy": args.policy, "top_k": args.top_k, "embedder": args.embedder,
         "command": "python " + " ".join(sys.argv),
     }
     print(json.dumps(summary, indent=2))

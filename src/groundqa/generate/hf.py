@@ -7,6 +7,7 @@ import math
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from ..errors import ConfigError
@@ -14,7 +15,7 @@ from ..runtime import apply_threads, check_threads
 from ..text import CITATION_OPEN
 from .base import Generation, passage_texts
 from .context import DEFAULT_WINDOW_WORDS, Window, check_context, check_window_words, ground_in_windows, passage_windows
-from .probe import HiddenProbe, HiddenRecorder
+from .probe import CALIBRATION_FILE, HiddenProbe, HiddenRecorder
 from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
 
 
@@ -204,6 +205,18 @@ class TransformersGenerator:
             self.decline_margin = margin
         if not self._seq2seq:
             self.probe = HiddenProbe.load(self._adapter) or HiddenProbe.load(self._ref)
+
+    @property
+    def calibration_path(self) -> Path | None:
+        """The guard calibration fitted on this generator's own answers, where its adapter (or model)
+        folder ships one (``groundqa_calibration.json``); None before the model is loaded or where
+        there is none. ``Pipeline`` hands it to a guard left on its default calibration."""
+        if self._model is None:
+            return None
+        for folder in (self._adapter, self._ref):
+            if folder and (Path(folder) / CALIBRATION_FILE).is_file():
+                return Path(folder) / CALIBRATION_FILE
+        return None
 
     @property
     def model(self) -> Any:

@@ -25,6 +25,8 @@ import numpy as np
 from ..errors import ConfigError
 
 PROBE_FILE = "groundqa_probe.json"
+# the guard's combiner and threshold fitted on this generator's own answers, beside its adapter
+CALIBRATION_FILE = "groundqa_calibration.json"
 PLACES = ("answer_mean", "prompt_last")
 """Where the probe reads the layer's states: the mean over the answer's tokens, and the prompt's last
 token (the state from which the model wrote the answer's first token)."""

@@ -67,17 +67,31 @@ class Pipeline:
 
     def warm_up(self) -> None:
         for stage in (self.retriever, self.generator, self.guard):
+            if stage is self.guard:
+                self._sync_calibration()
             warm = getattr(stage, "warm_up", None)
             if warm:
                 warm()
 
+    def _sync_calibration(self) -> None:
+        """A generator that ships a guard calibration fitted on its own answers (the ``quality``
+        profile's adapter does) gives it to a guard left on the default one; cheap, so called before
+        every guard pass (the generator loads on first use)."""
+        use = getattr(self.guard, "use_generator_calibration", None)
+        if use is not None:
+            use(getattr(self.generator, "calibration_path", None))
+
     def models(self) -> dict[str, str]:
         emb = getattr(self.retriever, "embedder", None)
-        return {
+        out = {
             "embedder": str(getattr(emb, "name", "")),
             "generator": str(getattr(self.generator, "name", type(self.generator).__name__)),
             "verifier": str(getattr(self.guard, "verifier_name", type(self.guard).__name__)),
         }
+        calibration = getattr(self.guard, "calibration_name", None)  # the guard's (default, or the generator's)
+        if calibration:
+            out["calibration"] = str(calibration)
+        return out
 
     # -- the API ----------------------------------------------------------------------------------
     def ask(self, question: str, *, top_k: int | None = None, filters: Mapping[str, Any] | None = None, policy: str | None = None) -> Answer:
@@ -190,12 +204,14 @@ class Pipeline:
     # -- helpers ----------------------------------------------------------------------------------
     def _verify(self, items: list[tuple[str, str, Sequence[Passage]]], generation: list[Any]) -> list[Any]:
         """The guard's verdicts; the generator's confidence goes along where the guard takes it."""
+        self._sync_calibration()
         if getattr(self.guard, "accepts_generation", False) and any(g for g in generation):
             return self.guard.verify_batch(items, generation=generation)
         return self.guard.verify_batch(items)
 
     def _judge_sentence(self, question: str, text: str, s: int, e: int, hits: Sequence[Passage], claims: list, timings: dict, policy: str) -> tuple[StreamEvent | None, bool]:
         t = time.perf_counter()
+        self._sync_calibration()
         result = self.guard.verify_batch([(question, text[s:e], hits)])[0]
         timings["verify"] += _ms(t)
         # claim spans are relative to the sentence: shift them into the whole answer

@@ -118,6 +118,7 @@ class Guard:
         self.exact_checks = exact_checks
         self.answer_checks = answer_checks
         self._calibration_ref = calibration
+        self._generator_calibration: Path | None = None  # set by use_generator_calibration
         self._threshold_ref = threshold
         self.combiner: Combiner | None = None
         self._lock = threading.Lock()
@@ -127,16 +128,48 @@ class Guard:
     def features(self) -> tuple[str, ...]:
         return tuple(f for s in self.scorers for f in s.features)
 
+    def _default_path(self) -> Path:
+        has_model = any(isinstance(s, CrossEncoderScorer) for s in self.scorers)
+        return _default_calibration(has_model, "judge" in self.features, "rd_span" in self.features)
+
+    def use_generator_calibration(self, path: str | Path | None) -> bool:
+        """Score with the calibration a generator ships, fitted on its own answers
+        (``TransformersGenerator.calibration_path``), instead of the default one, which was
+        fitted on the default generator's: a combiner and threshold read other confidence values
+        (and another probe) on another model's answers. Only a guard left on ``calibration="default"``
+        with the default signals (the shipped verifier; no reader, no judge) takes it; an explicit
+        calibration always wins. ``Pipeline`` calls it once its generator is loaded. Returns
+        whether the guard now scores with ``path``."""
+        if path is None or not (isinstance(self._calibration_ref, str) and self._calibration_ref == "default"):
+            return False
+        if self._default_path() != DATA_DIR / "calibration.json":
+            return False
+        path = Path(path)
+        with self._lock:
+            if self._generator_calibration != path:
+                self._generator_calibration = path
+                self.combiner = None  # loaded again, from the generator's file
+        return True
+
+    @property
+    def calibration_name(self) -> str:
+        """What the guard scores with: ``"default"``, the generator's (``FOLDER/groundqa_calibration.json``),
+        a file's path, or ``"custom"`` (an object)."""
+        if self._generator_calibration is not None:
+            return f"{self._generator_calibration.parent.name}/{self._generator_calibration.name}"
+        ref = self._calibration_ref
+        return str(ref) if isinstance(ref, (str, Path)) else "custom"
+
     def _load_combiner(self) -> Combiner:
         ref = self._calibration_ref
+        if self._generator_calibration is not None:
+            ref = self._generator_calibration
         if isinstance(ref, Combiner):
             comb = ref
         elif isinstance(ref, Mapping):
             comb = Combiner.from_dict(ref)
         elif str(ref) == "default":
-            has_model = any(isinstance(s, CrossEncoderScorer) for s in self.scorers)
-            has_judge = "judge" in self.features
-            path = _default_calibration(has_model, has_judge, "rd_span" in self.features)
+            path = self._default_path()
             if not path.exists():
                 raise ConfigError(f"no shipped calibration for this guard's signals ({path.name} is missing); fit one with "
                                   "`groundqa calibrate --data LABELLED.jsonl --out cal.json` and pass calibration='cal.json'")
