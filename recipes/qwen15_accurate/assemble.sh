@@ -7,6 +7,8 @@
 #   bash recipes/generator15_answers_train.sh      # about 45 minutes on 2 cores, see its header
 #   bash recipes/qwen15_accurate/assemble.sh
 #   python benchmarks/run.py benchmarks/configs/qa/demo_accurate.toml
+# CAL=groundqa_calibration_docs5.json OUT=runs/qwen15-accurate-docs5 builds the second candidate (its
+# calibration fitted and thresholded on all five documentation corpora: threshold_transfer.py).
 # `--generator runs/qwen15-accurate` loads it; the guard then scores with its
 # groundqa_calibration.json (Guard.use_generator_calibration), not the default generator's.
 set -euo pipefail
@@ -14,9 +16,11 @@ cd "$(dirname "$0")/../.."
 SRC=${SRC:-runs/qwen15-answers}
 OUT=${OUT:-runs/qwen15-accurate}
 HERE=recipes/qwen15_accurate
+CAL=${CAL:-groundqa_calibration.json}
 [ -f "$SRC/adapter_model.safetensors" ] || { echo "no $SRC/adapter_model.safetensors: run recipes/generator15_answers_train.sh first" >&2; exit 1; }
 . scripts/env.sh
 mkdir -p "$OUT"
 cp "$SRC/adapter_config.json" "$OUT/"
-cp "$HERE/groundqa_card.json" "$HERE/groundqa_probe.json" "$HERE/groundqa_calibration.json" "$HERE/README.md" "$OUT/"
+cp "$HERE/groundqa_card.json" "$HERE/groundqa_probe.json" "$HERE/README.md" "$OUT/"
+cp "$HERE/$CAL" "$OUT/groundqa_calibration.json"
 python -c "from groundqa.int8store import convert_file; print(convert_file('$SRC/adapter_model.safetensors', '$OUT/adapter_model.int8.safetensors'))"

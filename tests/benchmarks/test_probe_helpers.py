@@ -63,3 +63,30 @@ def test_extracted_states_keep_their_layers_and_older_files_read_as_the_default_
     assert probe.load(old / "cal.npz")[2] == probe.LAYERS
     with pytest.raises(SystemExit, match="run extract first"):
         probe.load(tmp_path / "none.npz")
+
+
+def test_threshold_transfer_never_fits_or_thresholds_on_the_corpus_it_scores(monkeypatch):
+    """threshold_transfer.py: the left-out corpus's labels change what is counted right there, never
+    the threshold or which of its answers are returned."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run as a script: it imports calibration_fit
+    tt = _script("threshold_transfer")
+    rng = np.random.default_rng(0)
+
+    def recs(flip: str) -> list[dict]:
+        out = []
+        for d in tt.DOCS:
+            for k in range(40):
+                right = bool(rng.random() < 0.6)
+                x = rng.normal(1.0 if right else -1.0, 0.7)
+                out.append({"domain": d, "group": f"f{k % 4}", "answerable": True, "declined": False,
+                            "right": (not right) if d == flip else right,
+                            "claims": [{"signals": {"x": float(x)}, "reasons": []}]})
+        return out
+
+    rng = np.random.default_rng(0)
+    a = tt.transfer(recs(""), ["x"], tt.DOCS, tt.DOCS, "jinja", 0.9, 1.0)
+    rng = np.random.default_rng(0)
+    b = tt.transfer(recs("jinja"), ["x"], tt.DOCS, tt.DOCS, "jinja", 0.9, 1.0)
+    assert a["threshold"] == b["threshold"] and a["returned"] == b["returned"] > 0
+    assert a["right"] + b["right"] == a["returned"]  # the same answers, judged the other way round
+    assert a["right"] / a["returned"] >= 0.8

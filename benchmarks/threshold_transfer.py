@@ -1,0 +1,100 @@
+"""Does a guard threshold hold on a corpus it was not picked on? (issue 21, twelfth session)
+
+For each threshold rule (the domains the combiner is fitted on, the domains its threshold is picked
+on) and each documentation corpus of the calibration set in turn, that corpus is left out of both:
+the combiner is fitted on the rest (scores for the threshold cross-fitted, two folds by document
+group, as ``calibration_fit.py`` does), the threshold is the lowest support at which the rest's
+returned answers reach ``--target-precision``, and the fit on all of the rest scores the left-out
+corpus at that threshold: what a user's own corpus would get. Reported per rule: each left-out
+corpus's answers returned and right, and the documentation corpora pooled. Calibration data only.
+
+    python benchmarks/threshold_transfer.py --data benchmarks/results/calibration/calibration_answers_qwen15_lora_probe.jsonl \\
+        --features seg_lex_min,...,gen_probe --json benchmarks/results/calibration/threshold_transfer_accurate.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DOCS = ("starlette", "click", "flask", "jinja", "markdown")
+RULES = {
+    "R1 shipped: fit and threshold on Starlette, Click": (("starlette", "click"), ("starlette", "click")),
+    "R2: fit and threshold on the five documentation corpora": (DOCS, DOCS),
+    "R3: fit on all six, threshold on the five documentation corpora": (DOCS + ("squad",), DOCS),
+    "R4: fit and threshold on all six": (DOCS + ("squad",), DOCS + ("squad",)),
+}
+
+
+def transfer(recs: list[dict[str, Any]], feats: list[str], fit: tuple[str, ...], pick: tuple[str, ...], out: str,
+             target: float, l2: float) -> dict[str, Any]:
+    """The left-out corpus ``out`` at the threshold the rest picks (``fit`` and ``pick`` without it)."""
+    from calibration_fit import answer_support  # this script's folder is on sys.path
+
+    from groundqa.metrics.selective import threshold_at_precision
+    from groundqa.verify.calibrate import half_split
+    from groundqa.verify.combiner import fit_combiner
+
+    fit_d, pick_d = set(fit) - {out}, set(pick) - {out}
+    rows, y, owner, groups = [], [], [], []
+    for i, r in enumerate(recs):
+        for c in r["claims"]:
+            rows.append([c["signals"].get(f, float("nan")) for f in feats])
+            y.append(int(r["right"]))
+            owner.append(i)
+            groups.append(f"{r['domain']}:{r['group']}")
+    X, Y, own = np.array(rows, float), np.array(y), np.array(owner)
+    in_fit = np.array([recs[i]["domain"] in fit_d for i in owner])
+    fold = half_split(groups)
+    p_cv = np.zeros(len(Y))
+    for train in (fold, ~fold):
+        p_cv[~train & in_fit] = fit_combiner(X[train & in_fit], Y[train & in_fit], feats, l2=l2).predict_proba(X[~train & in_fit])
+    sel = [i for i, r in enumerate(recs) if r["domain"] in pick_d]
+    s_cv = {i: answer_support(recs[i], p_cv[own == i]) for i in sel}
+    thr = threshold_at_precision([s_cv[i] for i in sel], [bool(recs[i]["right"]) for i in sel], target)
+    comb = fit_combiner(X[in_fit], Y[in_fit], feats, l2=l2)
+    test = [i for i, r in enumerate(recs) if r["domain"] == out]
+    scores = {i: answer_support(recs[i], comb.predict_proba(X[own == i])) if (own == i).any() else None for i in test}
+    t = 1.0 if thr is None else thr
+    ret = [i for i in test if scores[i] is not None and scores[i] >= t]
+    return {"threshold": None if thr is None else round(float(thr), 4), "returned": len(ret),
+            "right": sum(bool(recs[i]["right"]) for i in ret),
+            "generated_right": sum(bool(recs[i]["right"]) for i in test), "questions": len(test)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="answers JSONL (calibration_set.py, with gen_probe merged where it is used)")
+    ap.add_argument("--features", required=True, help="comma list of the combiner's signals")
+    ap.add_argument("--target-precision", type=float, default=0.9)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    from groundqa.verify.calibrate import DEFAULT_L2
+
+    recs = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
+    feats = [f.strip() for f in args.features.split(",") if f.strip()]
+    missing = [f for f in feats if not any(f in c["signals"] for r in recs for c in r["claims"])]
+    if missing:
+        raise SystemExit(f"--features: no claim of {args.data} has {missing}")
+    report: dict[str, Any] = {"data": args.data, "features": feats, "target_precision": args.target_precision, "rules": {}}
+    print(f"{'rule':66} " + " ".join(f"{d:>14}" for d in DOCS) + "   docs pooled")
+    for name, (fit, pick) in RULES.items():
+        per = {d: transfer(recs, feats, fit, pick, d, args.target_precision, DEFAULT_L2) for d in DOCS}
+        ret, right = sum(p["returned"] for p in per.values()), sum(p["right"] for p in per.values())
+        pooled = {"returned": ret, "right": right, "precision": round(right / ret, 4) if ret else None,
+                  "worst_corpus_precision": min((p["right"] / p["returned"] for p in per.values() if p["returned"]), default=None)}
+        report["rules"][name] = {"fit": list(fit), "threshold_on": list(pick), "left_out": per, "docs_pooled": pooled}
+        print(f"{name:66} " + " ".join(f"{p['right']:>3}/{p['returned']:<3}@{(p['threshold'] or 1):.2f}" for p in per.values())
+              + f"   {right}/{ret} ({pooled['precision']})", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
