@@ -53,7 +53,7 @@ def test_a_generator_calibration_with_signals_the_guard_lacks_names_the_fix(tmp_
     cal = _calibration(tmp_path / CALIBRATION_FILE, feature="not_a_signal")
     g = Guard("default", embedder=None)
     g.use_generator_calibration(cal)
-    with pytest.raises(ConfigError, match="not_a_signal"):
+    with pytest.raises(ConfigError, match="generator's calibration .*not_a_signal.*remove that file"):
         g._load_combiner()
 
 

@@ -74,9 +74,10 @@ class Pipeline:
                 warm()
 
     def _sync_calibration(self) -> None:
-        """A generator that ships a guard calibration fitted on its own answers (the ``quality``
-        profile's adapter does) gives it to a guard left on the default one; cheap, so called before
-        every guard pass (the generator loads on first use)."""
+        """A generator whose folder ships a guard calibration fitted on its own answers
+        (``groundqa_calibration.json``, as ``recipes/qwen15_accurate/assemble.sh`` writes one) gives it
+        to a guard left on the default one; cheap, so called before every guard pass (the generator
+        loads on first use)."""
         use = getattr(self.guard, "use_generator_calibration", None)
         if use is not None:
             use(getattr(self.generator, "calibration_path", None))

@@ -42,8 +42,10 @@ class Guard:
             for lexical and embedding signals only.
         embedder: the retriever's embedder (an ``Embedder`` or a reference), or ``None`` to skip
             the embedding signal.
-        calibration: ``"default"`` (shipped JSON matching the signals), a path written by
-            ``groundqa calibrate``, a ``Combiner``, or a dict.
+        calibration: ``"default"`` (shipped JSON matching the signals; in a ``Pipeline`` whose
+            generator folder ships ``groundqa_calibration.json``, that one: see
+            ``use_generator_calibration``), a path written by ``groundqa calibrate``, a ``Combiner``,
+            or a dict.
         threshold: overrides the calibration's threshold (a claim is supported iff P >= threshold);
             ``"balanced"`` or ``"precision"`` picks one of the calibrated thresholds. The shipped
             calibration's own threshold is its ``precision`` one: the lowest support at which the
@@ -177,6 +179,12 @@ class Guard:
         else:
             comb = Combiner.load(ref)
         missing = [f for f in comb.features if f not in self.features]
+        if missing and self._generator_calibration is not None:
+            raise ConfigError(
+                f"the generator's calibration {self._generator_calibration} needs features {missing} that this guard does "
+                f"not compute (its signals: {list(self.features)}); pass the guard a calibration of its own "
+                "(calibration='cal.json'), or remove that file from the generator's folder"
+            )
         if missing:
             raise ConfigError(
                 f"calibration needs features {missing} that this guard does not compute (its signals: "
