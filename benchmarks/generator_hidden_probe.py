@@ -26,7 +26,7 @@ but the article, collected answers included) instead of by a probe that never sa
 ``cost``: generation time with and without the probe, interleaved.
 
 ``extract --generator runs/qwen15-answers --layers 4,8,...,28`` reads another generator's answers
-(the ``accurate`` profile's adapter has 28 layers); the part files keep their layers, and ``eval``
+(the 1.5B adapter of ``recipes/qwen15_accurate`` has 28 layers); the part files keep their layers, and ``eval``
 and ``fit`` read them from there.
 
     python benchmarks/generator_hidden_probe.py extract benchmarks/results/calibration/calibration_answers.jsonl runs/probe/cal.npz

@@ -1,5 +1,5 @@
 """A generator that ships a guard calibration fitted on its own answers gives it to a guard left on
-the default one (issue 21: the ``accurate`` profile); an explicit calibration always wins."""
+the default one (issue 21: the 1.5B candidates of recipes/qwen15_accurate); an explicit calibration always wins."""
 
 from __future__ import annotations
 
