@@ -47,6 +47,19 @@ def answer_support(rec: dict[str, Any], claim_probs: Any) -> float | None:
     return float(np.min(claim_probs))
 
 
+def claim_table(recs: list[dict[str, Any]], feats: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """One row per claim of ``recs``: its signals ``feats`` (NaN where a claim lacks one), its
+    answer's label, the index of its answer in ``recs``, and its document group (``domain:group``)."""
+    rows, y, owner, groups = [], [], [], []
+    for i, r in enumerate(recs):
+        for c in r["claims"]:
+            rows.append([c["signals"].get(f, float("nan")) for f in feats])
+            y.append(int(r["right"]))
+            owner.append(i)
+            groups.append(f"{r['domain']}:{r['group']}")
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(feats)), np.array(y), np.array(owner, dtype=int), groups
+
+
 def reason_key(why: str) -> str:
     # a quoted answer ends at a quote followed by a space, punctuation or the end: 'O'Brien' is one
     return re.sub(r"\d+%", "N%", re.sub(r"'.+?'(?=[\s,.;:)]|$)", "'...'", why))
@@ -88,15 +101,8 @@ def main() -> int:
             raise SystemExit(f"--features: no claim of {args.data} has the signal(s) {unknown}; name signals the answers file holds")
     # a signal some claims lack (the answer context of a sentence claim) is NaN there: the combiner reads its mean
     feats = [f for f in wanted if any(f in c["signals"] for r in recs for c in r["claims"])]
-    rows, y, claim_of, groups = [], [], [], []
-    for i, r in enumerate(recs):
-        for c in r["claims"]:
-            rows.append([c["signals"].get(f, float("nan")) for f in feats])
-            y.append(int(r["right"]))
-            claim_of.append(i)
-            groups.append(f"{r['domain']}:{r['group']}")
-    X, y = np.array(rows, dtype=np.float64), np.array(y)
-    claim_of_arr = np.array(claim_of)
+    X, y, claim_of_arr, groups = claim_table(recs, feats)
+    claim_of = claim_of_arr.tolist()
     l2 = DEFAULT_L2 if args.l2 is None else args.l2
 
     # held-out scores: two folds by document group

@@ -32,24 +32,19 @@ RULES = {
 
 
 def transfer(recs: list[dict[str, Any]], feats: list[str], fit: tuple[str, ...], pick: tuple[str, ...], out: str,
-             target: float, l2: float) -> dict[str, Any]:
-    """The left-out corpus ``out`` at the threshold the rest picks (``fit`` and ``pick`` without it)."""
-    from calibration_fit import answer_support  # this script's folder is on sys.path
+             target: float, l2: float, table: Any = None) -> dict[str, Any]:
+    """The left-out corpus ``out`` at the threshold the rest picks (``fit`` and ``pick`` without it).
+    ``table``: ``calibration_fit.claim_table(recs, feats)``, built once by the caller (built here if
+    not given)."""
+    from calibration_fit import answer_support, claim_table  # this script's folder is on sys.path
 
     from groundqa.metrics.selective import threshold_at_precision
     from groundqa.verify.calibrate import half_split
     from groundqa.verify.combiner import fit_combiner
 
     fit_d, pick_d = set(fit) - {out}, set(pick) - {out}
-    rows, y, owner, groups = [], [], [], []
-    for i, r in enumerate(recs):
-        for c in r["claims"]:
-            rows.append([c["signals"].get(f, float("nan")) for f in feats])
-            y.append(int(r["right"]))
-            owner.append(i)
-            groups.append(f"{r['domain']}:{r['group']}")
-    X, Y, own = np.array(rows, float), np.array(y), np.array(owner)
-    in_fit = np.array([recs[i]["domain"] in fit_d for i in owner])
+    X, Y, own, groups = table if table is not None else claim_table(recs, feats)
+    in_fit = np.array([recs[i]["domain"] in fit_d for i in own])
     fold = half_split(groups)
     p_cv = np.zeros(len(Y))
     for train in (fold, ~fold):
@@ -74,6 +69,8 @@ def main() -> int:
     ap.add_argument("--target-precision", type=float, default=0.9)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    from calibration_fit import claim_table  # this script's folder is on sys.path
+
     from groundqa.verify.calibrate import DEFAULT_L2
 
     recs = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -81,10 +78,11 @@ def main() -> int:
     missing = [f for f in feats if not any(f in c["signals"] for r in recs for c in r["claims"])]
     if missing:
         raise SystemExit(f"--features: no claim of {args.data} has {missing}")
+    table = claim_table(recs, feats)  # the same claims for every rule and left-out corpus
     report: dict[str, Any] = {"data": args.data, "features": feats, "target_precision": args.target_precision, "rules": {}}
     print(f"{'rule':66} " + " ".join(f"{d:>14}" for d in DOCS) + "   docs pooled")
     for name, (fit, pick) in RULES.items():
-        per = {d: transfer(recs, feats, fit, pick, d, args.target_precision, DEFAULT_L2) for d in DOCS}
+        per = {d: transfer(recs, feats, fit, pick, d, args.target_precision, DEFAULT_L2, table) for d in DOCS}
         ret, right = sum(p["returned"] for p in per.values()), sum(p["right"] for p in per.values())
         pooled = {"returned": ret, "right": right, "precision": round(right / ret, 4) if ret else None,
                   "worst_corpus_precision": min((p["right"] / p["returned"] for p in per.values() if p["returned"]), default=None)}
