@@ -74,7 +74,7 @@ def extract(src: Path, out: Path, cache: Path, threads: int, generator: str = "d
     todo = [r for r in recs if r["id"] not in done]
     print(f"{len(recs)} answers, {len(todo)} to read", file=sys.stderr, flush=True)
     for p in parts:
-        if tuple(np.load(p)["layers"].tolist() if "layers" in np.load(p) else LAYERS) != layers:
+        if part_layers(p) != layers:
             raise SystemExit(f"{p} holds other layers than --layers {','.join(map(str, layers))}: extract into another NPZ name")
     gen = make_generator(generator)
     gen.warm_up()
@@ -233,6 +233,12 @@ def collect(answers: list[Path], out: Path, cache: Path, top_ks: tuple[int, ...]
     return 0
 
 
+def part_layers(path: Path) -> tuple[int, ...]:
+    """The layers an ``extract`` part file holds (files written before it kept them hold ``LAYERS``)."""
+    with np.load(path) as z:
+        return tuple(int(x) for x in z["layers"]) if "layers" in z else LAYERS
+
+
 def load(out: Path) -> tuple[list[str], np.ndarray, tuple[int, ...]]:
     """The ids, states (answers x layers x places x hidden) and layers of ``extract``'s part files
     (files written before it kept its layers hold ``LAYERS``)."""
@@ -241,8 +247,7 @@ def load(out: Path) -> tuple[list[str], np.ndarray, tuple[int, ...]]:
         raise SystemExit(f"no part files {out.stem}.part*.npz beside {out}: run extract first")
     ids = [str(i) for p in parts for i in np.load(p)["ids"]]
     h = np.concatenate([np.load(p)["h"] for p in parts]).astype(np.float32)
-    layers = tuple(int(x) for x in np.load(parts[0])["layers"]) if "layers" in np.load(parts[0]) else LAYERS
-    return ids, h, layers
+    return ids, h, part_layers(parts[0])
 
 
 SHIPPED = ("seg_lex_min,idf_union,focus_all,missing_numbers,missing_names,missing_words,log_len,emb_best,nli_concat,nli_seg_min,"
