@@ -90,3 +90,59 @@ def test_threshold_transfer_never_fits_or_thresholds_on_the_corpus_it_scores(mon
     assert a["threshold"] == b["threshold"] and a["returned"] == b["returned"] > 0
     assert a["right"] + b["right"] == a["returned"]  # the same answers, judged the other way round
     assert a["right"] / a["returned"] >= 0.8
+
+
+def test_operating_point_counts_the_generators_declines_as_declined():
+    ap = _script("answerability_probe")
+    answerable = np.array([True, True, True, True, False, False, False, False, False, False, False, False, False, False])
+    declined = np.zeros(14, bool)
+    declined[[3, 4, 5]] = True  # one answerable, two unanswerable declined by the generator
+    score = np.array([0.9, 0.8, 0.2, 0.0, 0, 0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.85])
+    op = ap.operating_point(score, answerable, declined)
+    # 9 of 10 unanswerable must be declined: 2 already are, so the guard declines the 7 lowest of the
+    # other 8 (up to 0.7); the answerable ones above it: 0.9 and 0.8, 2 of 4
+    assert op == {"threshold": 0.7, "answerable_answered": 0.5, "unanswerable_declined": 0.9}
+    all_declined = ap.operating_point(score, answerable, ~answerable)
+    assert all_declined["threshold"] is None and all_declined["answerable_answered"] == 1.0
+
+
+def test_probe_oof_never_scores_a_group_with_a_probe_that_saw_it():
+    ap = _script("answerability_probe")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5))
+    y = np.tile([0, 1], 30)
+    groups = np.repeat(["a", "b", "c"], 20)
+    X[:, 0] = np.where(groups == "c", 5.0 * y, 0.0)  # only group c's labels are readable, from column 0 (0 elsewhere)
+    s = ap.probe_oof(X, y, groups, l2=1.0, dims=0)
+    # c is scored by a probe fitted on a and b, which has nothing to learn from column 0: near chance
+    assert ap.auroc(s[groups == "c"], y[groups == "c"]) < 0.8
+    X[:, 0] = 5.0 * y  # now every group carries it: each scored well by the others
+    s = ap.probe_oof(X, y, groups, l2=1.0, dims=0)
+    assert all(ap.auroc(s[groups == g], y[groups == g]) > 0.95 for g in "abc")
+
+
+def test_prompt_states_are_each_questions_own_prompt_last_state(tiny_dir):
+    """Kept by batch row and handed back by question: each matches a full forward pass over that
+    question's prompt alone, whatever the batch and its padding."""
+    import torch
+
+    from groundqa.generate import TransformersGenerator
+    from groundqa.generate.probe import decoder_layers
+
+    ap = _script("answerability_probe")
+    g = TransformersGenerator(str(tiny_dir), max_new_tokens=4, batch_size=4, device="cpu", decline_margin=None)
+    g.warm_up()
+    keep = ap.PromptStates(g, (1, 2))
+    qs = ["Who won the game?", "What boils at one hundred degrees, and where is it measured?", "Where?"]
+    ps = [["Denver Broncos defeated the Carolina Panthers."], ["Water boils at one hundred degrees.", "The Moon orbits."],
+          ["Santa Clara, California."]]
+    g.generate_batch(qs, ps)
+    assert set(keep.by_question) == set(qs)
+    n_layers = len(decoder_layers(g.model))
+    for q, p in zip(qs, ps):
+        ids = g.tokenizer(g.prompt(q, p), add_special_tokens=g._special(), return_tensors="pt")["input_ids"]
+        with torch.inference_mode():
+            hs = g.model(input_ids=ids, output_hidden_states=True).hidden_states
+        for i, layer in enumerate((1, 2)):
+            if layer < n_layers:  # the last layer's hidden_states entry has the final norm applied
+                assert np.allclose(keep.by_question[q][i], hs[layer][0, -1].numpy(), rtol=1e-4, atol=1e-3)
