@@ -13,11 +13,17 @@ and only a better ranking (or a better generator) can.
   answerable ones are answered): the largest answered share of answerable questions at a
   threshold that declines at least 90% of the unanswerable ones.
 
+* docs-QA goal on the Starlette files held out from calibration (at least 17 of 22 answerable
+  questions answered right, at most 1 wrong answer returned, at least 6 of 7 unanswerable
+  declined), from a ``docs_qa.py`` result (``--docs-qa``): the most right answers returned at a
+  threshold that returns at most 1 wrong answer and declines at least 6 of 7 unanswerable questions.
+
 Also the AUROC of the support for right against wrong generated answers, and for answerable
 against unanswerable questions.
 
     python benchmarks/oracle_threshold.py --records benchmarks/results/qa/qa_squad11_report_default/records.jsonl \
         --records benchmarks/results/qa/qa_squad20_report_default/records.jsonl --json benchmarks/results/qa/oracle_threshold.json
+    python benchmarks/oracle_threshold.py --docs-qa benchmarks/results/qa/docs_qa_starlette_heldout.json --json benchmarks/results/qa/oracle_threshold_docs.json
 """
 
 from __future__ import annotations
@@ -65,16 +71,55 @@ def analyse(records: list[dict[str, Any]], precision: float = 0.9, declined: flo
     return out
 
 
+def analyse_docs(records: list[dict[str, Any]], max_wrong: int = 1, min_declined: float = 6 / 7) -> dict[str, Any]:
+    """The docs-QA goal's bound over a ``docs_qa.py`` run's records: the most right answers returned
+    at any threshold that returns at most ``max_wrong`` wrong answers to answerable questions and
+    declines at least ``min_declined`` of the unanswerable ones (the generator's declines count)."""
+    from groundqa.metrics.verifier import auroc
+
+    declined = [r["policies"]["return"]["verdict"] == "declined" for r in records]
+    sup = [float("-inf") if d or r.get("support") is None else float(r["support"]) for r, d in zip(records, declined)]
+    answerable = [bool(r["answerable"]) for r in records]
+    right = [a and bool(r["generated_right"]) for r, a in zip(records, answerable)]
+    n_una = sum(not a for a in answerable)
+    best: dict[str, Any] = {"right": 0, "wrong": None, "unanswerable_declined": None, "threshold": None}
+    for t in sorted({s for s in sup if s > float("-inf")}) + [float("inf")]:
+        ret = [s >= t for s in sup]
+        got = sum(r and k for r, k in zip(right, ret))
+        wrong = sum(a and not r and k for a, r, k in zip(answerable, right, ret))
+        dec = sum(not a and not k for a, k in zip(answerable, ret))
+        if wrong <= max_wrong and dec >= min_declined * n_una - 1e-9 and got > best["right"]:
+            best = {"right": got, "wrong": wrong, "unanswerable_declined": dec, "threshold": t}
+    answered = [i for i, s in enumerate(sup) if s > float("-inf")]
+    shipped = [r["policies"]["abstain"]["outcome"] for r in records]
+    return {"questions": len(records), "answerable": sum(answerable), "unanswerable": n_una, "generated_right": sum(right),
+            "auroc_right_vs_wrong": auroc([right[i] for i in answered], [sup[i] for i in answered]),
+            f"oracle_right_at_most_{max_wrong}_wrong": best["right"], "oracle_wrong": best["wrong"],
+            "oracle_unanswerable_declined": best["unanswerable_declined"], "oracle_threshold": best["threshold"],
+            "shipped_right": shipped.count("right"), "shipped_wrong": shipped.count("wrong_passed"),
+            "shipped_unanswerable_declined": n_una - shipped.count("unanswerable_answered")}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--records", action="append", required=True, help="a qa_pipeline.py report's records.jsonl (repeatable)")
+    ap.add_argument("--records", action="append", default=[], help="a qa_pipeline.py report's records.jsonl (repeatable)")
+    ap.add_argument("--docs-qa", action="append", default=[], help="a docs_qa.py result JSON with its records (repeatable)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    if not args.records and not args.docs_qa:
+        ap.error("name at least one --records or --docs-qa file")
     report: dict[str, Any] = {"config": {"command": "python " + " ".join(sys.argv),
                                          "note": "thresholds picked on the records themselves: an upper bound, not a calibration"}, "runs": {}}
     for path in args.records:
         recs = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
         res = analyse(recs)
+        report["runs"][path] = res
+        print(path)
+        for k, v in res.items():
+            print(f"  {k}: {v}")
+    for path in args.docs_qa:
+        d = json.loads(Path(path).read_text(encoding="utf-8"))
+        res = analyse_docs(d.get("scores", d)["records"])
         report["runs"][path] = res
         print(path)
         for k, v in res.items():
