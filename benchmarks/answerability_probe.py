@@ -90,6 +90,7 @@ class PromptStates:
         self.gen, self.layers = gen, layers
         self.mods = [decoder_layers(gen._model)[k - 1] for k in layers]
         self.by_question: dict[str, np.ndarray] = {}
+        self._questions: list[str] = []  # the batch _run_batch is writing, in its row order
         model = gen._model
         orig_generate = model.generate
         orig_run = gen._run_batch
