@@ -47,7 +47,6 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 LAYERS = (4, 8, 12, 16, 20, 23)
 CLEAN = "Jacksonville,_Florida"  # an adapter dev article: none of its questions was trained on
 
@@ -55,7 +54,7 @@ CLEAN = "Jacksonville,_Florida"  # an adapter dev article: none of its questions
 def draw(per_article: int, seed: int) -> list[dict[str, Any]]:
     """``per_article`` answerable and as many unanswerable v2.0 questions of each non-held-out
     article (fewer where it has fewer), demo paragraphs and calibration-set questions left out."""
-    from calibration_set import SHARED, sample_paragraphs, squad_questions
+    from calibration_set import SHARED, sample_paragraphs, squad_questions  # this script's folder is on sys.path
 
     from groundqa.datasets.squad import load_squad
 
