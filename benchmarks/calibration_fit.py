@@ -60,6 +60,55 @@ def claim_table(recs: list[dict[str, Any]], feats: list[str]) -> tuple[np.ndarra
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(feats)), np.array(y), np.array(owner, dtype=int), groups
 
 
+def cv_threshold(recs: list[dict[str, Any]], X: np.ndarray, y: np.ndarray, claim_of: np.ndarray, groups: list[str], feats: list[str],
+                 fit_dom: set[str], pick: set[str], target: float, l2: float) -> tuple[np.ndarray, float | None]:
+    """Each claim's held-out probability (two folds by document group; a domain outside
+    ``fit_dom`` scored by the fit on all of it) and the threshold rule's pick: the lowest support
+    at which the answers of the ``pick`` domains returned reach ``target`` precision (None: none)."""
+    from groundqa.metrics.selective import threshold_at_precision
+    from groundqa.verify.calibrate import half_split
+    from groundqa.verify.combiner import fit_combiner
+
+    in_fit = np.array([recs[i]["domain"] in fit_dom for i in claim_of])
+    fold = half_split(groups)
+    p_cv = np.zeros(len(y))
+    for train in (fold, ~fold):
+        comb = fit_combiner(X[train & in_fit], y[train & in_fit], feats, l2=l2)
+        p_cv[~train & in_fit] = comb.predict_proba(X[~train & in_fit])
+    if (~in_fit).any():  # an unseen domain: scored by the fit on every claim of the fitted domains
+        p_cv[~in_fit] = fit_combiner(X[in_fit], y[in_fit], feats, l2=l2).predict_proba(X[~in_fit])
+    sel = [i for i, r in enumerate(recs) if r["domain"] in pick]
+    scores = [answer_support(recs[i], p_cv[claim_of == i]) for i in sel]
+    return p_cv, threshold_at_precision(scores, [bool(recs[i]["right"]) for i in sel], target)
+
+
+def bootstrap_thresholds(recs: list[dict[str, Any]], feats: list[str], fit_dom: set[str], pick: set[str], target: float,
+                         l2: float, n: int, seed: int = 0) -> dict[str, Any]:
+    """How far the threshold rule's pick moves with other calibration data of the same kind: ``n``
+    resamples of the document groups (with replacement; a group drawn twice keeps its name, so
+    both copies fall in the same fold), the whole rule run on each."""
+    rng = np.random.default_rng(seed)
+    by: dict[str, list[int]] = {}
+    for i, r in enumerate(recs):
+        by.setdefault(f"{r['domain']}:{r['group']}", []).append(i)
+    names = sorted(by)
+    from groundqa.errors import ConfigError
+
+    got: list[float | None] = []
+    unfit = 0
+    for _ in range(n):
+        rs = [recs[i] for g in rng.choice(names, size=len(names), replace=True) for i in by[str(g)]]
+        Xb, yb, ob, gb = claim_table(rs, feats)
+        try:
+            got.append(cv_threshold(rs, Xb, yb, ob, gb, feats, fit_dom, pick, target, l2)[1])
+        except ConfigError:  # a fold of this resample holds one label only (or nothing): no fit
+            unfit += 1
+    ok = np.array([t for t in got if t is not None])
+    q = np.quantile(ok, [0.05, 0.25, 0.5, 0.75, 0.95]).round(4).tolist() if len(ok) else None
+    return {"resamples": n, "seed": seed, "no_threshold": int(sum(t is None for t in got)), "unfit": unfit,
+            "quantiles_5_25_50_75_95": q, "std": round(float(ok.std()), 4) if len(ok) else None}
+
+
 def reason_key(why: str) -> str:
     # a quoted answer ends at a quote followed by a space, punctuation or the end: 'O'Brien' is one
     return re.sub(r"\d+%", "N%", re.sub(r"'.+?'(?=[\s,.;:)]|$)", "'...'", why))
@@ -83,13 +132,16 @@ def main() -> int:
     ap.add_argument("--leave-one-out", action="store_true",
                     help="also score each fit domain by a fit on the other fit domains alone (a corpus the combiner never saw, as a "
                          "user's own is): AURC and coverage at 90%% precision per left-out domain, and their mean, in the report")
+    ap.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                    help="also run the threshold rule on N resamples of the document groups (with replacement): how far its "
+                         "pick moves with other calibration data of the same kind (quantiles in the report)")
     ap.add_argument("--out", default=None, help="write the fitted combiner here (the shipped one: src/groundqa/data/verifier/calibration.json)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
     args = ap.parse_args()
 
-    from groundqa.metrics.selective import per_domain, risk_coverage, threshold_at_precision
-    from groundqa.verify.calibrate import COMBINER_FEATURES, DEFAULT_L2, GENERATION_FEATURES, fit_with_thresholds, half_split
+    from groundqa.metrics.selective import per_domain, risk_coverage
+    from groundqa.verify.calibrate import COMBINER_FEATURES, DEFAULT_L2, GENERATION_FEATURES, fit_with_thresholds
     from groundqa.verify.combiner import fit_combiner
 
     recs = [json.loads(line) for p in args.data for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -107,23 +159,15 @@ def main() -> int:
 
     # held-out scores: two folds by document group
     fit_dom = set(args.fit_domains.split(",")) if args.fit_domains else {r["domain"] for r in recs}
+    pick = set(args.threshold_domains.split(",")) if args.threshold_domains else {r["domain"] for r in recs}
     in_fit = np.array([recs[i]["domain"] in fit_dom for i in claim_of])
-    fold = half_split(groups)
-    p_cv = np.zeros(len(y))
-    for train in (fold, ~fold):
-        comb = fit_combiner(X[train & in_fit], y[train & in_fit], feats, l2=l2)
-        p_cv[~train & in_fit] = comb.predict_proba(X[~train & in_fit])
-    if (~in_fit).any():  # an unseen domain: scored by the fit on every claim of the fitted domains
-        p_cv[~in_fit] = fit_combiner(X[in_fit], y[in_fit], feats, l2=l2).predict_proba(X[~in_fit])
+    p_cv, thr = cv_threshold(recs, X, y, claim_of_arr, groups, feats, fit_dom, pick, args.target_precision, l2)
 
     def answer_scores(p: np.ndarray) -> list[float | None]:
         return [answer_support(r, p[claim_of_arr == i]) for i, r in enumerate(recs)]
 
     correct = [bool(r["right"]) for r in recs]
     s_cv = answer_scores(p_cv)
-    pick = set(args.threshold_domains.split(",")) if args.threshold_domains else {r["domain"] for r in recs}
-    sel_idx = [i for i, r in enumerate(recs) if r["domain"] in pick]
-    thr = threshold_at_precision([s_cv[i] for i in sel_idx], [correct[i] for i in sel_idx], args.target_precision)
     if thr is None:
         if args.out:
             raise SystemExit(f"no threshold reaches precision {args.target_precision} on the held-out scores of {sorted(pick)}: "
@@ -190,6 +234,8 @@ def main() -> int:
         "heldout_selective": per_domain(zip(dom, s_cv, correct)),
         "heldout_at_threshold": outcome(s_cv, 1.0 if thr is None else thr),
         **({"leave_one_domain_out": loo} if loo else {}),
+        **({"threshold_bootstrap": bootstrap_thresholds(recs, feats, fit_dom, pick, args.target_precision, l2, args.bootstrap)}
+           if args.bootstrap else {}),
         "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1]["fires"])),
         "risk_coverage_heldout": curves,
         "coef": dict(zip(final.features, final.coef)),
@@ -226,6 +272,10 @@ def main() -> int:
         print("each fit domain scored by a fit on the others alone: " + ", ".join(
             f"{d} AURC {m['aurc']:.3f} cov@90 {m['coverage_at_90']:.3f}" for d, m in loo.items() if d != "mean_aurc")
             + f"; mean AURC {loo['mean_aurc']:.3f}")
+    if "threshold_bootstrap" in report:
+        b = report["threshold_bootstrap"]
+        print(f"threshold over {b['resamples']} resamples of the document groups: quantiles 5/25/50/75/95% {b['quantiles_5_25_50_75_95']}, "
+              f"std {b['std']}, no threshold in {b['no_threshold']}, unfit {b['unfit']}")
     print("reasons (fires, on right answers):")
     for w, e in report["reasons"].items():
         print(f"  {e['fires']:4} {e['on_right']:4} {e['wrong_share']:5.2f}  {w}")

@@ -146,3 +146,27 @@ def test_prompt_states_are_each_questions_own_prompt_last_state(tiny_dir):
         for i, layer in enumerate((1, 2)):
             if layer < n_layers:  # the last layer's hidden_states entry has the final norm applied
                 assert np.allclose(keep.by_question[q][i], hs[layer][0, -1].numpy(), rtol=1e-4, atol=1e-3)
+
+
+def test_threshold_bootstrap_spread_shrinks_with_more_calibration_data():
+    """calibration_fit.py --bootstrap: the threshold rule run on resamples of the document groups;
+    the same seed gives the same picks, and more groups of the same kind pin the threshold down."""
+    cf = _script("calibration_fit")
+
+    def recs(n_groups: int, seed: int) -> list[dict]:
+        rng = np.random.default_rng(seed)
+        out = []
+        for g in range(n_groups):
+            for k in range(10):
+                right = bool(rng.random() < 0.6)
+                out.append({"domain": "docs", "group": f"g{g}", "answerable": True, "declined": False, "right": right,
+                            "claims": [{"signals": {"x": float(rng.normal(1.0 if right else -1.0, 1.0))}, "reasons": []}]})
+        return out
+
+    small = recs(10, 0)
+    a = cf.bootstrap_thresholds(small, ["x"], {"docs"}, {"docs"}, 0.9, 1.0, n=30, seed=1)
+    assert a == cf.bootstrap_thresholds(small, ["x"], {"docs"}, {"docs"}, 0.9, 1.0, n=30, seed=1)
+    q = a["quantiles_5_25_50_75_95"]
+    assert a["resamples"] == 30 and a["unfit"] < 30 and q == sorted(q) and 0.0 < q[0] and q[-1] <= 1.0
+    big = cf.bootstrap_thresholds(recs(60, 0), ["x"], {"docs"}, {"docs"}, 0.9, 1.0, n=30, seed=1)
+    assert big["std"] < a["std"]
