@@ -87,13 +87,13 @@ def bootstrap_thresholds(recs: list[dict[str, Any]], feats: list[str], fit_dom: 
     """How far the threshold rule's pick moves with other calibration data of the same kind: ``n``
     resamples of the document groups (with replacement; a group drawn twice keeps its name, so
     both copies fall in the same fold), the whole rule run on each."""
+    from groundqa.errors import ConfigError
+
     rng = np.random.default_rng(seed)
     by: dict[str, list[int]] = {}
     for i, r in enumerate(recs):
         by.setdefault(f"{r['domain']}:{r['group']}", []).append(i)
     names = sorted(by)
-    from groundqa.errors import ConfigError
-
     got: list[float | None] = []
     unfit = 0
     for _ in range(n):

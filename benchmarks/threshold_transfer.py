@@ -36,22 +36,14 @@ def transfer(recs: list[dict[str, Any]], feats: list[str], fit: tuple[str, ...],
     """The left-out corpus ``out`` at the threshold the rest picks (``fit`` and ``pick`` without it).
     ``table``: ``calibration_fit.claim_table(recs, feats)``, built once by the caller (built here if
     not given)."""
-    from calibration_fit import answer_support, claim_table  # this script's folder is on sys.path
+    from calibration_fit import answer_support, claim_table, cv_threshold  # this script's folder is on sys.path
 
-    from groundqa.metrics.selective import threshold_at_precision
-    from groundqa.verify.calibrate import half_split
     from groundqa.verify.combiner import fit_combiner
 
     fit_d, pick_d = set(fit) - {out}, set(pick) - {out}
     X, Y, own, groups = table if table is not None else claim_table(recs, feats)
     in_fit = np.array([recs[i]["domain"] in fit_d for i in own])
-    fold = half_split(groups)
-    p_cv = np.zeros(len(Y))
-    for train in (fold, ~fold):
-        p_cv[~train & in_fit] = fit_combiner(X[train & in_fit], Y[train & in_fit], feats, l2=l2).predict_proba(X[~train & in_fit])
-    sel = [i for i, r in enumerate(recs) if r["domain"] in pick_d]
-    s_cv = {i: answer_support(recs[i], p_cv[own == i]) for i in sel}
-    thr = threshold_at_precision([s_cv[i] for i in sel], [bool(recs[i]["right"]) for i in sel], target)
+    thr = cv_threshold(recs, X, Y, own, groups, feats, fit_d, pick_d, target, l2)[1]  # the rule, without the left-out corpus
     comb = fit_combiner(X[in_fit], Y[in_fit], feats, l2=l2)
     test = [i for i, r in enumerate(recs) if r["domain"] == out]
     scores = {i: answer_support(recs[i], comb.predict_proba(X[own == i])) if (own == i).any() else None for i in test}
