@@ -170,3 +170,25 @@ def test_threshold_bootstrap_spread_shrinks_with_more_calibration_data():
     assert a["resamples"] == 30 and a["unfit"] < 30 and q == sorted(q) and 0.0 < q[0] and q[-1] <= 1.0
     big = cf.bootstrap_thresholds(recs(60, 0), ["x"], {"docs"}, {"docs"}, 0.9, 1.0, n=30, seed=1)
     assert big["std"] < a["std"]
+
+
+def test_docs_goal_bound_counts_wrong_answers_and_unanswerable_declines_as_the_goal_does():
+    """oracle_threshold.py --docs-qa: the most right answers at a threshold that returns at most one
+    wrong answer to an answerable question and declines at least 6 of 7 unanswerable ones."""
+    ot = _script("oracle_threshold")
+
+    def rec(answerable: bool, right: bool, support: float | None, declined: bool = False, shipped: str = "right") -> dict:
+        return {"answerable": answerable, "generated_right": right, "support": support,
+                "policies": {"return": {"verdict": "declined" if declined else "supported"}, "abstain": {"outcome": shipped}}}
+
+    recs = [rec(True, True, s) for s in (0.9, 0.8, 0.5, 0.3)]
+    recs += [rec(True, False, 0.85, shipped="wrong_passed"), rec(True, False, 0.4, shipped="withheld_wrong")]
+    recs += [rec(False, False, 1.0, declined=True, shipped="unanswerable_declined") for _ in range(5)]
+    recs += [rec(False, False, 0.6, shipped="unanswerable_answered"), rec(False, False, 0.2, shipped="unanswerable_withheld")]
+    got = ot.analyse_docs(recs)
+    # at 0.5: right 0.9, 0.8, 0.5; wrong 0.85 (one); unanswerable 0.6 returned (6 of 7 declined). At 0.3 the
+    # second wrong answer (0.4) comes in; at 0.2 a second unanswerable one
+    assert (got["oracle_right_at_most_1_wrong"], got["oracle_wrong"], got["oracle_unanswerable_declined"]) == (3, 1, 6)
+    assert got["oracle_threshold"] == 0.5
+    assert (got["shipped_right"], got["shipped_wrong"], got["shipped_unanswerable_declined"]) == (4, 1, 6)
+    assert got["generated_right"] == 4 and got["unanswerable"] == 7
