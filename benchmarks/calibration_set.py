@@ -164,6 +164,7 @@ def main() -> int:
     ap.add_argument("--decline-margin", type=float, default=None,
                     help="with --rescore: decline, as a generator with this decline margin would, every stored answer whose "
                          "gen_decline_gap is above -MARGIN (exact for answers generated with a smaller margin or none)")
+    ap.add_argument("--int8", action="store_true", help="load the generator with dynamic int8 linear layers (CPU)")
     ap.add_argument("--out", default="runs/calibration/answers.jsonl")
     ap.add_argument("--rescore", default=None, metavar="ANSWERS.jsonl",
                     help="generate nothing: judge the answers of this file again with the current guard (the same retrieval from the "
@@ -181,7 +182,7 @@ def main() -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = {json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines() if line.strip()} if out.exists() else set()
-    gen = TransformersGenerator(args.generator, batch_size=args.batch_size,
+    gen = TransformersGenerator(args.generator, batch_size=args.batch_size, int8=args.int8,
                                 **({"score_decline": True, "decline_margin": None} if args.score_decline else {}))
     confidence: dict[str, dict[str, float]] = {}
     if args.score_decline:

@@ -28,6 +28,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=Path("runs/calibration/index"), help="the calibration set's saved indexes")
+    ap.add_argument("--other-int8", action="store_true",
+                    help="load the other generator with dynamic int8 linear layers (CPU), e.g. the same generator against itself in int8")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
 
@@ -42,24 +44,31 @@ def main() -> int:
     if not qs:
         raise SystemExit(f"no {a.domain!r} question in {a.answers}")
     hits = HybridIndex.load(a.cache / a.domain).search_batch(qs, top_k=4)
-    gens = {name: make_generator(name) for name in (a.baseline, a.other)}
+    other = a.other + (" (int8)" if a.other_int8 else "")
+    if other == a.baseline:
+        raise SystemExit("baseline and other are the same generator; name another, or add --other-int8")
+    gens = {a.baseline: make_generator(a.baseline), other: make_generator(a.other, **({"int8": True} if a.other_int8 else {}))}
     for g in gens.values():
         g.warm_up()
         g.generate_batch(qs[:8], hits[:8])  # kernels and the instruction's cached prefix
     secs: dict[str, list[float]] = {name: [] for name in gens}
+    texts: dict[str, list[str]] = {}
     for _ in range(a.rounds):
         for name, g in gens.items():
             g.clear_prompt_cache()
             t0 = time.perf_counter()
-            g.generate_batch(qs, hits)
+            outs = g.generate_batch(qs, hits)
             secs[name].append((time.perf_counter() - t0) / len(qs))
+            texts[name] = [o.text for o in outs]
     med = {name: round(statistics.median(v), 4) for name, v in secs.items()}
+    same = sum(x == y for x, y in zip(texts[a.baseline], texts[other]))
     res = {"domain": a.domain, "questions": len(qs), "rounds": a.rounds, "threads": a.threads, "top_k": 4,
-           "seconds_per_question": med, "all": secs, "ratio_other_to_baseline": round(med[a.other] / med[a.baseline], 3)}
+           "seconds_per_question": med, "all": secs, "ratio_other_to_baseline": round(med[other] / med[a.baseline], 3),
+           "same_answers": same, "answers": texts}
     print("| generator | s a question (median of rounds) |\n|---|---|")
     for name in gens:
         print(f"| {name} | {med[name]:.3f} |")
-    print(f"ratio {a.other} / {a.baseline}: {res['ratio_other_to_baseline']:.2f}")
+    print(f"ratio {other} / {a.baseline}: {res['ratio_other_to_baseline']:.2f}; the same answer to {same} of {len(qs)} questions")
     if a.json:
         a.json.write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
     return 0
