@@ -164,7 +164,9 @@ def main() -> int:
     ap.add_argument("--decline-margin", type=float, default=None,
                     help="with --rescore: decline, as a generator with this decline margin would, every stored answer whose "
                          "gen_decline_gap is above -MARGIN (exact for answers generated with a smaller margin or none)")
-    ap.add_argument("--int8", action="store_true", help="load the generator with dynamic int8 linear layers (CPU)")
+    ap.add_argument("--int8", nargs="?", const="tensor", default=None, choices=["tensor", "channel"],
+                    help="load the generator with dynamic int8 linear layers (CPU): one weight scale a layer (tensor, the default "
+                         "with no value) or an output row (channel)")
     ap.add_argument("--out", default="runs/calibration/answers.jsonl")
     ap.add_argument("--rescore", default=None, metavar="ANSWERS.jsonl",
                     help="generate nothing: judge the answers of this file again with the current guard (the same retrieval from the "
@@ -182,7 +184,7 @@ def main() -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = {json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines() if line.strip()} if out.exists() else set()
-    gen = TransformersGenerator(args.generator, batch_size=args.batch_size, int8=args.int8,
+    gen = TransformersGenerator(args.generator, batch_size=args.batch_size, int8=args.int8 or False,
                                 **({"score_decline": True, "decline_margin": None} if args.score_decline else {}))
     confidence: dict[str, dict[str, float]] = {}
     if args.score_decline:

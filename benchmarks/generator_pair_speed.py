@@ -28,8 +28,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=Path("runs/calibration/index"), help="the calibration set's saved indexes")
-    ap.add_argument("--other-int8", action="store_true",
-                    help="load the other generator with dynamic int8 linear layers (CPU), e.g. the same generator against itself in int8")
+    ap.add_argument("--other-int8", nargs="?", const="tensor", default=None, choices=["tensor", "channel"],
+                    help="load the other generator with dynamic int8 linear layers (CPU): one weight scale a layer (tensor, the "
+                         "default with no value) or an output row (channel)")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
 
@@ -44,10 +45,10 @@ def main() -> int:
     if not qs:
         raise SystemExit(f"no {a.domain!r} question in {a.answers}")
     hits = HybridIndex.load(a.cache / a.domain).search_batch(qs, top_k=4)
-    other = a.other + (" (int8)" if a.other_int8 else "")
+    other = a.other + ({"tensor": " (int8)", "channel": " (int8 per channel)"}[a.other_int8] if a.other_int8 else "")
     if other == a.baseline:
         raise SystemExit("baseline and other are the same generator; name another, or add --other-int8")
-    gens = {a.baseline: make_generator(a.baseline), other: make_generator(a.other, **({"int8": True} if a.other_int8 else {}))}
+    gens = {a.baseline: make_generator(a.baseline), other: make_generator(a.other, **({"int8": a.other_int8} if a.other_int8 else {}))}
     for g in gens.values():
         g.warm_up()
         g.generate_batch(qs[:8], hits[:8])  # kernels and the instruction's cached prefix

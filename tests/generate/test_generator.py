@@ -98,6 +98,20 @@ def test_int8_dynamic_on_cpu(tiny_dir):
     assert "quantized.dynamic" in type(g.model.model.layers[0].self_attn.q_proj).__module__
 
 
+def test_int8_per_channel_keeps_a_scale_an_output_row_and_bad_schemes_say_the_choices(tiny_dir):
+    import torch
+
+    per_tensor = TransformersGenerator(str(tiny_dir), int8=True, max_new_tokens=4, device="cpu")
+    per_channel = TransformersGenerator(str(tiny_dir), int8="channel", max_new_tokens=4, device="cpu")
+    for g, scheme in ((per_tensor, torch.per_tensor_affine), (per_channel, torch.per_channel_affine)):
+        assert g.generate("Who won?", PASSAGES).tokens > 0
+        w = g.model.model.layers[0].mlp.up_proj.weight()
+        assert w.qscheme() == scheme
+    assert per_channel.model.model.layers[0].mlp.up_proj.weight().q_per_channel_scales().numel() > 1
+    with pytest.raises(ConfigError, match="'tensor' or 'channel'"):
+        TransformersGenerator(str(tiny_dir), int8="rows")
+
+
 def test_int8_refused_on_cuda(tiny_dir):
     with pytest.raises(ConfigError, match="int8"):
         TransformersGenerator(str(tiny_dir), int8=True, device="cuda")

@@ -67,7 +67,8 @@ class TransformersGenerator:
     ``model`` is any reference :func:`groundqa.models.resolve_model` accepts (a short name such as
     ``smollm2-135m``, a folder, a hub id), a folder written by ``groundqa finetune`` (full or LoRA),
     or a profile name (``default``, ``fast``, ``quality``). Loading happens in :meth:`warm_up` or on first use.
-    Greedy decoding by default; ``int8`` applies dynamic int8 quantisation on CPU; on CUDA the
+    Greedy decoding by default; ``int8`` applies dynamic int8 quantisation on CPU (True or ``"tensor"``,
+    or ``"channel"``: one weight scale an output row, closer to fp32); on CUDA the
     weights are bf16 unless ``dtype`` says otherwise. ``ground="snap"`` (the default) replaces a
     short answer by the passage span it stands for (:mod:`groundqa.generate.grounding`), so the
     answer is a substring of a passage and ``Generation.grounding`` holds its offsets; every
@@ -100,7 +101,7 @@ class TransformersGenerator:
         batch_size: int = 8,
         device: str | None = None,
         dtype: str = "auto",
-        int8: bool = False,
+        int8: bool | str = False,
         do_sample: bool = False,
         temperature: float = 1.0,
         top_p: float = 1.0,
@@ -125,6 +126,9 @@ class TransformersGenerator:
         if batch_size <= 0:
             raise ConfigError(f"batch_size={batch_size!r} must be > 0")
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        from .loading import int8_scheme  # no model or torch import
+
+        int8_scheme(int8)  # a bad value fails here, not at the first question
         if int8 and device is not None and str(device).startswith("cuda"):
             raise ConfigError(f"int8=True with device={device!r}: dynamic int8 is for the CPU; on CUDA drop int8 (bf16 is used)")
         self.device, self.int8 = device, int8

@@ -126,19 +126,39 @@ def pick_device(device: str | None) -> str:
     return device
 
 
+INT8_SCHEMES = ("tensor", "channel")
+
+
+def int8_scheme(int8: bool | str | None) -> str | None:
+    """The dynamic int8 scheme ``int8`` names: None (fp32 or the dtype asked for), ``"tensor"``
+    (True: one weight scale a linear layer) or ``"channel"`` (one scale an output row). On the
+    1.5B adapter (issue 21, thirteenth session) both run at about 1.35 times the 0.5B default's
+    generation time against fp32's 3.1; per-channel kept more of fp32's right answers (119 of 183
+    calibration questions against 113; fp32 130)."""
+    if int8 is None or int8 is False:
+        return None
+    if int8 is True:
+        return "tensor"
+    if isinstance(int8, str) and int8 in INT8_SCHEMES:
+        return int8
+    raise ConfigError(f"int8={int8!r} is not valid; use False, True (per tensor), 'tensor' or 'channel' (per output row, closer to fp32)")
+
+
 def load_generator_model(
     ref: str | os.PathLike[str],
     *,
     device: str | None = None,
     dtype: str = "auto",
-    int8: bool = False,
+    int8: bool | str = False,
     adapter: str | os.PathLike[str] | None = None,
     merge_adapter: bool = True,
 ) -> LoadedModel:
     """Load tokenizer and model for generation.
 
     ``dtype``: "auto" (bf16 on CUDA, fp32 on CPU), "float32", "bfloat16", "float16".
-    ``int8``: dynamic int8 quantisation of the linear layers (CPU only).
+    ``int8``: dynamic int8 quantisation of the linear layers (CPU only): True or ``"tensor"``, one
+    weight scale a layer; ``"channel"``, one an output row (as fast, and closer to fp32: see
+    :func:`int8_scheme`).
     ``adapter``: a LoRA adapter folder applied on top (merged into the weights by default).
     """
     import torch
@@ -175,8 +195,13 @@ def load_generator_model(
         adapter_name = str(adapter)
     model.to(dev)
     model.eval()
-    if int8:
+    scheme = int8_scheme(int8)
+    if scheme == "tensor":
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    elif scheme == "channel":
+        from torch.ao.quantization import per_channel_dynamic_qconfig
+
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return LoadedModel(model=model, tokenizer=tok, name=name, is_seq2seq=is_seq2seq, adapter=adapter_name,
