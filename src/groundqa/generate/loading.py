@@ -167,7 +167,7 @@ def load_generator_model(
     t0 = time.perf_counter()
     dev = pick_device(device)
     if int8 and dev != "cpu":
-        raise ConfigError(f"int8=True with device={dev!r}: dynamic int8 is for the CPU; drop it on CUDA (bf16 is used there)")
+        raise ConfigError(f"int8={int8!r} with device={dev!r}: dynamic int8 is for the CPU; drop it on CUDA (bf16 is used there)")
     ref_path = Path(os.fspath(ref)).expanduser()
     if adapter is None and ref_path.is_dir() and (ref_path / "adapter_config.json").exists():
         adapter, ref = ref_path, _adapter_base(ref_path) or ""
