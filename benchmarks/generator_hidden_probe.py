@@ -60,7 +60,7 @@ def answer_text(generated: str) -> str:
 
 
 def extract(src: Path, out: Path, cache: Path, threads: int, generator: str = "default",
-            layers: tuple[int, ...] = LAYERS) -> int:
+            layers: tuple[int, ...] = LAYERS, int8: str | None = None) -> int:
     import torch
 
     from groundqa.generate import make_generator
@@ -76,7 +76,7 @@ def extract(src: Path, out: Path, cache: Path, threads: int, generator: str = "d
     for p in parts:
         if part_layers(p) != layers:
             raise SystemExit(f"{p} holds other layers than --layers {','.join(map(str, layers))}: extract into another NPZ name")
-    gen = make_generator(generator)
+    gen = make_generator(generator, **({"int8": int8} if int8 else {}))
     gen.warm_up()
     model, tok = gen.model, gen.tokenizer
     by: dict[str, list[dict[str, Any]]] = {}
@@ -527,6 +527,8 @@ def main() -> int:
     e.add_argument("--threads", type=int, default=2)
     e.add_argument("--generator", default="default", help="the generator that wrote the answers (a profile, model or adapter folder)")
     e.add_argument("--layers", default=",".join(map(str, LAYERS)), help="comma-separated decoder layers to keep")
+    e.add_argument("--int8", nargs="?", const="tensor", default=None, choices=["tensor", "channel"],
+                   help="the generator in dynamic int8 (CPU), as it wrote the answers (calibration_set.py --int8)")
     v = sub.add_parser("eval", help="each layer and place as a probe, leave one corpus out; the best one in the combiner")
     v.add_argument("npz", type=Path)
     v.add_argument("answers", type=Path)
@@ -568,7 +570,7 @@ def main() -> int:
     c.add_argument("--json", type=Path, default=None)
     a = ap.parse_args()
     if a.cmd == "extract":
-        return extract(a.answers, a.out, a.cache, a.threads, a.generator, tuple(int(x) for x in a.layers.split(",")))
+        return extract(a.answers, a.out, a.cache, a.threads, a.generator, tuple(int(x) for x in a.layers.split(",")), a.int8)
     if a.cmd == "eval":
         return evaluate(a.npz, a.answers, (10.0, 100.0), (16, 64), a.json, a.probe, tuple(a.extra))
     if a.cmd == "collect":
