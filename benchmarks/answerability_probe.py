@@ -179,25 +179,24 @@ def load_states(answers: Path) -> tuple[dict[str, np.ndarray], tuple[int, ...]]:
     return states, layers
 
 
-def auroc(s: np.ndarray, y: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
-
-    return float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else float("nan")
-
-
-def probe_oof(X: np.ndarray, y: np.ndarray, groups: np.ndarray, l2: float, dims: int) -> np.ndarray:
-    """Each group's scores from a probe fitted on the other groups."""
+def linear_probe(l2: float, dims: int) -> Any:
+    """The probe, unfitted: standardised states, their top ``dims`` principal directions (none:
+    ``dims`` 0), L2 logistic."""
     from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    steps = [StandardScaler()] + ([PCA(n_components=dims, random_state=0)] if dims else [])
+    return make_pipeline(*steps, LogisticRegression(C=1.0 / l2, max_iter=2000))
+
+
+def probe_oof(X: np.ndarray, y: np.ndarray, groups: np.ndarray, l2: float, dims: int) -> np.ndarray:
+    """Each group's scores from a probe fitted on the other groups."""
     out = np.zeros(len(y))
     for g in np.unique(groups):
         te = groups == g
-        steps = [StandardScaler()] + ([PCA(n_components=min(dims, int((~te).sum()) - 1), random_state=0)] if dims else [])
-        m = make_pipeline(*steps, LogisticRegression(C=1.0 / l2, max_iter=2000))
-        m.fit(X[~te], y[~te])
+        m = linear_probe(l2, min(dims, int((~te).sum()) - 1) if dims else 0).fit(X[~te], y[~te])
         out[te] = m.decision_function(X[te])
     return out
 
@@ -220,6 +219,7 @@ def operating_point(score: np.ndarray, answerable: np.ndarray, declined: np.ndar
 
 def evaluate(answers: Path, calibrations: list[str], l2s: tuple[float, ...], dims: int, out_json: Path | None) -> int:
     from calibration_fit import CAPS
+    from generator_hidden_probe import auroc  # this script's folder is on sys.path
 
     from groundqa.verify.combiner import Combiner
 
@@ -301,10 +301,6 @@ def merge(answers: Path, cal_answers: Path, cal_npz: Path, out: Path, layer: int
     (``cal_npz``). A SQuAD calibration answer is scored by a probe fitted without its article."""
     from generator_hidden_probe import load as load_extracted
     from generator_hidden_probe import states as extracted_states
-    from sklearn.decomposition import PCA
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     recs = [json.loads(line) for line in answers.read_text(encoding="utf-8").splitlines() if line.strip()]
     st, layers = load_states(answers)
@@ -314,8 +310,7 @@ def merge(answers: Path, cal_answers: Path, cal_npz: Path, out: Path, layer: int
     groups = np.array([r["group"] for r in use])
 
     def probe(keep: np.ndarray) -> Any:
-        return make_pipeline(StandardScaler(), PCA(n_components=dims, random_state=0),
-                             LogisticRegression(C=1.0 / l2, max_iter=2000)).fit(X[keep], y[keep])
+        return linear_probe(l2, dims).fit(X[keep], y[keep])
 
     probes: dict[str, Any] = {"": probe(np.ones(len(y), bool))}
     ids, H, cal_layers = load_extracted(cal_npz)

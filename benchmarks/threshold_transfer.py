@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 DOCS = ("starlette", "click", "flask", "jinja", "markdown")
 RULES = {
@@ -38,15 +37,12 @@ def transfer(recs: list[dict[str, Any]], feats: list[str], fit: tuple[str, ...],
     not given)."""
     from calibration_fit import answer_support, claim_table, cv_threshold  # this script's folder is on sys.path
 
-    from groundqa.verify.combiner import fit_combiner
-
     fit_d, pick_d = set(fit) - {out}, set(pick) - {out}
     X, Y, own, groups = table if table is not None else claim_table(recs, feats)
-    in_fit = np.array([recs[i]["domain"] in fit_d for i in own])
-    thr = cv_threshold(recs, X, Y, own, groups, feats, fit_d, pick_d, target, l2)[1]  # the rule, without the left-out corpus
-    comb = fit_combiner(X[in_fit], Y[in_fit], feats, l2=l2)
+    # the rule without the left-out corpus; its claims, outside the fit, are scored by the fit on all of the rest
+    p, thr = cv_threshold(recs, X, Y, own, groups, feats, fit_d, pick_d, target, l2)
     test = [i for i, r in enumerate(recs) if r["domain"] == out]
-    scores = {i: answer_support(recs[i], comb.predict_proba(X[own == i])) if (own == i).any() else None for i in test}
+    scores = {i: answer_support(recs[i], p[own == i]) if (own == i).any() else None for i in test}
     t = 1.0 if thr is None else thr
     ret = [i for i in test if scores[i] is not None and scores[i] >= t]
     return {"threshold": None if thr is None else round(float(thr), 4), "returned": len(ret),

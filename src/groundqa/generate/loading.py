@@ -196,12 +196,11 @@ def load_generator_model(
     model.to(dev)
     model.eval()
     scheme = int8_scheme(int8)
-    if scheme == "tensor":
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-    elif scheme == "channel":
-        from torch.ao.quantization import per_channel_dynamic_qconfig
+    if scheme is not None:
+        from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig
 
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+        qconfig = per_channel_dynamic_qconfig if scheme == "channel" else default_dynamic_qconfig
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear: qconfig}, dtype=torch.qint8)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return LoadedModel(model=model, tokenizer=tok, name=name, is_seq2seq=is_seq2seq, adapter=adapter_name,
