@@ -23,6 +23,11 @@ Domains and groups (the fit and its checks split by group, never by question):
 - ``jinja``: the Jinja 3.1.4 docs snapshot (reStructuredText) and its 57 questions (45 answerable,
   12 unanswerable); ``markdown``: the Python-Markdown 3.11.3 docs snapshot (Markdown, as Starlette's
   are) and its 54 questions (42 answerable, 12 unanswerable). All for calibration; group = file.
+- ``attrs`` (attrs 26.1.0, Markdown and reStructuredText) and ``werkzeug`` (Werkzeug 3.1.9,
+  reStructuredText): 60 questions each (48 answerable, 12 unanswerable), written in issue 21's
+  fourteenth session and kept out of every fit, to measure a calibration on corpora it never saw.
+- ``--question-set more``: the 50 further questions each of Click, Flask, Jinja and Markdown
+  (``<domain>_questions_more.json``, tenth session) instead of their first files.
 
 Right: SQuAD, token F1 >= 0.5 with a gold answer; docs, the docs-QA judging rule (a normalised
 gold answer inside the normalised answer). An answer to an unanswerable question is wrong.
@@ -52,7 +57,8 @@ CAL_FILES = ("applications.md", "config.md", "index.md", "requests.md", "routing
 # the articles the adapter's fine-tuning holds out as dev (groundqa_card.json, dev_documents)
 ADAPTER_DEV = ("American_Broadcasting_Company", "Jacksonville,_Florida", "Martin_Luther")
 # the documentation snapshots under benchmarks/data/docs_qa, by domain (questions: <domain>_questions.json)
-DOCS_CORPORA = {"starlette": "starlette-0.41.3", "click": "click-8.1.7", "flask": "flask-3.0.3", "jinja": "jinja-3.1.4", "markdown": "markdown-3.11.3"}
+DOCS_CORPORA = {"starlette": "starlette-0.41.3", "click": "click-8.1.7", "flask": "flask-3.0.3", "jinja": "jinja-3.1.4", "markdown": "markdown-3.11.3",
+                "attrs": "attrs-26.1.0", "werkzeug": "werkzeug-3.1.9"}
 
 
 def verifier_articles(v1_path: Path | None = None, v2_path: Path | None = None) -> tuple[list[str], list[str]]:
@@ -105,8 +111,15 @@ def squad_questions(n_answerable: int, n_unanswerable: int, seed: int, exclude: 
     return pool, qs
 
 
-def docs_questions(corpus: str) -> list[dict[str, Any]]:
-    spec = json.loads((DOCS / f"{corpus}_questions.json").read_text(encoding="utf-8"))
+def docs_questions(corpus: str, question_set: str = "first") -> list[dict[str, Any]]:
+    """A documentation corpus's questions: its first file (``<corpus>_questions.json``) or, with
+    ``question_set="more"``, its second (``<corpus>_questions_more.json``, written in issue 21's
+    tenth session; Starlette has none)."""
+    path = DOCS / (f"{corpus}_questions.json" if question_set == "first" else f"{corpus}_questions_more.json")
+    if not path.exists():
+        raise SystemExit(f"{corpus} has no {question_set!r} question file ({path.name}); leave {corpus} out of --domains "
+                         f"or use --question-set first")
+    spec = json.loads(path.read_text(encoding="utf-8"))
     out = []
     for q in spec["questions"]:
         if corpus == "starlette" and (not q["answerable"] or q["source"] not in CAL_FILES):
@@ -167,11 +180,19 @@ def main() -> int:
     ap.add_argument("--int8", nargs="?", const="tensor", default=None, choices=["tensor", "channel"],
                     help="load the generator with dynamic int8 linear layers (CPU): one weight scale a layer (tensor, the default "
                          "with no value) or an output row (channel)")
+    ap.add_argument("--question-set", default="first", choices=["first", "more"],
+                    help="the documentation domains' questions: first (<domain>_questions.json, the calibration set's) or more "
+                         "(<domain>_questions_more.json: 50 further questions each for click, flask, jinja and markdown)")
     ap.add_argument("--out", default="runs/calibration/answers.jsonl")
     ap.add_argument("--rescore", default=None, metavar="ANSWERS.jsonl",
                     help="generate nothing: judge the answers of this file again with the current guard (the same retrieval from the "
                          "cached indexes, the stored generation signals) and write them to --out; for a changed guard or answer check")
+    ap.add_argument("--rejudge", default=None, metavar="ANSWERS.jsonl",
+                    help="load no model: label the stored answers of this file right or wrong again by the current judging "
+                         "rule (right()), and write them to --out; for a changed rule")
     args = ap.parse_args()
+    if args.rejudge:
+        return rejudge(Path(args.rejudge), Path(args.out))
     if args.rescore:
         return rescore(Path(args.rescore), Path(args.out), Path(args.cache), args.batch_size, args.verifier, args.reader, args.decline_margin)
 
@@ -210,7 +231,7 @@ def main() -> int:
             if domain not in DOCS_CORPORA:
                 raise SystemExit(f"unknown domain {domain!r}; use squad or one of {sorted(DOCS_CORPORA)}")
             folder = DOCS / DOCS_CORPORA[domain] / "docs"
-            qs, index = docs_questions(domain), docs_index(folder, cache / domain)
+            qs, index = docs_questions(domain, args.question_set), docs_index(folder, cache / domain)
         todo = [q for q in qs[: args.limit] if q["id"] not in done]
         print(f"{domain}: {len(qs)} questions, {len(todo)} to answer", file=sys.stderr, flush=True)
         if not todo:
@@ -231,6 +252,23 @@ def main() -> int:
                 f.flush()
                 n = min(s + args.batch_size, len(todo))
                 print(f"{domain}: {n}/{len(todo)} ({(time.perf_counter() - t0) / n:.1f} s/question)", file=sys.stderr, flush=True)
+    return 0
+
+
+def rejudge(src: Path, out: Path) -> int:
+    """The stored answers of ``src`` labelled again by :func:`right` (see ``--rejudge``), written to ``out``."""
+    if out.resolve() == src.resolve():
+        raise SystemExit(f"--out is the file being judged ({src}): write the relabelled answers to another file")
+    recs = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
+    changed = []
+    for r in recs:
+        new = right(r, r["generated"])
+        if new != r["right"]:
+            changed.append(f"{r['domain']}:{r['id']} {r['right']} -> {new}")
+            r["right"] = new
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    print(f"{len(recs)} answers, {len(changed)} relabelled" + "".join(f"\n  {c}" for c in changed), file=sys.stderr)
     return 0
 
 

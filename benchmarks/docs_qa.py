@@ -49,7 +49,7 @@ def normalise(text: str) -> str:
 
 def is_right(answer: str, golds: list[str]) -> bool:
     a = normalise(answer)
-    return any(g and re.search(rf"(?<![\w.]){re.escape(g)}(?![\w])", a) for g in (normalise(x) for x in golds))
+    return any(g and re.search(rf"(?<!\w){re.escape(g)}(?![\w])", a) for g in (normalise(x) for x in golds))
 
 
 def outcome(answer: Any, q: dict[str, Any], generated_right: bool) -> str:

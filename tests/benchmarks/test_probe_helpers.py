@@ -4,6 +4,7 @@ answers are new, and where a gold answer first appears among retrieved passages.
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +107,8 @@ def test_operating_point_counts_the_generators_declines_as_declined():
     assert all_declined["threshold"] is None and all_declined["answerable_answered"] == 1.0
 
 
-def test_probe_oof_never_scores_a_group_with_a_probe_that_saw_it():
+def test_probe_oof_never_scores_a_group_with_a_probe_that_saw_it(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run as a script: it imports generator_hidden_probe
     ap = _script("answerability_probe")
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 5))
@@ -193,3 +195,22 @@ def test_docs_goal_bound_counts_wrong_answers_and_unanswerable_declines_as_the_g
     assert got["oracle_threshold"] == 0.5
     assert (got["shipped_right"], got["shipped_wrong"], got["shipped_unanswerable_declined"]) == (4, 1, 6)
     assert got["generated_right"] == 4 and got["unanswerable"] == 7
+
+
+def test_rejudge_relabels_stored_answers_by_the_current_rule_and_keeps_the_source(tmp_path, monkeypatch):
+    """calibration_set.py --rejudge: a gold code name after a dot now counts (issue 21, fourteenth
+    session); an unanswerable question's answer stays wrong; the source file is never overwritten."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run as a script: it imports docs_qa
+    cs = _script("calibration_set")
+    recs = [{"domain": "starlette", "id": "a31", "answers": ["is_disconnected"], "answerable": True,
+             "generated": "disconnected = await request.is_disconnected() [1]", "right": False},
+            {"domain": "click", "id": "u1", "answers": [], "answerable": False, "generated": "80 [1]", "right": False},
+            {"domain": "click", "id": "c1", "answers": ["80"], "answerable": True, "generated": "120 [1]", "right": False}]
+    src = tmp_path / "a.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    assert cs.rejudge(src, tmp_path / "b.jsonl") == 0
+    got = [json.loads(x) for x in (tmp_path / "b.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["right"] for r in got] == [True, False, False]
+    assert [json.loads(x)["right"] for x in src.read_text(encoding="utf-8").splitlines()] == [False, False, False]
+    with pytest.raises(SystemExit, match="another file"):
+        cs.rejudge(src, src)
