@@ -179,25 +179,16 @@ def load_states(answers: Path) -> tuple[dict[str, np.ndarray], tuple[int, ...]]:
     return states, layers
 
 
-def linear_probe(l2: float, dims: int) -> Any:
-    """The probe, unfitted: standardised states, their top ``dims`` principal directions (none:
-    ``dims`` 0), L2 logistic."""
-    from sklearn.decomposition import PCA
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    steps = [StandardScaler()] + ([PCA(n_components=dims, random_state=0)] if dims else [])
-    return make_pipeline(*steps, LogisticRegression(C=1.0 / l2, max_iter=2000))
-
-
 def probe_oof(X: np.ndarray, y: np.ndarray, groups: np.ndarray, l2: float, dims: int) -> np.ndarray:
-    """Each group's scores from a probe fitted on the other groups."""
+    """Each group's scores from a probe (``generator_hidden_probe.fit_probe``: standardised states,
+    their top ``dims`` principal directions or all of them with ``dims`` 0, L2 logistic) fitted on
+    the other groups."""
+    from generator_hidden_probe import fit_probe  # this script's folder is on sys.path
+
     out = np.zeros(len(y))
     for g in np.unique(groups):
         te = groups == g
-        m = linear_probe(l2, min(dims, int((~te).sum()) - 1) if dims else 0).fit(X[~te], y[~te])
-        out[te] = m.decision_function(X[te])
+        out[te] = fit_probe(X[~te], y[~te], l2, min(dims, int((~te).sum()) - 1) if dims else 0)(X[te])
     return out
 
 
@@ -299,6 +290,7 @@ def merge(answers: Path, cal_answers: Path, cal_npz: Path, out: Path, layer: int
     answerability probe at ``layer`` (fitted on the same-article answers of ``answers``) over the
     prompt-last state ``generator_hidden_probe.py extract`` kept for each calibration answer
     (``cal_npz``). A SQuAD calibration answer is scored by a probe fitted without its article."""
+    from generator_hidden_probe import fit_probe
     from generator_hidden_probe import load as load_extracted
     from generator_hidden_probe import states as extracted_states
 
@@ -310,7 +302,7 @@ def merge(answers: Path, cal_answers: Path, cal_npz: Path, out: Path, layer: int
     groups = np.array([r["group"] for r in use])
 
     def probe(keep: np.ndarray) -> Any:
-        return linear_probe(l2, dims).fit(X[keep], y[keep])
+        return fit_probe(X[keep], y[keep], l2, dims)
 
     probes: dict[str, Any] = {"": probe(np.ones(len(y), bool))}
     ids, H, cal_layers = load_extracted(cal_npz)
@@ -323,7 +315,7 @@ def merge(answers: Path, cal_answers: Path, cal_npz: Path, out: Path, layer: int
         art = r["group"] if r["domain"] == "squad" else ""
         if art not in probes:
             probes[art] = probe(groups != art)
-        v = float(probes[art].decision_function(extracted_states(H, [pos[r["id"]]], layer, "prompt_last", cal_layers))[0])
+        v = float(probes[art](extracted_states(H, [pos[r["id"]]], layer, "prompt_last", cal_layers))[0])
         for c in r["claims"]:
             c["signals"]["gen_answerable"] = round(v, 5)
         n += 1

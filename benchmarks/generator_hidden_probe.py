@@ -256,14 +256,18 @@ COMPACT = "seg_lex_min,idf_union,nli_concat,gen_lp_mean,gen_decline_gap,ans_ctx"
 
 
 def collapse(H: np.ndarray, y: np.ndarray, l2: float, dims: int) -> tuple[np.ndarray, float]:
-    """Fit the probe (standardise, top ``dims`` principal directions, L2 logistic) and fold it into
-    one weight vector and bias over the raw states: ``H @ w + b`` is its log-odds."""
+    """Fit the probe (standardise, top ``dims`` principal directions, or every state dimension with
+    ``dims`` 0, L2 logistic) and fold it into one weight vector and bias over the raw states:
+    ``H @ w + b`` is its log-odds."""
     from groundqa.verify.combiner import fit_logistic
 
     mu, sd = H.mean(0), H.std(0) + 1e-6
     Z = (H - mu) / sd
-    _, _, vt = np.linalg.svd(Z - Z.mean(0), full_matrices=False)
-    P = vt[:dims].T
+    if dims:
+        _, _, vt = np.linalg.svd(Z - Z.mean(0), full_matrices=False)
+        P = vt[:dims].T
+    else:
+        P = np.eye(Z.shape[1])
     Zp = Z @ P
     m2, s2 = Zp.mean(0), Zp.std(0) + 1e-9
     w, b = fit_logistic((Zp - m2) / s2, y, l2=l2)
