@@ -40,3 +40,23 @@ def test_missing_adapter_names_the_fix(monkeypatch, tmp_path):
     monkeypatch.setattr("groundqa.generate.profiles.adapters_dir", lambda: tmp_path)
     with pytest.raises(ModelNotFoundError, match="--generator qwen2.5-coder-0.5b"):
         resolve_profile("default")
+
+
+def test_accurate_profile_ships_its_adapter_probe_and_calibration():
+    """Issue 21, fourteenth session: the 1.5B adapter as an opt-in profile, with the probe and the
+    guard calibration fitted on its own answers (the pipeline hands that calibration to the guard)."""
+    from groundqa.verify.combiner import Combiner
+
+    model, adapter, _ = resolve_profile("accurate")
+    assert model == "qwen2.5-coder-1.5b" and adapter is not None
+    folder = adapters_dir() / PROFILES["accurate"].adapter
+    card = json.loads((folder / "groundqa_card.json").read_text())
+    assert card["base"] == "qwen2.5-coder-1.5b" and card["decline_margin"] == 0.6
+    assert not set(card["data"]["dev_documents"]) & HELD_OUT_V11
+    assert (folder / "adapter_model.int8.safetensors").stat().st_size > 1_000_000
+    probe = json.loads((folder / "groundqa_probe.json").read_text())
+    assert probe["layer"] == 20
+    cal = Combiner.load(folder / "groundqa_calibration.json")
+    assert "gen_probe" in cal.features and 0.5 < cal.threshold < 0.8
+    readme = (folder / "README.md").read_text()
+    assert "CC BY-SA 4.0" in readme and "Apache-2.0" in readme
