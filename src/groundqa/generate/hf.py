@@ -66,7 +66,7 @@ class TransformersGenerator:
 
     ``model`` is any reference :func:`groundqa.models.resolve_model` accepts (a short name such as
     ``smollm2-135m``, a folder, a hub id), a folder written by ``groundqa finetune`` (full or LoRA),
-    or a profile name (``default``, ``fast``, ``quality``). Loading happens in :meth:`warm_up` or on first use.
+    or a profile name (``default``, ``fast``, ``accurate``, ``quality``). Loading happens in :meth:`warm_up` or on first use.
     Greedy decoding by default; ``int8`` applies dynamic int8 quantisation on CPU (True or ``"tensor"``,
     or ``"channel"``: one weight scale an output row, closer to fp32); on CUDA the
     weights are bf16 unless ``dtype`` says otherwise. ``ground="snap"`` (the default) replaces a

@@ -10,7 +10,7 @@ top_k = 4
 mode = "hybrid"             # hybrid | bm25 | dense
 
 [generator]
-model = "default"           # a profile (default, fast, quality), a short name, a folder or a hub id,
+model = "default"           # a profile (default, fast, accurate, quality), a short name, a folder or a hub id,
                             # or "openai:http://HOST:PORT/v1": a model on an OpenAI-compatible server
 # server_model = "groundqa-lora"   # with openai:, the server's model name (default: the only one it lists)
 # timeout_s = 60, retries = 2, concurrency = 8   # with openai: (see groundqa.generate.openai_server)
