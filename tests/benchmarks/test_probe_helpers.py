@@ -214,3 +214,26 @@ def test_rejudge_relabels_stored_answers_by_the_current_rule_and_keeps_the_sourc
     assert [json.loads(x)["right"] for x in src.read_text(encoding="utf-8").splitlines()] == [False, False, False]
     with pytest.raises(SystemExit, match="another file"):
         cs.rejudge(src, src)
+
+
+def test_corpus_threshold_paired_counts_the_difference_question_by_question(tmp_path, monkeypatch):
+    """corpus_threshold.py --paired (issue 21, fourteenth session): the same questions answered two
+    ways; answers relabelled from right to wrong in one file show up as that many fewer right and
+    more wrong answers returned, and the interval holds the difference."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run as a script: it imports calibration_fit
+    ct = _script("corpus_threshold")
+    src = ROOT / "benchmarks" / "results" / "calibration" / "calibration_answers_default_rst_old.jsonl"
+    recs = [json.loads(x) for x in src.read_text(encoding="utf-8").splitlines()[:57]]  # Click's
+    base, data, out = tmp_path / "base.jsonl", tmp_path / "data.jsonl", tmp_path / "out.json"
+    base.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    flipped = [dict(r, right=False) if r["right"] and r["claims"] else r for r in recs[:30]] + recs[30:]
+    data.write_text("".join(json.dumps(r) + "\n" for r in flipped), encoding="utf-8")
+    monkeypatch.setattr("sys.argv", ["corpus_threshold.py", "--data", str(data), "--domains", "click", "--paired", str(base), "--json", str(out)])
+    assert ct.main() == 0
+    got = json.loads(out.read_text(encoding="utf-8"))
+    shipped = got["corpora"]["click"]["shipped"]
+    p = got["paired"]
+    assert p["questions"] == 57 and p["right_returned"]["difference"] == -p["wrong_returned"]["difference"] < 0
+    assert shipped["right"] - p["right_returned"]["difference"] == 22  # the base returns 22 right (history table)
+    lo, hi = p["right_returned"]["interval_90"]
+    assert lo <= p["right_returned"]["difference"] <= hi
