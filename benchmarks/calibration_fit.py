@@ -114,6 +114,21 @@ def reason_key(why: str) -> str:
     return re.sub(r"\d+%", "N%", re.sub(r"'.+?'(?=[\s,.;:)]|$)", "'...'", why))
 
 
+def reason_rates(recs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each reason the guard names: on how many claims it fires, on how many of those the answer is
+    right, and that share (``wrong_share``: deliverable 2's bar is 1 in 10), most frequent first."""
+    reasons: dict[str, dict[str, Any]] = {}
+    for r in recs:
+        for c in r["claims"]:
+            for w in set(reason_key(x) for x in c["reasons"]):
+                e = reasons.setdefault(w, {"fires": 0, "on_right": 0})
+                e["fires"] += 1
+                e["on_right"] += int(r["right"])
+    for e in reasons.values():
+        e["wrong_share"] = round(e["on_right"] / e["fires"], 3)
+    return dict(sorted(reasons.items(), key=lambda kv: -kv[1]["fires"]))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", nargs="+", required=True, help="answers JSONL written by calibration_set.py")
@@ -136,6 +151,9 @@ def main() -> int:
                     help="also run the threshold rule on N resamples of the document groups (with replacement): how far its "
                          "pick moves with other calibration data of the same kind (quantiles in the report)")
     ap.add_argument("--out", default=None, help="write the fitted combiner here (the shipped one: src/groundqa/data/verifier/calibration.json)")
+    ap.add_argument("--reasons-only", action="store_true",
+                    help="fit nothing: count where each reason fires and how often on a right answer (per --data file's answers), "
+                         "for answers no calibration was fitted on")
     ap.add_argument("--json", default=None)
     ap.add_argument("--plot", default=None)
     args = ap.parse_args()
@@ -145,6 +163,15 @@ def main() -> int:
     from groundqa.verify.combiner import fit_combiner
 
     recs = [json.loads(line) for p in args.data for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.reasons_only:
+        rates = {"data": args.data, "answers": len(recs), "right": sum(bool(r["right"]) for r in recs),
+                 "reasons": reason_rates(recs), "command": "python " + " ".join(sys.argv)}
+        print(f"{len(recs)} answers, {rates['right']} right; reasons (fires, on right answers, share):")
+        for w, e in rates["reasons"].items():
+            print(f"  {e['fires']:5} {e['on_right']:4} {e['wrong_share']:5.2f}  {w}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(rates, indent=1) + "\n", encoding="utf-8")
+        return 0
     wanted = COMBINER_FEATURES + (() if args.no_generation_signals else GENERATION_FEATURES)
     if args.features:
         wanted = tuple(f.strip() for f in args.features.split(",") if f.strip())
@@ -202,16 +229,7 @@ def main() -> int:
                       "generator_declined_answerable": sum(1 for i in ans if recs[i]["declined"])}
         return res
 
-    # reasons: where they fire, and how often on a right answer
-    reasons: dict[str, dict[str, int]] = {}
-    for r in recs:
-        for c in r["claims"]:
-            for w in set(reason_key(x) for x in c["reasons"]):
-                e = reasons.setdefault(w, {"fires": 0, "on_right": 0})
-                e["fires"] += 1
-                e["on_right"] += int(r["right"])
-    for e in reasons.values():
-        e["wrong_share"] = round(e["on_right"] / e["fires"], 3)
+    reasons = reason_rates(recs)
 
     curves = {d: [p.__dict__ for p in risk_coverage([s_cv[i] for i in range(len(recs)) if d in ("all", dom[i])],
                                                        [correct[i] for i in range(len(recs)) if d in ("all", dom[i])])]
@@ -236,7 +254,7 @@ def main() -> int:
         **({"leave_one_domain_out": loo} if loo else {}),
         **({"threshold_bootstrap": bootstrap_thresholds(recs, feats, fit_dom, pick, args.target_precision, l2, args.bootstrap)}
            if args.bootstrap else {}),
-        "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1]["fires"])),
+        "reasons": reasons,
         "risk_coverage_heldout": curves,
         "coef": dict(zip(final.features, final.coef)),
     }

@@ -237,3 +237,17 @@ def test_corpus_threshold_paired_counts_the_difference_question_by_question(tmp_
     assert shipped["right"] - p["right_returned"]["difference"] == 22  # the base returns 22 right (history table)
     lo, hi = p["right_returned"]["interval_90"]
     assert lo <= p["right_returned"]["difference"] <= hi
+
+
+def test_reason_rates_count_fires_on_right_answers_once_per_claim(monkeypatch):
+    """calibration_fit.reason_rates (--reasons-only): deliverable 2's measure, a reason counted once
+    per claim whatever answer it quotes, and how often the answer it capped was right."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    cf = _script("calibration_fit")
+    echo = "the answer '{}' only repeats words of the question; the evidence does not give it as the answer"
+    recs = [{"right": True, "claims": [{"reasons": [echo.format("fail"), echo.format("fail")]}]},
+            {"right": False, "claims": [{"reasons": [echo.format("O'Brien")]}, {"reasons": []}]},
+            {"right": False, "claims": []}]
+    rates = cf.reason_rates(recs)
+    assert list(rates) == [echo.format("...")]
+    assert rates[echo.format("...")] == {"fires": 2, "on_right": 1, "wrong_share": 0.5}

@@ -71,9 +71,23 @@ def test_a_keyword_argument_is_code_and_an_http_method_is_not_a_code_method():
     ev = windows("Use tomllib.load with the file opened in binary mode:\n\napp.config.from_file(\"config.toml\", load=tomllib.load, text=False)")
     assert "text" in identifiers("text=False") and identifiers("abort=True") == ["abort"]
     assert answer_problem("Which extra argument do I have to pass to config.from_file for TOML?", "text=False", ev) is None
-    ev = windows("Flask answers HEAD requests for a route that allows GET, and OPTIONS too. Use app.add_url_rule() to add a route.")
+    ev = windows("Flask answers HEAD requests for a route that allows GET, and OPTIONS too. Use `app.add_url_rule()` to add a route.")
     assert answer_problem("When a route allows GET, which other HTTP method does Flask answer for it?", "HEAD", ev) is None
     bad = answer_problem("Which method adds a route?", "HEAD", ev)
+    assert bad is not None and bad.kind == "not_code"
+
+
+def test_code_names_are_not_judged_where_the_evidence_does_not_mark_code():
+    """Issue 21, fourteenth session: reStructuredText as loaded keeps no backticks, so "Override the
+    convert method" cannot show that `convert` is code; the not_code check is not judged there."""
+    rst = windows("To implement a custom type, you need to subclass the ParamType class. Override the convert method "
+                  "to convert the value from a string to the correct type.\n\nclass BasedIntParamType(click.ParamType):\n"
+                  "    def convert(self, value, param, ctx):\n        return int(value)")
+    q = "Which ParamType method do I override in a custom type to turn the string into the right value?"
+    assert answer_problem(q, "convert", rst) is None
+    marked = windows("Override the `convert` method of `click.ParamType` to turn the string into the right value.")
+    assert answer_problem(q, "convert", marked) is None  # code in the evidence: an answer it names is code
+    bad = answer_problem("Which method of `click.ParamType` turns the string into the right value?", "override", marked)
     assert bad is not None and bad.kind == "not_code"
 
 
