@@ -296,3 +296,6 @@ def test_a_question_that_asks_for_a_number_needs_one_in_the_answer():
     assert answer_problem("How many threads does Waitress use by default?", "multiple", ev2 + ["Waitress uses multiple threads."]).kind == "not_number"
     assert answer_problem("How many threads does Waitress use by default?", "four", ev2) is None  # a number word is a number
     assert asks_number("Which package does Waitress need?", "none") is None  # asks for no number
+    # the question's head is a code noun: it asks for a name that mentions status codes, not for one
+    assert asks_number("Which constant maps status codes to their default status messages?", "HTTP_STATUS_CODES") is None
+    assert asks_number("Which HTTP status code does abort(404) send?", "NotFound") == "status code"
