@@ -25,6 +25,12 @@ but the article, collected answers included) instead of by a probe that never sa
 
 ``cost``: generation time with and without the probe, interleaved.
 
+``keep``: copy another extract's part files, keeping only the answers of the given domains, into a
+new NPZ name; ``extract`` into that name then reads only the rest. For an answers file where some
+corpora were answered again (fifteenth session: Click, Flask and Jinja read by another loader), the
+states of the answers that did not change are reused. An answer answered again has the same id, so
+reusing its old part would pair the new answer with the old states.
+
 ``extract --generator runs/qwen15-answers --layers 4,8,...,28`` reads another generator's answers
 (the 1.5B adapter of ``recipes/qwen15_accurate`` has 28 layers); the part files keep their layers, and ``eval``
 and ``fit`` read them from there.
@@ -521,6 +527,29 @@ def cost(answers: Path, cache: Path, domain: str, n: int, rounds: int, threads: 
     return 0
 
 
+def keep(parts: str, answers: Path, domains: set[str], out: Path) -> int:
+    """Copy the part files matching ``parts`` (a glob) into ``out``'s name, keeping only the answers
+    of ``answers`` whose domain is in ``domains``."""
+    import glob
+
+    recs = [json.loads(line) for line in answers.read_text(encoding="utf-8").splitlines() if line.strip()]
+    wanted = {r["id"] for r in recs if r["domain"] in domains}
+    if not wanted:
+        raise SystemExit(f"no answer of {answers} is in the domains {sorted(domains)}")
+    if list(out.parent.glob(out.stem + ".part*.npz")):
+        raise SystemExit(f"{out.stem}.part*.npz already exist beside {out}: keep into a new NPZ name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    k = n = 0
+    for p in sorted(glob.glob(parts)):
+        z = np.load(p)
+        m = np.array([str(i) in wanted for i in z["ids"]])
+        if m.any():
+            np.savez(out.parent / f"{out.stem}.part{k:03d}.npz", ids=z["ids"][m], h=z["h"][m], layers=np.array(part_layers(Path(p))))
+            k, n = k + 1, n + int(m.sum())
+    print(f"{n} answers' states kept in {k} part files ({len(wanted)} answers in {sorted(domains)})")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -572,7 +601,14 @@ def main() -> int:
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--cache", type=Path, default=Path("runs/calibration/index"))
     c.add_argument("--json", type=Path, default=None)
+    k = sub.add_parser("keep", help="copy another extract's part files, keeping only the answers of some domains")
+    k.add_argument("parts", help="the part files to copy (a glob: 'runs/probe/cal.part*.npz')")
+    k.add_argument("answers", type=Path, help="the answers file the new extract reads")
+    k.add_argument("domains", help="comma-separated: the domains whose answers did not change")
+    k.add_argument("out", type=Path, help="the new NPZ name; part files are written beside it")
     a = ap.parse_args()
+    if a.cmd == "keep":
+        return keep(a.parts, a.answers, {d.strip() for d in a.domains.split(",") if d.strip()}, a.out)
     if a.cmd == "extract":
         return extract(a.answers, a.out, a.cache, a.threads, a.generator, tuple(int(x) for x in a.layers.split(",")), a.int8)
     if a.cmd == "eval":

@@ -251,3 +251,20 @@ def test_reason_rates_count_fires_on_right_answers_once_per_claim(monkeypatch):
     rates = cf.reason_rates(recs)
     assert list(rates) == [echo.format("...")]
     assert rates[echo.format("...")] == {"fires": 2, "on_right": 1, "wrong_share": 0.5}
+
+
+def test_keep_copies_the_states_of_the_answers_that_did_not_change(tmp_path):
+    """keep: an answer answered again has the same id, so only the unchanged domains' states are
+    copied, and extract into the new name reads the rest."""
+    probe = _script("generator_hidden_probe")
+    h = np.arange(3 * 2 * 3 * 2, dtype=np.float16).reshape(3, 2, 3, 2)
+    np.savez(tmp_path / "old.part000.npz", ids=np.array(["s1", "c1", "s2"]), h=h, layers=np.array([8, 20]))
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps({"id": i, "domain": d}) + "\n" for i, d in (("s1", "squad"), ("c1", "click"), ("s2", "squad"))))
+    assert probe.keep(str(tmp_path / "old.part*.npz"), answers, {"squad"}, tmp_path / "new.npz") == 0
+    ids, H, layers = probe.load(tmp_path / "new.npz")
+    assert ids == ["s1", "s2"] and layers == (8, 20) and H.tolist() == h[[0, 2]].astype(np.float32).tolist()
+    with pytest.raises(SystemExit, match="new NPZ name"):
+        probe.keep(str(tmp_path / "old.part*.npz"), answers, {"squad"}, tmp_path / "new.npz")
+    with pytest.raises(SystemExit, match="no answer"):
+        probe.keep(str(tmp_path / "old.part*.npz"), answers, {"flask"}, tmp_path / "other.npz")
