@@ -24,8 +24,9 @@ the calibrated signals do not, and names the one that fails:
    and no number word ("three", "a dozen", "half", "unlimited"). "MethodNotAllowed" is not a status
    code; "multiple" is not how many. A code noun before the number word is what the question asks
    for: "Which constant maps status codes ...?" wants a name (fifteenth session: it had capped the
-   right ``HTTP_STATUS_CODES``, the one such question among the stored answers). (On the gold answers of 519 such SQuAD questions it fires on
-   4, 0.8%; on the documentation questions' gold answers, never: issue 21.)
+   right ``HTTP_STATUS_CODES``, the one such question among the stored answers). (On the gold
+   answers of 519 such SQuAD questions it fires on 4, 0.8%; on the documentation questions' gold
+   answers, never: issue 21.)
 5. ``unlinked``: the sentences that hold the answer are not about the question. Where the
    question names code (``max_connections``, ``request.url``, ``TestClient``, anything in
    backticks), a sentence holding the answer must name one of those identifiers too, itself or
