@@ -74,6 +74,17 @@ def test_the_readme_is_what_report_writes_and_short():
     assert "docs/benchmark-history.md" in text and (ROOT / "docs" / "benchmark-history.md").is_file()
 
 
+def test_every_shipped_calibration_names_its_committed_fit_report():
+    """The README's calibration table shows the fits the package ships: each shipped calibration
+    records the command that wrote it, and the report its --json names is committed."""
+    fits = _script("report").shipped_fits()
+    data = ROOT / "src" / "groundqa" / "data"
+    shipped = [data / "verifier" / "calibration.json", *data.glob("adapters/*/groundqa_calibration.json")]
+    assert len(fits) == len(shipped) >= 2  # one report each
+    for name in fits:
+        assert (BENCH / "results" / "calibration" / name).is_file(), name
+
+
 def test_no_sys_path_patches_in_benchmarks_or_recipes():
     patch = re.compile(r"sys\.path\.(insert|append)|sys\.path\s*\+?=")
     scripts = [p for d in ("benchmarks", "recipes") for p in (ROOT / d).rglob("*.py") if "data" not in p.relative_to(ROOT).parts]  # not the docs corpora
