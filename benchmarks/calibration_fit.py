@@ -28,7 +28,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -114,19 +114,25 @@ def reason_key(why: str) -> str:
     return re.sub(r"\d+%", "N%", re.sub(r"'.+?'(?=[\s,.;:)]|$)", "'...'", why))
 
 
+def tally_reasons(items: Iterable[tuple[Iterable[str], bool]], on: str = "on_right", share: str = "wrong_share") -> dict[str, dict[str, Any]]:
+    """For (reasons, label) items (one a judged claim): on how many items each reason (by
+    ``reason_key``, counted once an item) fires, on how many of those the label holds (``on``), and
+    that share (``share``), most frequent first."""
+    out: dict[str, dict[str, Any]] = {}
+    for whys, label in items:
+        for w in {reason_key(x) for x in whys}:
+            e = out.setdefault(w, {"fires": 0, on: 0})
+            e["fires"] += 1
+            e[on] += int(label)
+    for e in out.values():
+        e[share] = round(e[on] / e["fires"], 3)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["fires"]))
+
+
 def reason_rates(recs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each reason the guard names: on how many claims it fires, on how many of those the answer is
     right, and that share (``wrong_share``: deliverable 2's bar is 1 in 10), most frequent first."""
-    reasons: dict[str, dict[str, Any]] = {}
-    for r in recs:
-        for c in r["claims"]:
-            for w in set(reason_key(x) for x in c["reasons"]):
-                e = reasons.setdefault(w, {"fires": 0, "on_right": 0})
-                e["fires"] += 1
-                e["on_right"] += int(r["right"])
-    for e in reasons.values():
-        e["wrong_share"] = round(e["on_right"] / e["fires"], 3)
-    return dict(sorted(reasons.items(), key=lambda kv: -kv[1]["fires"]))
+    return tally_reasons((c["reasons"], bool(r["right"])) for r in recs for c in r["claims"])
 
 
 def main() -> int:

@@ -33,7 +33,7 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from calibration_fit import reason_key  # this script's folder is on sys.path
+    from calibration_fit import tally_reasons  # this script's folder is on sys.path
 
     from groundqa.types import Chunk, Passage
     from groundqa.verify.guard import Guard
@@ -41,7 +41,7 @@ def main() -> int:
     rows = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
     guard = Guard(None, threshold=1.0)  # every claim keeps its reasons
     t0 = time.perf_counter()
-    fires: dict[str, dict[str, int]] = {}
+    judged: list[tuple[list[str], bool]] = []  # each WiCE claim: every reason the guard names, and its label
     n = {"claims": len(rows), "supported": 0}
     for r in rows:
         ok = r["label"] == "supported"
@@ -49,18 +49,14 @@ def main() -> int:
         page = " ".join(r["evidence_sentences"])
         passage = Passage(chunk=Chunk(id=r["id"], doc_id=r["id"], text=page, start=0, end=len(page)), score=1.0, rank=1)
         res = guard.verify(None, r["claim"], [passage])
-        for key in {reason_key(w) for c in res.claims for w in c.reasons}:
-            e = fires.setdefault(key, {"fires": 0, "on_supported": 0})
-            e["fires"] += 1
-            e["on_supported"] += int(ok)
+        judged.append(([w for c in res.claims for w in c.reasons], ok))
     base = n["supported"] / max(1, n["claims"])
-    for e in fires.values():
-        e["supported_share"] = round(e["on_supported"] / e["fires"], 3)
+    fires = tally_reasons(judged, on="on_supported", share="supported_share")
     report = {"config": {"data": args.data, "label": "WiCE binary label (supported; partially and not supported count as not)",
                          "guard": "Guard(None, threshold=1.0): lexical and embedding signals, answer checks, every reason kept",
                          "command": "python " + " ".join(sys.argv)},
               "claims": n["claims"], "supported": n["supported"], "base_supported_share": round(base, 3),
-              "reasons": dict(sorted(fires.items(), key=lambda kv: -kv[1]["fires"])), "seconds": round(time.perf_counter() - t0, 1)}
+              "reasons": fires, "seconds": round(time.perf_counter() - t0, 1)}
     print(f"{n['claims']} claims, {n['supported']} supported (base share {base:.3f})")
     print(f"{'fires':>5} {'supp.':>5} {'share':>5}  reason")
     for k, e in report["reasons"].items():
