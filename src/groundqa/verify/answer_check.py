@@ -78,10 +78,13 @@ class AnswerProblem:
     reason: str
 
 
+# the nouns a question asks for code by ("Which attribute ...?")
+_CODE_NOUNS = ("attribute", "method", "function", "parameter", "argument", "class", "property", "keyword", "exception",
+               "module", "variable", "decorator", "field", "kwarg")
 _CODE_QUESTION = re.compile(
     # an HTTP or request method (GET, HEAD) is a word of the protocol, not a method of the code
-    r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(attribute|(?<!http\s)(?<!request\s)method|function|parameter|argument|class|property|"
-    r"keyword|exception|module|variable|decorator|field|kwarg)s?\b",
+    r"\b(?:which|what)\s+(?:\w+\s+){0,2}?("
+    + "|".join(r"(?<!http\s)(?<!request\s)method" if n == "method" else n for n in _CODE_NOUNS) + r")s?\b",
     re.I,
 )
 
@@ -90,8 +93,7 @@ _CODE_QUESTION = re.compile(
 _NUMBER_QUESTION = re.compile(
     r"\bhow (many|old)\b|\b(?:what|which)\s+((?:\w+\s+){0,2}?)(year|status code|port|percentage|timeout)s?\b", re.I)
 # a code noun before the number word is what the question asks for: "Which constant maps status codes ...?"
-_CODE_HEAD = re.compile(r"\b(?:attribute|method|function|parameter|argument|class|property|keyword|exception|module|variable|"
-                        r"decorator|field|kwarg|constant|setting|option)s?\b", re.I)
+_CODE_HEAD = re.compile(r"\b(?:" + "|".join(_CODE_NOUNS + ("constant", "setting", "option")) + r")s?\b", re.I)
 _NUMBER_IN_ANSWER = re.compile(
     r"\d|\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
     r"seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|"
