@@ -27,7 +27,8 @@ Domains and groups (the fit and its checks split by group, never by question):
   reStructuredText): 60 questions each (48 answerable, 12 unanswerable), written in issue 21's
   fourteenth session and kept out of every fit, to measure a calibration on corpora it never saw.
 - ``--question-set more``: the 50 further questions each of Click, Flask, Jinja and Markdown
-  (``<domain>_questions_more.json``, tenth session) instead of their first files.
+  (``<domain>_questions_more.json``, tenth session) instead of their first files; ``third``: 50
+  more each again (``<domain>_questions_third.json``, sixteenth session).
 
 Right: SQuAD, token F1 >= 0.5 with a gold answer; docs, the docs-QA judging rule (a normalised
 gold answer inside the normalised answer). An answer to an unanswerable question is wrong.
@@ -114,8 +115,9 @@ def squad_questions(n_answerable: int, n_unanswerable: int, seed: int, exclude: 
 def docs_questions(corpus: str, question_set: str = "first") -> list[dict[str, Any]]:
     """A documentation corpus's questions: its first file (``<corpus>_questions.json``) or, with
     ``question_set="more"``, its second (``<corpus>_questions_more.json``, written in issue 21's
-    tenth session; Starlette has none)."""
-    path = DOCS / (f"{corpus}_questions.json" if question_set == "first" else f"{corpus}_questions_more.json")
+    tenth session), with ``"third"`` its third (``<corpus>_questions_third.json``, sixteenth
+    session). Starlette, attrs and Werkzeug have only a first."""
+    path = DOCS / (f"{corpus}_questions.json" if question_set == "first" else f"{corpus}_questions_{question_set}.json")
     if not path.exists():
         raise SystemExit(f"{corpus} has no {question_set!r} question file ({path.name}); leave {corpus} out of --domains "
                          f"or use --question-set first")
@@ -180,9 +182,10 @@ def main() -> int:
     ap.add_argument("--int8", nargs="?", const="tensor", default=None, choices=["tensor", "channel"],
                     help="load the generator with dynamic int8 linear layers (CPU): one weight scale a layer (tensor, the default "
                          "with no value) or an output row (channel)")
-    ap.add_argument("--question-set", default="first", choices=["first", "more"],
-                    help="the documentation domains' questions: first (<domain>_questions.json, the calibration set's) or more "
-                         "(<domain>_questions_more.json: 50 further questions each for click, flask, jinja and markdown)")
+    ap.add_argument("--question-set", default="first", choices=["first", "more", "third"],
+                    help="the documentation domains' questions: first (<domain>_questions.json, the calibration set's), more "
+                         "(<domain>_questions_more.json: 50 further questions each for click, flask, jinja and markdown) or third "
+                         "(<domain>_questions_third.json: 50 more each again)")
     ap.add_argument("--out", default="runs/calibration/answers.jsonl")
     ap.add_argument("--rescore", default=None, metavar="ANSWERS.jsonl",
                     help="generate nothing: judge the answers of this file again with the current guard (the same retrieval from the "
