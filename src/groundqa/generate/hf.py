@@ -128,9 +128,7 @@ class TransformersGenerator:
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
         from .loading import int8_scheme  # no model or torch import
 
-        int8_scheme(int8)  # a bad value fails here, not at the first question
-        if int8 and device is not None and str(device).startswith("cuda"):
-            raise ConfigError(f"int8={int8!r} with device={device!r}: dynamic int8 is for the CPU; on CUDA drop int8 (bf16 is used)")
+        int8_scheme(int8, device)  # a bad value, or int8 on CUDA, fails here, not at the first question
         self.device, self.int8 = device, int8
         self.do_sample, self.temperature, self.top_p = do_sample, temperature, top_p
         self.max_prompt_tokens = max_prompt_tokens

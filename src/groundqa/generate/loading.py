@@ -129,19 +129,20 @@ def pick_device(device: str | None) -> str:
 INT8_SCHEMES = ("tensor", "channel")
 
 
-def int8_scheme(int8: bool | str | None) -> str | None:
+def int8_scheme(int8: bool | str | None, device: str | None = None) -> str | None:
     """The dynamic int8 scheme ``int8`` names: None (fp32 or the dtype asked for), ``"tensor"``
     (True: one weight scale a linear layer) or ``"channel"`` (one scale an output row). On the
     1.5B adapter (issue 21, thirteenth session) both run at about 1.35 times the 0.5B default's
     generation time against fp32's 3.1; per-channel kept more of fp32's right answers (119 of 183
-    calibration questions against 113; fp32 130)."""
+    calibration questions against 113; fp32 130). Dynamic int8 is for the CPU: with a CUDA
+    ``device`` any scheme is refused."""
     if int8 is None or int8 is False:
         return None
-    if int8 is True:
-        return "tensor"
-    if isinstance(int8, str) and int8 in INT8_SCHEMES:
-        return int8
-    raise ConfigError(f"int8={int8!r} is not valid; use False, True (per tensor), 'tensor' or 'channel' (per output row, closer to fp32)")
+    if int8 is not True and not (isinstance(int8, str) and int8 in INT8_SCHEMES):
+        raise ConfigError(f"int8={int8!r} is not valid; use False, True (per tensor), 'tensor' or 'channel' (per output row, closer to fp32)")
+    if device is not None and str(device).startswith("cuda"):
+        raise ConfigError(f"int8={int8!r} with device={device!r}: dynamic int8 is for the CPU; on CUDA drop int8 (bf16 is used)")
+    return "tensor" if int8 is True else int8
 
 
 def load_generator_model(
@@ -166,8 +167,7 @@ def load_generator_model(
 
     t0 = time.perf_counter()
     dev = pick_device(device)
-    if int8 and dev != "cpu":
-        raise ConfigError(f"int8={int8!r} with device={dev!r}: dynamic int8 is for the CPU; drop it on CUDA (bf16 is used there)")
+    scheme = int8_scheme(int8, dev)
     ref_path = Path(os.fspath(ref)).expanduser()
     if adapter is None and ref_path.is_dir() and (ref_path / "adapter_config.json").exists():
         adapter, ref = ref_path, _adapter_base(ref_path) or ""
@@ -195,7 +195,6 @@ def load_generator_model(
         adapter_name = str(adapter)
     model.to(dev)
     model.eval()
-    scheme = int8_scheme(int8)
     if scheme is not None:
         from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig
 
