@@ -191,6 +191,25 @@ def test_a_section_heading_links_an_answer_whose_sentence_names_no_other_code():
     assert answer_problem("What is the default value of max_connections?", "100", [lim]) is None
 
 
+def test_a_section_opener_and_a_heading_in_words_name_what_the_section_holds():
+    """Issue 21, sixteenth session: a reStructuredText section's heading is often generic ("Range
+    Options") and its first sentence names the class; a heading writes an option's words ("Command
+    Short Help" over short_help). Both link the answer; neither does when it is not shown, or when it
+    names something else."""
+    body = ("The IntRange type extends the INT type to ensure the value is contained in the given range. The FloatRange "
+            "type does the same for FLOAT.\n\nIf min or max is omitted, that side is unbounded. Any value in that direction "
+            "is accepted. By default, both bounds are closed. min_open and max_open can be used to exclude that boundary.")
+    q = "How do I make an IntRange exclude the boundary value itself?"
+    assert answer_problem(q, "min_open and max_open", ["## Range Options\n\n" + body]) is None
+    later = "## Range Options\n\n" + body.split("\n\n", 1)[1]
+    assert answer_problem(q, "min_open and max_open", [later]).kind == "unlinked"  # the opener names nothing asked
+    other = "## Range Options\n\n" + body.replace("The IntRange type extends the INT type", "The FloatRange type extends the FLOAT type")
+    assert answer_problem(q, "min_open and max_open", [other]).kind == "unlinked"
+    short = "For commands, a short help snippet is generated. By default, it's the first sentence of the help message."
+    q2 = "If I don't set short_help, which part of the help text does Click use?"
+    assert answer_problem(q2, "the first sentence", ["## Command Short Help\n\n" + short]) is None
+    assert answer_problem(q2, "the first sentence", ["## Command Help\n\n" + short]).kind == "unlinked"
+
 def test_guard_reads_headings_and_titles_of_the_passages(hash_guard):
     text = "File responses support range requests.\n\nIf the request has a Range header, a 206 is sent. If the range is invalid, the response is a 416 response."
     q = "What status code does a FileResponse return for an invalid range?"

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from .lexical import units
@@ -182,6 +182,16 @@ def _names(ident: str, text_low: str) -> bool:
     return any(re.search(rf"(?<![\w]){re.escape(c)}(?![\w])", text_low) for c in cands)
 
 
+def _heading_names(ident: str, heading_low: str) -> bool:
+    """True when a heading names ``ident``, as code or in words: ``short_help`` under "Command
+    Short Help" (a title writes an option's words, not its code)."""
+    if _names(ident, heading_low):
+        return True
+    parts = [x for x in re.split(r"[_-]+", ident.rsplit(".", 1)[-1]) if x]
+    return len(parts) > 1 and all(len(x) > 1 for x in parts) and re.search(
+        r"(?<![\w])" + r"[\s_-]+".join(map(re.escape, parts)) + r"(?![\w])", heading_low) is not None
+
+
 _HEADING_LINE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$")
 
 
@@ -191,7 +201,9 @@ class Piece:
     question's subject for it (an item: itself; a prose sentence: itself and the two sentences
     before it and the one after it in its section, since Punkt cuts "*i.e.*" and "e.g." into
     sentences of their own and a quote may follow the name it belongs to);
-    ``heading`` the Markdown heading above it and the document's title."""
+    ``heading`` the Markdown heading above it and the document's title; ``opener`` the sentence
+    that opens its section, when the text shows it: like a heading, it says what the section is
+    about ("## Range Options / The IntRange type extends ..." over "min_open and max_open ...")."""
 
     text: str
     item: bool
@@ -199,6 +211,7 @@ class Piece:
     heading: str
     first: bool = False  # one of the first two sentences of its text: its context reaches back past the text's start
     headed: bool = False  # a Markdown heading of the text itself is above it (its section is known)
+    opener: str = ""
 
 
 def pieces(text: str, title: str = "") -> list[Piece]:
@@ -207,13 +220,13 @@ def pieces(text: str, title: str = "") -> list[Piece]:
     from ..text import split_sentences
 
     out: list[Piece] = []
-    heading, prev = "", []
+    heading, prev, opener = "", [], ""
     for part in _ITEM_START.split(text):
         if not part.strip():
             continue
         head = " \n".join(x for x in (heading, title) if x)
         if _ITEM.match(part):
-            out.append(Piece(part, True, part, head, False, bool(heading)))
+            out.append(Piece(part, True, part, head, False, bool(heading), opener))
             prev = []
             continue
         for sent in split_sentences(part) or [part]:
@@ -221,7 +234,10 @@ def pieces(text: str, title: str = "") -> list[Piece]:
             if h:
                 heading = h.group(1).strip()
                 head = " \n".join(x for x in (heading, title) if x)
-            out.append(Piece(sent, False, "\n".join(prev + [sent]), head, len(out) < 2 and not heading and not h, bool(heading)))
+                opener = sent.split("\n", 1)[1].strip() if "\n" in sent else ""
+            elif heading and not opener:
+                opener = sent
+            out.append(Piece(sent, False, "\n".join(prev + [sent]), head, len(out) < 2 and not heading and not h, bool(heading), opener))
             prev = [] if h else (prev + [sent])[-2:]
     # and the sentence after it ("Luther said ... [next:] 'Here I stand'"), within its section
     at, ends = 0, []
@@ -234,7 +250,7 @@ def pieces(text: str, title: str = "") -> list[Piece]:
         gap = text[ends[i][1] : ends[i + 1][0]] if ends[i][0] >= 0 and ends[i + 1][0] >= 0 else "\n\n"
         if (not here.item and not nxt.item and here.heading == nxt.heading and "\n\n" not in gap
                 and not _HEADING_LINE.match(nxt.text.split("\n", 1)[0])):
-            out[i] = Piece(here.text, False, f"{here.context}\n{nxt.text}", here.heading, here.first, here.headed)
+            out[i] = replace(here, context=f"{here.context}\n{nxt.text}")
     return out
 
 
@@ -278,9 +294,9 @@ def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: 
         opened = bool(cut is not None and i < len(cut) and cut[i])  # the text starts inside its document
         for pc in pieces(text, title):
             if pc.first and not opened:
-                pc = Piece(pc.text, pc.item, pc.context, pc.heading, False, pc.headed)
+                pc = replace(pc, first=False)
             if not opened and not pc.headed:
-                pc = Piece(pc.text, pc.item, pc.context, pc.heading, pc.first, True)  # a whole text: its title is its section
+                pc = replace(pc, headed=True)  # a whole text: its title is its section
             u = units(pc.text)
             low = pc.text.lower().replace("`", "")
             if numbers <= u.numbers and len(others & u.words) >= need and all(_atom_in(t, low) for t in new_atoms):
@@ -310,7 +326,10 @@ def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: 
             # heading that names `max_connections` is not the latter's default)
             named_here = [w for w in code_words(pc.context) if not _names(w, answer.lower())]
             sibling = any(_sibling(w, i) for w in named_here for i in idents)
-            if pc.heading and any(_names(i, pc.heading.lower()) for i in idents) and not sibling:
+            if pc.heading and any(_heading_names(i, pc.heading.lower()) for i in idents) and not sibling:
+                return None
+            # the sentence that opens the section says what it is about, as its heading does
+            if pc.opener and any(_names(i, pc.opener.lower()) for i in idents) and not sibling:
                 return None
             # a passage cut from inside its document, above its own first heading: the section
             # heading that may name the subject is not shown; only a sibling name says it is about
