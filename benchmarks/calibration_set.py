@@ -26,6 +26,8 @@ Domains and groups (the fit and its checks split by group, never by question):
 - ``attrs`` (attrs 26.1.0, Markdown and reStructuredText) and ``werkzeug`` (Werkzeug 3.1.9,
   reStructuredText): 60 questions each (48 answerable, 12 unanswerable), written in issue 21's
   fourteenth session and kept out of every fit, to measure a calibration on corpora it never saw.
+- ``pymdown`` (PyMdown Extensions 13.1.2, Markdown): 100 questions (80 answerable, 20 unanswerable),
+  written in issue 21's sixteenth session for calibration; group = file.
 - ``--question-set more``: the 50 further questions each of Click, Flask, Jinja and Markdown
   (``<domain>_questions_more.json``, tenth session) instead of their first files; ``third``: 50
   more each again (``<domain>_questions_third.json``, sixteenth session).
@@ -59,7 +61,7 @@ CAL_FILES = ("applications.md", "config.md", "index.md", "requests.md", "routing
 ADAPTER_DEV = ("American_Broadcasting_Company", "Jacksonville,_Florida", "Martin_Luther")
 # the documentation snapshots under benchmarks/data/docs_qa, by domain (questions: <domain>_questions.json)
 DOCS_CORPORA = {"starlette": "starlette-0.41.3", "click": "click-8.1.7", "flask": "flask-3.0.3", "jinja": "jinja-3.1.4", "markdown": "markdown-3.11.3",
-                "attrs": "attrs-26.1.0", "werkzeug": "werkzeug-3.1.9"}
+                "attrs": "attrs-26.1.0", "werkzeug": "werkzeug-3.1.9", "pymdown": "pymdown-13.1.2"}
 
 
 def verifier_articles(v1_path: Path | None = None, v2_path: Path | None = None) -> tuple[list[str], list[str]]:

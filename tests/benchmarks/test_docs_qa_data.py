@@ -105,3 +105,25 @@ def test_third_questions_name_a_file_whose_loaded_text_holds_each_answer():
             text = loaded[q["source"]]
             for g in q["answers"]:
                 assert is_right(raw, [g]) and is_right(text, [g]), (q["id"], g, q["source"])
+
+
+def test_pymdown_questions_name_a_file_whose_loaded_text_holds_each_answer():
+    """PyMdown Extensions 13.1.2 (issue 21, sixteenth session): 80 answerable and 20 unanswerable
+    questions, the licence and attribution beside the snapshot, and every accepted form of each
+    gold answer found by the judge in its named file and in the text the loader keeps of it."""
+    from groundqa.documents.loaders import load_documents
+
+    is_right = _bench().is_right
+    qs = json.loads((DATA / "pymdown_questions.json").read_text(encoding="utf-8"))["questions"]
+    assert len(qs) == 100 and sum(q["answerable"] for q in qs) == 80 and len({q["question"] for q in qs}) == 100
+    snap = DATA / "pymdown-13.1.2"
+    assert (snap / "LICENSE.md").exists() and (snap / "ATTRIBUTION.md").exists()
+    loaded = {d.id: d.text for d in load_documents(snap / "docs").documents}
+    assert len(loaded) == 44
+    for q in qs:
+        if not q["answerable"]:
+            assert q["answers"] == [] and q["source"] is None
+            continue
+        raw = (snap / "docs" / q["source"]).read_text(encoding="utf-8")
+        for g in q["answers"]:
+            assert is_right(raw, [g]) and is_right(loaded[q["source"]], [g]), (q["id"], g, q["source"])
