@@ -316,6 +316,10 @@ def answer_problem(question: str, answer: str, evidence: Sequence[str], titles: 
     if any(pc.first for pc in holding):
         return None  # it opens the passage: what came before it (which may name the subject) is not shown
     idents = [i for i in identifiers(question) if not _names(i, answer.lower())]
+    # a capitalised name followed by another capitalised word names a product ("PyMdown Extensions",
+    # "GitHub Actions"), not code whose section the answer must sit in
+    products = {m.group(1).lower() for m in re.finditer(r"\b([A-Z][a-z]*[A-Z]\w*)\s+[A-Z][a-z]", question)}
+    idents = [i for i in idents if i not in products]
     if idents:
         for pc in holding:
             if any(_names(i, pc.context.lower()) for i in idents):
