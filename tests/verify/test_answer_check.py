@@ -213,13 +213,13 @@ def test_a_section_opener_and_a_heading_in_words_name_what_the_section_holds():
 
 def test_a_product_name_in_the_question_is_not_a_code_name_to_link():
     """"PyMdown Extensions" reads as CamelCase code, but a capitalised name followed by another
-    capitalised word is a product: the answer need not sit where it is named. "IntRange setting"
-    stays a code name."""
+    capitalised word is a product: the answer need not sit where it is named."""
     ev = ["## About\n\nPyMdown Extensions is a collection of extensions for Python Markdown.\n\n## Development\n\n"
           "The project is tested on every supported Python version. Pull requests are welcome. Patches need tests.\n\n"
           "Install Hatch first; it runs the tests and builds the documentation."]
     assert answer_problem("What tool do I need to run the PyMdown Extensions test suite?", "Hatch", ev) is None
     assert answer_problem("What tool do I need to run the PyMdown test suite?", "Hatch", ev).kind == "unlinked"
+
 
 def test_guard_reads_headings_and_titles_of_the_passages(hash_guard):
     text = "File responses support range requests.\n\nIf the request has a Range header, a 206 is sent. If the range is invalid, the response is a 416 response."

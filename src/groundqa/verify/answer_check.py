@@ -31,9 +31,11 @@ the calibrated signals do not, and names the one that fails:
    question names code (``max_connections``, ``request.url``, ``TestClient``, anything in
    backticks), a sentence holding the answer must name one of those identifiers too, itself or
    (for prose, not list items) in the two sentences before it or the one after it in its
-   paragraph, or in the section heading above it unless the sentence names a sibling of the asked
-   name: "(Default 20)" in the ``max_keepalive_connections`` item is not the default of
-   ``max_connections``. Otherwise it (or those sentences) must share at least one content word
+   paragraph, or in the section heading above it (in code or in words: "Command Short Help" for
+   ``short_help``) or the sentence that opens that section, unless the sentence names a sibling of
+   the asked name: "(Default 20)" in the ``max_keepalive_connections`` item is not the default of
+   ``max_connections``. A product's name is not code ("PyMdown Extensions": a capitalised name
+   followed by another capitalised word). Otherwise it (or those sentences) must share at least one content word
    with the question, besides the words every question uses ("what", "default", "use", ...). A
    passage cut from inside its document (``cut``) is not judged by what it does not show: its
    first sentences, and sentences above its own first heading, are linked unless they name a
