@@ -40,9 +40,6 @@ def rules(docs: tuple[str, ...] = DOCS) -> dict[str, tuple[tuple[str, ...], tupl
     }
 
 
-RULES = rules()
-
-
 def transfer(recs: list[dict[str, Any]], feats: list[str], fit: tuple[str, ...], pick: tuple[str, ...], out: str,
              target: float, l2: float, table: Any = None) -> dict[str, Any]:
     """The left-out corpus ``out`` at the threshold the rest picks (``fit`` and ``pick`` without it).
