@@ -129,6 +129,11 @@ def tally_reasons(items: Iterable[tuple[Iterable[str], bool]], on: str = "on_rig
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["fires"]))
 
 
+def reason_lines(reasons: dict[str, dict[str, Any]], on: str = "on_right", share: str = "wrong_share") -> list[str]:
+    """``tally_reasons``'s counts as table rows: fires, on how many the label holds, the share, the reason."""
+    return [f"  {e['fires']:5} {e[on]:5} {e[share]:5.2f}  {w}" for w, e in reasons.items()]
+
+
 def reason_rates(recs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each reason the guard names: on how many claims it fires, on how many of those the answer is
     right, and that share (``wrong_share``: deliverable 2's bar is 1 in 10), most frequent first."""
@@ -173,8 +178,7 @@ def main() -> int:
         rates = {"data": args.data, "answers": len(recs), "right": sum(bool(r["right"]) for r in recs),
                  "reasons": reason_rates(recs), "command": "python " + " ".join(sys.argv)}
         print(f"{len(recs)} answers, {rates['right']} right; reasons (fires, on right answers, share):")
-        for w, e in rates["reasons"].items():
-            print(f"  {e['fires']:5} {e['on_right']:4} {e['wrong_share']:5.2f}  {w}")
+        print("\n".join(reason_lines(rates["reasons"])))
         if args.json:
             Path(args.json).write_text(json.dumps(rates, indent=1) + "\n", encoding="utf-8")
         return 0
@@ -300,9 +304,8 @@ def main() -> int:
         b = report["threshold_bootstrap"]
         print(f"threshold over {b['resamples']} resamples of the document groups: quantiles 5/25/50/75/95% {b['quantiles_5_25_50_75_95']}, "
               f"std {b['std']}, no threshold in {b['no_threshold']}, unfit {b['unfit']}")
-    print("reasons (fires, on right answers):")
-    for w, e in report["reasons"].items():
-        print(f"  {e['fires']:4} {e['on_right']:4} {e['wrong_share']:5.2f}  {w}")
+    print("reasons (fires, on right answers, share):")
+    print("\n".join(reason_lines(report["reasons"])))
     return 0
 
 

@@ -33,7 +33,7 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from calibration_fit import tally_reasons  # this script's folder is on sys.path
+    from calibration_fit import reason_lines, tally_reasons  # this script's folder is on sys.path
 
     from groundqa.types import Chunk, Passage
     from groundqa.verify.guard import Guard
@@ -58,9 +58,8 @@ def main() -> int:
               "claims": n["claims"], "supported": n["supported"], "base_supported_share": round(base, 3),
               "reasons": fires, "seconds": round(time.perf_counter() - t0, 1)}
     print(f"{n['claims']} claims, {n['supported']} supported (base share {base:.3f})")
-    print(f"{'fires':>5} {'supp.':>5} {'share':>5}  reason")
-    for k, e in report["reasons"].items():
-        print(f"{e['fires']:5} {e['on_supported']:5} {e['supported_share']:5.2f}  {k}")
+    print(f"  {'fires':>5} {'supp.':>5} {'share':>5}  reason")
+    print("\n".join(reason_lines(report["reasons"], on="on_supported", share="supported_share")))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     return 0
