@@ -81,49 +81,44 @@ def test_fourteenth_session_corpora_name_a_file_that_holds_each_answer():
                 assert is_right(text, [g]), (q["id"], g, q["source"])
 
 
+def _golds_in_file_and_loaded_text(docs: Path, qs: list[dict]) -> int:
+    """Every accepted form of each answerable question's gold, found by the judge in its named file
+    and in the text the loader keeps of that file; unanswerable ones name no answer or file. Returns
+    how many files the loader read."""
+    from groundqa.documents.loaders import load_documents
+
+    is_right = _bench().is_right
+    loaded = {d.id: d.text for d in load_documents(docs).documents}  # ids: paths relative to docs/
+    for q in qs:
+        if not q["answerable"]:
+            assert q["answers"] == [] and q["source"] is None
+            continue
+        raw = (docs / q["source"]).read_text(encoding="utf-8")
+        for g in q["answers"]:
+            assert is_right(raw, [g]) and is_right(loaded[q["source"]], [g]), (q["id"], g, q["source"])
+    return len(loaded)
+
+
 def test_third_questions_name_a_file_whose_loaded_text_holds_each_answer():
     """The sixteenth session's ``*_questions_third.json``: 40 answerable and 10 unanswerable questions
     each, none repeated from the corpus's earlier files, and every accepted form of each gold answer
     found by the judge both in its named file and in the text the loader keeps of it (which drops
     what autodoc directives hold), so no question asks for something the index cannot show."""
-    from groundqa.documents.loaders import load_documents
-
-    is_right = _bench().is_right
     for corpus in ("click-8.1.7", "flask-3.0.3", "jinja-3.1.4", "markdown-3.11.3"):
         name = corpus.split("-")[0]
         qs = json.loads((DATA / f"{name}_questions_third.json").read_text(encoding="utf-8"))["questions"]
         earlier = {q["question"] for s in ("", "_more") for q in json.loads((DATA / f"{name}_questions{s}.json").read_text(encoding="utf-8"))["questions"]}
         assert len(qs) == 50 and sum(q["answerable"] for q in qs) == 40
         assert len({q["question"] for q in qs}) == 50 and not earlier & {q["question"] for q in qs}
-        docs = DATA / corpus / "docs"
-        loaded = {d.id: d.text for d in load_documents(docs).documents}   # ids: paths relative to docs/
-        for q in qs:
-            if not q["answerable"]:
-                assert q["answers"] == [] and q["source"] is None
-                continue
-            raw = (docs / q["source"]).read_text(encoding="utf-8")
-            text = loaded[q["source"]]
-            for g in q["answers"]:
-                assert is_right(raw, [g]) and is_right(text, [g]), (q["id"], g, q["source"])
+        _golds_in_file_and_loaded_text(DATA / corpus / "docs", qs)
 
 
 def test_pymdown_questions_name_a_file_whose_loaded_text_holds_each_answer():
     """PyMdown Extensions 13.1.2 (issue 21, sixteenth session): 80 answerable and 20 unanswerable
     questions, the licence and attribution beside the snapshot, and every accepted form of each
     gold answer found by the judge in its named file and in the text the loader keeps of it."""
-    from groundqa.documents.loaders import load_documents
-
-    is_right = _bench().is_right
     qs = json.loads((DATA / "pymdown_questions.json").read_text(encoding="utf-8"))["questions"]
     assert len(qs) == 100 and sum(q["answerable"] for q in qs) == 80 and len({q["question"] for q in qs}) == 100
     snap = DATA / "pymdown-13.1.2"
     assert (snap / "LICENSE.md").exists() and (snap / "ATTRIBUTION.md").exists()
-    loaded = {d.id: d.text for d in load_documents(snap / "docs").documents}
-    assert len(loaded) == 44
-    for q in qs:
-        if not q["answerable"]:
-            assert q["answers"] == [] and q["source"] is None
-            continue
-        raw = (snap / "docs" / q["source"]).read_text(encoding="utf-8")
-        for g in q["answers"]:
-            assert is_right(raw, [g]) and is_right(loaded[q["source"]], [g]), (q["id"], g, q["source"])
+    assert _golds_in_file_and_loaded_text(snap / "docs", qs) == 44
