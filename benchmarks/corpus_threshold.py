@@ -12,9 +12,11 @@ halves: answers returned, right, precision.
         --json benchmarks/results/calibration/corpus_threshold.json
 
 With ``--paired BASE.jsonl`` (the same questions answered another way: another loader, another
-generator), it also reports, at the calibration's own threshold, how many more right and wrong
-answers ``--data`` returns than BASE over the domains, with a 90% interval from 2,000 resamples
-of the questions (paired by domain and id; seed 0).
+generator), it also reports how many more right and wrong answers ``--data`` returns than BASE over
+the domains, with a 90% interval from 2,000 resamples of the questions (paired by domain and id;
+seed 0). Each side is returned at its own calibration's threshold: ``--calibration`` for
+``--data``, ``--paired-calibration`` (default the same) for BASE, so two profiles with their own
+probes and combiners can be compared on the same questions.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def main() -> int:
     ap.add_argument("--target-precision", type=float, default=0.9)
     ap.add_argument("--paired", default=None, metavar="BASE.jsonl",
                     help="the same questions answered another way: right and wrong answers returned, --data minus BASE, with a 90%% interval")
+    ap.add_argument("--paired-calibration", default=None, metavar="CALIBRATION.json",
+                    help="the combiner that scores BASE (default: --calibration)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
@@ -48,17 +52,20 @@ def main() -> int:
     comb = Combiner.load(args.calibration)
     recs = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
 
-    def score(r: dict[str, Any]) -> float | None:
+    def score(r: dict[str, Any], comb: Combiner = comb) -> float | None:
         x = np.array([[c["signals"].get(f, float("nan")) for f in comb.features] for c in r["claims"]], dtype=np.float64)
         return answer_support(r, comb.predict_proba(x)) if r["claims"] else None
+
+    scores = [score(r) for r in recs]
 
     out: dict[str, Any] = {"calibration": args.calibration, "shipped_threshold": comb.threshold, "target_precision": args.target_precision, "corpora": {}}
     print(f"{'corpus':10} {'n':>4} | {'shipped: returned':>17} {'right':>5} {'prec':>5} | {'own half: returned':>18} {'right':>5} {'prec':>5}  thresholds")
     for d in [x.strip() for x in args.domains.split(",") if x.strip()]:
-        rs = [r for r in recs if r["domain"] == d]
-        if not rs:
+        idx = [i for i, r in enumerate(recs) if r["domain"] == d]
+        if not idx:
             raise SystemExit(f"no answers of domain {d!r} in {args.data}")
-        s, ok = [score(r) for r in rs], [bool(r["right"]) for r in rs]
+        rs = [recs[i] for i in idx]
+        s, ok = [scores[i] for i in idx], [bool(r["right"]) for r in rs]
         fold = np.array(half_split([f"{r['domain']}:{r['group']}" for r in rs]))
         tot = {"shipped": [0, 0], "own": [0, 0]}
         own_thresholds: list[float | None] = []
@@ -83,23 +90,25 @@ def main() -> int:
         doms = {x.strip() for x in args.domains.split(",") if x.strip()}
         base = [json.loads(line) for line in Path(args.paired).read_text(encoding="utf-8").splitlines() if line.strip()]
 
-        def returned(rs: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, int]]:
+        base_comb = Combiner.load(args.paired_calibration) if args.paired_calibration else comb
+
+        def returned(rs: list[dict[str, Any]], ss: list[float | None], th: float) -> dict[tuple[str, str], tuple[int, int]]:
             out_: dict[tuple[str, str], tuple[int, int]] = {}
-            for r in rs:
+            for r, s_ in zip(rs, ss):
                 if r["domain"] in doms:
-                    s_ = score(r)
-                    ret = s_ is not None and s_ >= comb.threshold
+                    ret = s_ is not None and s_ >= th
                     out_[(r["domain"], r["id"])] = (int(ret and bool(r["right"])), int(ret and not r["right"]))
             return out_
 
-        a, b = returned(recs), returned(base)
+        a = returned(recs, scores, comb.threshold)
+        b = returned(base, [score(r, base_comb) for r in base], base_comb.threshold)
         keys = sorted(set(a) & set(b))
         if not keys:
             raise SystemExit(f"--paired {args.paired} shares no question (domain, id) with --data over {sorted(doms)}")
         diff = np.array([[a[k][0] - b[k][0], a[k][1] - b[k][1]] for k in keys])
         rng = np.random.default_rng(0)
         boots = np.array([diff[rng.integers(0, len(keys), len(keys))].sum(0) for _ in range(2000)])
-        out["paired"] = {"base": args.paired, "questions": len(keys),
+        out["paired"] = {"base": args.paired, "base_calibration": args.paired_calibration or args.calibration, "questions": len(keys),
                          **{name: {"difference": int(diff[:, j].sum()), "interval_90": [float(x) for x in np.percentile(boots[:, j], [5, 95])]}
                             for j, name in enumerate(("right_returned", "wrong_returned"))}}
         p_ = out["paired"]
