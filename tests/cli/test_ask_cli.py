@@ -8,6 +8,7 @@ real models are tested in tests/serve/test_real_stages.py and the benchmarks."""
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
@@ -134,3 +135,17 @@ def test_build_with_every_input_skipped_says_what_to_do(capsys, tmp_path):
     code, _, err = run(capsys, "index", "build", docs, "--out", tmp_path / "i", "--embedder", "hash")
     assert code == 1 and "nothing to index" in err
     assert "3 have an extension groundqa does not read (.png x2, .adoc x1)" in err and ".rst" in err and ".md" in err
+
+
+def test_generator_help_lists_every_profile():
+    """The --generator help of demo, ask and bench qa names the profiles from PROFILES, so a new
+    profile cannot be left out of one of them (issue 21: `accurate` had to be added by hand)."""
+    from groundqa.cli import build_parser
+    from groundqa.generate.profiles import PROFILES
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    bench = next(a for a in sub.choices["bench"]._actions if isinstance(a, argparse._SubParsersAction))
+    for p in (sub.choices["demo"], sub.choices["ask"], bench.choices["qa"]):
+        helps = [a.help for a in p._actions if "--generator" in a.option_strings]
+        assert len(helps) == 1 and f"({', '.join(PROFILES)})" in helps[0], (p.prog, helps)

@@ -20,9 +20,13 @@ from ..text import printable
 
 
 def register(sub: Any, bench_sub: Any) -> None:
+    from ..generate.profiles import PROFILES  # names only: no model loads
+
+    generator_help = (f"generator profile ({', '.join(PROFILES)}), model, or openai:http://HOST:PORT/v1 "
+                      "(a model on an OpenAI-compatible server; default: default)")
     p = sub.add_parser("demo", help="index the bundled sample corpus and answer its questions, verified")
     p.add_argument("--embedder", default="minilm-l6", help="embedder reference (default: minilm-l6)")
-    p.add_argument("--generator", default="default", help="generator profile (default, fast, accurate, quality), model, or openai:http://HOST:PORT/v1 (a model on an OpenAI-compatible server; default: default)")
+    p.add_argument("--generator", default="default", help=generator_help)
     p.add_argument("--server-model", default=None, metavar="NAME", help="with --generator openai:URL: the server's model name (default: the only one it lists)")
     p.add_argument("--verifier", default="default", help="verifier model for the guard (default: the shipped one)")
     p.add_argument("--judge", default=None, help="add an LLM judge to the guard, e.g. qwen2.5-coder-0.5b (default: none)")
@@ -45,7 +49,7 @@ def register(sub: Any, bench_sub: Any) -> None:
     a.add_argument("--index", required=True, help="index folder (from `groundqa index build`)")
     a.add_argument("question", nargs="?", default=None, help="the question (or use --questions FILE)")
     a.add_argument("--questions", default=None, metavar="FILE", help="ask every question in FILE: .txt (one per line, # comments), .json (a list of strings or of {\"question\": ...}) or .jsonl")
-    a.add_argument("--generator", default="default", help="generator profile (default, fast, accurate, quality), model, or openai:http://HOST:PORT/v1 (a model on an OpenAI-compatible server; default: default)")
+    a.add_argument("--generator", default="default", help=generator_help)
     a.add_argument("--server-model", default=None, metavar="NAME", help="with --generator openai:URL: the server's model name (default: the only one it lists)")
     a.add_argument("--verifier", default="default", help="verifier model for the guard (default: the shipped one)")
     a.add_argument("--judge", default=None, help="add an LLM judge to the guard, e.g. qwen2.5-coder-0.5b (default: none)")

@@ -36,6 +36,8 @@ def parse_weights(value: str | None) -> dict[str, float] | None:
 
 
 def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAction) -> None:
+    from ..generate.profiles import PROFILES  # names only: no model loads
+
     r = bench_sub.add_parser(
         "retrieval",
         help="retrieval quality on a BEIR folder (recall@1/5/10/100, MRR@10, nDCG@10 per mode)",
@@ -71,7 +73,7 @@ def register(sub: argparse._SubParsersAction, bench_sub: argparse._SubParsersAct
     qa.add_argument("--policy", default="abstain", choices=["return", "flag", "strip", "abstain"], help="with --context retrieved (default: abstain)")
     qa.add_argument("--top-k", type=int, default=4, help="with --context retrieved: passages per question (default: 4)")
     qa.add_argument("--report", default=None, help="with --context retrieved: write Markdown + PNG plots (risk-coverage, reliability, latency) here")
-    qa.add_argument("--generator", default="default", help="profile (default, fast, accurate, quality), short name, folder, or hub id")
+    qa.add_argument("--generator", default="default", help=f"profile ({', '.join(PROFILES)}), short name, folder, or hub id")
     qa.add_argument("--adapter", default=None, help="a LoRA adapter folder to apply on top of --generator")
     qa.add_argument("--distractors", type=int, default=2, help="other paragraphs of the same article shown with the gold one")
     qa.add_argument("--limit", type=int, default=None, help="a seeded sample of N questions")
