@@ -93,3 +93,19 @@ def test_a_snapped_span_closes_the_quote_it_opens():
     P = ['In his 1541 hymn "Christ unser Herr zum Jordan kam", Luther wrote.']
     assert snap_answer('1541 hymn "Christ unser Herr zum Jordan kam', P).text == '1541 hymn "Christ unser Herr zum Jordan kam"'
     assert snap_answer('"Christ unser Herr"', P).text == "Christ unser Herr"
+
+
+def test_a_sphinx_role_keeps_only_what_the_page_shows():
+    """Issue 21, seventeenth session: in Markdown written for Sphinx (MyST, as attrs' and structlog's
+    docs are) a role's code span holds a ``~``/``!`` prefix or ``label <target>``; the answer is the
+    name or the label, without that markup. A plain code span that starts with ``~`` keeps it."""
+    from groundqa.generate.grounding import snap_answer
+
+    P = ["Use {class}`~structlog.stdlib.ExtraAdder` to copy extra, or :func:`!attrs.define` for classes.",
+         "For a list, check out the {ref}`API documentation <procs>`.", "Expand `~/.config` first."]
+    s = snap_answer("~structlog.stdlib.ExtraAdder", P)
+    assert s.text == "structlog.stdlib.ExtraAdder" and P[0][s.start : s.end] == s.text
+    assert snap_answer("ExtraAdder", P).text == "structlog.stdlib.ExtraAdder"
+    assert snap_answer("!attrs.define", P).text == "attrs.define"
+    assert snap_answer("API documentation <procs>", P).text == "API documentation"
+    assert snap_answer("~/.config", P).text == "~/.config"

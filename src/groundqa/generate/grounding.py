@@ -88,6 +88,10 @@ def _find_exact(answer: str, text: str) -> tuple[int, int] | None:
 _CODE_SPAN = re.compile(r"(`+)([^`\n]+?)\1")
 _PAIRS = {"[": "]", "(": ")", "{": "}"}
 _MARKS = ("**", "__", "*", "_", "~~")
+# a Sphinx cross-reference role written before a code span: MyST's {func}`...` or reStructuredText's
+# :func:`...` (in Markdown that Sphinx renders, as attrs' and structlog's docs are)
+_ROLE_BEFORE = re.compile(r"(?:\{[\w:.-]+\}|:[\w:.-]+:)$")
+_ROLE_TARGET = re.compile(r"\s+<[^<>`\n]+>$")  # {ref}`API documentation <procs>`: the label, then its target
 
 
 def whole_span(text: str, s: int, e: int, *, max_code: int = 80) -> tuple[int, int]:
@@ -95,13 +99,27 @@ def whole_span(text: str, s: int, e: int, *, max_code: int = 80) -> tuple[int, i
     into is taken whole (its content, without the backticks; up to ``max_code`` characters), an
     opening bracket it holds gets its closing one where that follows directly (``httpx[http2`` ->
     ``httpx[http2]``) and is cut off where it does not (``3.9+ [sync-sup`` -> ``3.9+``), and
-    emphasis marks and spaces at its edges are dropped (``8000**`` -> ``8000``)."""
+    emphasis marks and spaces at its edges are dropped (``8000**`` -> ``8000``). In a Sphinx role's
+    code span (``{class}`~pkg.Name``` in MyST Markdown, ``:class:`~pkg.Name``` in reStructuredText
+    source) the role's ``~`` or ``!`` prefix and an explicit link target (``label <target>``) are not
+    part of the answer: ``pkg.Name``, ``label``."""
+    roles: list[tuple[int, int]] = []  # the content of each role's code span the answer touches
     for m in _CODE_SPAN.finditer(text):
         i0, i1 = m.start(2), m.end(2)
-        if m.end() <= s or m.start() >= e or (s <= i0 and e >= i1):
-            continue  # outside, or already whole
+        if m.end() <= s or m.start() >= e:
+            continue  # outside
+        if _ROLE_BEFORE.search(text, 0, m.start()):
+            roles.append((i0, i1))
+        if s <= i0 and e >= i1:
+            continue  # already whole
         if i1 - i0 <= max_code:
             s, e = min(s, i0), max(e, i1)
+    for i0, i1 in roles:
+        if s <= i0 < e and text[i0] in "~!":
+            s = i0 + 1
+        t = _ROLE_TARGET.search(text, i0, i1)
+        if t and s < t.start() < e:
+            e = t.start()
     for _ in range(4):  # brackets: close the ones that close right after, cut the others
         seg, changed = text[s:e], False
         for o, c in _PAIRS.items():
