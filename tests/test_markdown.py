@@ -69,3 +69,16 @@ def test_an_answer_keeps_no_unbalanced_bracket_or_link_label():
     assert clean_answer("pkg[extra [1]") == "pkg [1]"
     assert clean_answer("pip install httpx[http2] [1]") == "pip install httpx[http2] [1]"
     assert clean_answer("Paris [1, 2]") == "Paris [1, 2]" and clean_answer("[1]") == "[1]"
+
+
+def test_sphinx_roles_read_as_what_the_page_shows():
+    """Issue 21, seventeenth session: attrs' and structlog's Markdown is written for Sphinx (MyST),
+    and an answer copied from it can hold a role; the answer shows the name or the label only."""
+    assert clean_answer("{class}`~structlog.stdlib.ExtraAdder` [1]") == "structlog.stdlib.ExtraAdder [1]"
+    assert clean_answer("use {func}`!attrs.define` [2]") == "use attrs.define [2]"
+    assert clean_answer("the {ref}`API documentation <procs>` [1]") == "the API documentation [1]"
+    assert clean_answer(":meth:`Schema.load` [1]") == "Schema.load [1]"
+    # a plain code span keeps its ~ and <...>; C++ scopes are no role
+    assert clean_answer("`~/.config` [1]") == "~/.config [1]"
+    assert clean_answer("`List<int>` [1]") == "List<int> [1]"
+    assert clean_answer("std::vector") == "std::vector"

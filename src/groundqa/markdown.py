@@ -26,6 +26,9 @@ _STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _CUT_STRONG = re.compile(r"(?<=\w)(\*\*|__)(\s[^*_\n]*?\s)\1(?=\w)")
 _EMPH = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])")
 _BACKTICK = re.compile(r"`+([^`]*)`+")
+# a Sphinx role in Markdown written for Sphinx (MyST's {func}`~pkg.name`, reStructuredText's
+# :func:`!name`): the name or label it shows, without the role, its ~/! prefix or its <target>
+_ROLE = re.compile(r"(?:\{[\w:.-]+\}|(?<![\w:]):[\w:.-]+:)`[~!]?([^`<\n]*?)(?:\s+<[^<>`\n]+>)?`")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 # what is left of a bold run the answer began inside of: "noclasses**" ("**kwargs" and "a**b" stay)
 _HALF_STRONG = re.compile(r"(?<=\w)\*\*(?=[\s{:;,.)]|$)")
@@ -39,7 +42,8 @@ _CITE = CITATION_SHORT  # the citation grammar is groundqa.text's
 def strip_markdown(text: str) -> str:
     """``text`` without Markdown markup: code fences and their language tag, shell and Python
     prompts, links (their label kept), emphasis (and the closing half of a bold run the answer
-    began inside of), attribute lists (``{ #id }``), reStructuredText's ``::``, inline backticks,
+    began inside of), attribute lists (``{ #id }``), reStructuredText's ``::``, Sphinx roles
+    (``{class}`~pkg.Name``` reads ``pkg.Name``, ``{ref}`label <target>``` reads ``label``), inline backticks,
     heading marks, simple HTML tags. Citation marks ``[n]`` are kept; whitespace is collapsed."""
     t = _FENCE.sub(" ", text)
     t = _HTML_LINK.sub(r"\1", t)
@@ -52,6 +56,7 @@ def strip_markdown(text: str) -> str:
     t = _ATTR_LIST.sub("", t)
     t = _RST_LITERAL.sub(":", t)
     t = _EMPH.sub(r"\1", t)
+    t = _ROLE.sub(r"\1", t)
     t = _BACKTICK.sub(r"\1", t)
     t = _HEADING.sub("", t)
     t = _PROMPT.sub(r"\1", t)
