@@ -201,9 +201,12 @@ def main() -> int:
     ap.add_argument("--rejudge", default=None, metavar="ANSWERS.jsonl",
                     help="load no model: label the stored answers of this file right or wrong again by the current judging "
                          "rule (right()), and write them to --out; for a changed rule")
+    ap.add_argument("--refresh-golds", action="store_true",
+                    help="with --rejudge: take each documentation question's gold answers from its question file as it is now "
+                         "(a gold form added or mended there), not from the stored answer")
     args = ap.parse_args()
     if args.rejudge:
-        return rejudge(Path(args.rejudge), Path(args.out))
+        return rejudge(Path(args.rejudge), Path(args.out), refresh_golds=args.refresh_golds)
     if args.rescore:
         return rescore(Path(args.rescore), Path(args.out), Path(args.cache), args.batch_size, args.verifier, args.reader, args.decline_margin)
 
@@ -266,20 +269,41 @@ def main() -> int:
     return 0
 
 
-def rejudge(src: Path, out: Path) -> int:
-    """The stored answers of ``src`` labelled again by :func:`right` (see ``--rejudge``), written to ``out``."""
+def current_golds(domain: str) -> dict[str, list[str]]:
+    """The gold answers of every question of a documentation corpus, by id, from all its question files."""
+    golds: dict[str, list[str]] = {}
+    for path in sorted(DOCS.glob(f"{domain}_questions*.json")):
+        for q in json.loads(path.read_text(encoding="utf-8"))["questions"]:
+            golds[q["id"]] = list(q["answers"])
+    return golds
+
+
+def rejudge(src: Path, out: Path, refresh_golds: bool = False) -> int:
+    """The stored answers of ``src`` labelled again by :func:`right` (see ``--rejudge``), written to
+    ``out``; with ``refresh_golds``, a documentation question's golds are first taken from its
+    question file as it is now."""
     if out.resolve() == src.resolve():
         raise SystemExit(f"--out is the file being judged ({src}): write the relabelled answers to another file")
     recs = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
     changed = []
+    golds: dict[str, dict[str, list[str]]] = {}
+    mended: list[str] = []
     for r in recs:
+        if refresh_golds and r["domain"] in DOCS_CORPORA:
+            g = golds.setdefault(r["domain"], current_golds(r["domain"])).get(r["id"])
+            if g is None:
+                raise SystemExit(f"{r['domain']}:{r['id']} is in no {r['domain']}_questions*.json; rejudge without --refresh-golds")
+            if g != r["answers"]:
+                mended.append(f"{r['domain']}:{r['id']} golds {r['answers']} -> {g}")
+                r["answers"] = g
         new = right(r, r["generated"])
         if new != r["right"]:
             changed.append(f"{r['domain']}:{r['id']} {r['right']} -> {new}")
             r["right"] = new
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
-    print(f"{len(recs)} answers, {len(changed)} relabelled" + "".join(f"\n  {c}" for c in changed), file=sys.stderr)
+    print(f"{len(recs)} answers, {len(changed)} relabelled" + (f", {len(mended)} with golds from the question files" if refresh_golds else "")
+          + "".join(f"\n  {c}" for c in mended + changed), file=sys.stderr)
     return 0
 
 

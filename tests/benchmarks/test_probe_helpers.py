@@ -216,6 +216,27 @@ def test_rejudge_relabels_stored_answers_by_the_current_rule_and_keeps_the_sourc
         cs.rejudge(src, src)
 
 
+def test_rejudge_can_take_the_golds_from_the_question_files_as_they_are_now(tmp_path, monkeypatch):
+    """--rejudge --refresh-golds (issue 21, seventeenth session): a gold form added to a question file
+    relabels the stored answer; a question in no file is refused."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    cs = _script("calibration_set")
+    docs = tmp_path / "docs_qa"
+    docs.mkdir()
+    (docs / "click_questions.json").write_text(json.dumps({"questions": [{"id": "c1", "answers": ["fields.List", "List"]}]}))
+    monkeypatch.setattr(cs, "DOCS", docs)
+    rec = {"domain": "click", "id": "c1", "answers": ["fields.List"], "answerable": True, "generated": "List [3]", "right": False}
+    src = tmp_path / "a.jsonl"
+    src.write_text(json.dumps(rec) + "\n", encoding="utf-8")
+    assert cs.rejudge(src, tmp_path / "b.jsonl") == 0 and not json.loads((tmp_path / "b.jsonl").read_text())["right"]
+    assert cs.rejudge(src, tmp_path / "c.jsonl", refresh_golds=True) == 0
+    got = json.loads((tmp_path / "c.jsonl").read_text())
+    assert got["right"] and got["answers"] == ["fields.List", "List"]
+    src.write_text(json.dumps({**rec, "id": "c9"}) + "\n", encoding="utf-8")
+    with pytest.raises(SystemExit, match="in no click_questions"):
+        cs.rejudge(src, tmp_path / "d.jsonl", refresh_golds=True)
+
+
 def test_corpus_threshold_paired_counts_the_difference_question_by_question(tmp_path, monkeypatch):
     """corpus_threshold.py --paired (issue 21, fourteenth session): the same questions answered two
     ways; answers relabelled from right to wrong in one file show up as that many fewer right and
