@@ -8,6 +8,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "benchmarks" / "data" / "docs_qa"
 
@@ -124,29 +126,17 @@ def test_pymdown_questions_name_a_file_whose_loaded_text_holds_each_answer():
     assert _golds_in_file_and_loaded_text(snap / "docs", qs) == 44
 
 
-def test_structlog_questions_name_a_file_whose_loaded_text_holds_each_answer():
-    """structlog 26.1.0 (issue 21, seventeenth session; kept out of every fit, as attrs and Werkzeug
-    are): 80 answerable and 20 unanswerable questions, no gold shared by two questions, the licence
-    and attribution beside the snapshot, and every accepted form of each gold answer found by the
-    judge in its named file and in the text the loader keeps of it."""
-    qs = json.loads((DATA / "structlog_questions.json").read_text(encoding="utf-8"))["questions"]
+@pytest.mark.parametrize("name,snapshot,licence", [("structlog", "structlog-26.1.0", "LICENSE-MIT"), ("marshmallow", "marshmallow-4.4.0", "LICENSE")])
+def test_seventeenth_session_questions_name_a_file_whose_loaded_text_holds_each_answer(name, snapshot, licence):
+    """structlog 26.1.0 (kept out of every fit, as attrs and Werkzeug are) and marshmallow 4.4.0
+    (API-dense reStructuredText, for calibration), issue 21's seventeenth session: 80 answerable and
+    20 unanswerable questions each, no first gold shared by two questions, the licence and
+    attribution beside the snapshot, and every accepted form of each gold answer found by the judge
+    in its named file and in the text the loader keeps of it (20 files each)."""
+    qs = json.loads((DATA / f"{name}_questions.json").read_text(encoding="utf-8"))["questions"]
     assert len(qs) == 100 and sum(q["answerable"] for q in qs) == 80 and len({q["question"] for q in qs}) == 100
     golds = [q["answers"][0].lower() for q in qs if q["answerable"]]
     assert len(set(golds)) == len(golds)
-    snap = DATA / "structlog-26.1.0"
-    assert (snap / "LICENSE-MIT").exists() and (snap / "ATTRIBUTION.md").exists()
-    assert _golds_in_file_and_loaded_text(snap / "docs", qs) == 20
-
-
-def test_marshmallow_questions_name_a_file_whose_loaded_text_holds_each_answer():
-    """marshmallow 4.4.0 (issue 21, seventeenth session; API-dense reStructuredText, for calibration):
-    80 answerable and 20 unanswerable questions, no gold shared by two questions, the licence and
-    attribution beside the snapshot, and every accepted form of each gold answer found by the judge in
-    its named file and in the text the loader keeps of it."""
-    qs = json.loads((DATA / "marshmallow_questions.json").read_text(encoding="utf-8"))["questions"]
-    assert len(qs) == 100 and sum(q["answerable"] for q in qs) == 80 and len({q["question"] for q in qs}) == 100
-    golds = [q["answers"][0].lower() for q in qs if q["answerable"]]
-    assert len(set(golds)) == len(golds)
-    snap = DATA / "marshmallow-4.4.0"
-    assert (snap / "LICENSE").exists() and (snap / "ATTRIBUTION.md").exists()
+    snap = DATA / snapshot
+    assert (snap / licence).exists() and (snap / "ATTRIBUTION.md").exists()
     assert _golds_in_file_and_loaded_text(snap / "docs", qs) == 20
