@@ -26,9 +26,13 @@ _STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _CUT_STRONG = re.compile(r"(?<=\w)(\*\*|__)(\s[^*_\n]*?\s)\1(?=\w)")
 _EMPH = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]+?)(?<=[^\s*])\*(?![\w*])")
 _BACKTICK = re.compile(r"`+([^`]*)`+")
-# a Sphinx role in Markdown written for Sphinx (MyST's {func}`~pkg.name`, reStructuredText's
-# :func:`!name`): the name or label it shows, without the role, its ~/! prefix or its <target>
-_ROLE = re.compile(r"(?:\{[\w:.-]+\}|(?<![\w:]):[\w:.-]+:)`[~!]?([^`<\n]*?)(?:\s+<[^<>`\n]+>)?`")
+# a Sphinx role written before its code span in Markdown made for Sphinx (MyST's {func}`~pkg.name`,
+# reStructuredText's :func:`!name`), and the link target after a label ({ref}`label <target>`);
+# shared with span grounding (generate.grounding.whole_span)
+ROLE = r"(?:\{[\w:.-]+\}|(?<![\w:]):[\w:.-]+:)"
+ROLE_TARGET = r"\s+<[^<>`\n]+>"
+# the name or label a role shows, without the role, its ~/! prefix or its <target>
+_ROLE = re.compile(ROLE + r"`[~!]?([^`<\n]*?)(?:" + ROLE_TARGET + r")?`")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 # what is left of a bold run the answer began inside of: "noclasses**" ("**kwargs" and "a**b" stay)
 _HALF_STRONG = re.compile(r"(?<=\w)\*\*(?=[\s{:;,.)]|$)")

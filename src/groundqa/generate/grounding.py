@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..markdown import ROLE, ROLE_TARGET
+
 _WORD = re.compile(r"\w+(?:[.,'’-]\w+)*", re.UNICODE)
 _EDGE = " \t\n\"'“”‘’.,;:!?()[]{}"
 _ARTICLES = frozenset({"a", "an", "the"})  # ignored when comparing words, as SQuAD's F1 does
@@ -88,10 +90,10 @@ def _find_exact(answer: str, text: str) -> tuple[int, int] | None:
 _CODE_SPAN = re.compile(r"(`+)([^`\n]+?)\1")
 _PAIRS = {"[": "]", "(": ")", "{": "}"}
 _MARKS = ("**", "__", "*", "_", "~~")
-# a Sphinx cross-reference role written before a code span: MyST's {func}`...` or reStructuredText's
-# :func:`...` (in Markdown that Sphinx renders, as attrs' and structlog's docs are)
-_ROLE_BEFORE = re.compile(r"(?:\{[\w:.-]+\}|:[\w:.-]+:)$")
-_ROLE_TARGET = re.compile(r"\s+<[^<>`\n]+>$")  # {ref}`API documentation <procs>`: the label, then its target
+# a Sphinx role right before a code span ({func}`...`, :func:`...`: Markdown that Sphinx renders, as
+# attrs' and structlog's docs are), and a label's link target at the span's end ({ref}`label <target>`)
+_ROLE_BEFORE = re.compile(ROLE + "$")
+_ROLE_TARGET = re.compile(ROLE_TARGET + "$")
 
 
 def whole_span(text: str, s: int, e: int, *, max_code: int = 80) -> tuple[int, int]:
