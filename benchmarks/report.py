@@ -139,14 +139,19 @@ def latency(section: list[str]) -> None:
     section += table(["file", "corpus", "questions", "wall ms per question p50 / p95, by setting", "date"], rows)
 
 
+def shipped_calibrations() -> list[Path]:
+    """The calibrations the package ships: the guard's own and each generator folder's."""
+    data = ROOT / "src" / "groundqa" / "data"
+    return [data / "verifier" / "calibration.json", *sorted(data.glob("adapters/*/groundqa_calibration.json"))]
+
+
 def shipped_fits() -> set[str]:
-    """The fit reports of the calibrations the package ships (the guard's own and each generator
-    folder's), named by the ``--json`` of the command recorded in each calibration."""
+    """The fit reports of the shipped calibrations, named by the ``--json`` of the command recorded
+    in each."""
     import re
 
-    data = ROOT / "src" / "groundqa" / "data"
     names = set()
-    for cal in [data / "verifier" / "calibration.json", *sorted(data.glob("adapters/*/groundqa_calibration.json"))]:
+    for cal in shipped_calibrations():
         if cal.exists():
             command = str(json.loads(cal.read_text(encoding="utf-8")).get("info", {}).get("command", ""))
             names |= {Path(m).name for m in re.findall(r"--json (\S+)", command)}

@@ -77,10 +77,9 @@ def test_the_readme_is_what_report_writes_and_short():
 def test_every_shipped_calibration_names_its_committed_fit_report():
     """The README's calibration table shows the fits the package ships: each shipped calibration
     records the command that wrote it, and the report its --json names is committed."""
-    fits = _script("report").shipped_fits()
-    data = ROOT / "src" / "groundqa" / "data"
-    shipped = [data / "verifier" / "calibration.json", *data.glob("adapters/*/groundqa_calibration.json")]
-    assert len(fits) == len(shipped) >= 2  # one report each
+    report = _script("report")
+    fits, shipped = report.shipped_fits(), report.shipped_calibrations()
+    assert all(c.is_file() for c in shipped) and len(fits) == len(shipped) >= 2  # one report each
     for name in fits:
         assert (BENCH / "results" / "calibration" / name).is_file(), name
 
