@@ -16,7 +16,8 @@ generator), it also reports how many more right and wrong answers ``--data`` ret
 the domains, with a 90% interval from 2,000 resamples of the questions (paired by domain and id;
 seed 0). Each side is returned at its own calibration's threshold: ``--calibration`` for
 ``--data``, ``--paired-calibration`` (default the same) for BASE, so two profiles with their own
-probes and combiners can be compared on the same questions.
+probes and combiners can be compared on the same questions. ``--data`` and ``--paired`` can each be
+given more than once, to read several answer files as one (no question may appear twice).
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ import numpy as np
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="answers JSONL written by calibration_set.py")
+    ap.add_argument("--data", required=True, action="append",
+                    help="answers JSONL written by calibration_set.py (repeat it to read several files as one)")
     ap.add_argument("--calibration", default="src/groundqa/data/verifier/calibration.json", help="the combiner whose scores are thresholded")
     ap.add_argument("--domains", default="click,flask,jinja,markdown,squad")
     ap.add_argument("--target-precision", type=float, default=0.9)
-    ap.add_argument("--paired", default=None, metavar="BASE.jsonl",
-                    help="the same questions answered another way: right and wrong answers returned, --data minus BASE, with a 90%% interval")
+    ap.add_argument("--paired", default=None, action="append", metavar="BASE.jsonl",
+                    help="the same questions answered another way: right and wrong answers returned, --data minus BASE, with a 90%% interval "
+                         "(repeat it to read several files as one)")
     ap.add_argument("--paired-calibration", default=None, metavar="CALIBRATION.json",
                     help="the combiner that scores BASE (default: --calibration)")
     ap.add_argument("--json", default=None)
@@ -50,7 +53,17 @@ def main() -> int:
     from groundqa.verify.combiner import Combiner
 
     comb = Combiner.load(args.calibration)
-    recs = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
+    def read(paths: list[str]) -> list[dict[str, Any]]:
+        rs = [json.loads(line) for p in paths for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip()]
+        seen: set[tuple[str, str]] = set()
+        for r in rs:
+            key = (r["domain"], r["id"])
+            if key in seen:
+                raise SystemExit(f"question {key} appears twice in {', '.join(paths)}: pass each file once, and files of different questions")
+            seen.add(key)
+        return rs
+
+    recs = read(args.data)
 
     def score(r: dict[str, Any], comb: Combiner = comb) -> float | None:
         x = np.array([[c["signals"].get(f, float("nan")) for f in comb.features] for c in r["claims"]], dtype=np.float64)
@@ -63,7 +76,7 @@ def main() -> int:
     for d in [x.strip() for x in args.domains.split(",") if x.strip()]:
         idx = [i for i, r in enumerate(recs) if r["domain"] == d]
         if not idx:
-            raise SystemExit(f"no answers of domain {d!r} in {args.data}")
+            raise SystemExit(f"no answers of domain {d!r} in {', '.join(args.data)}")
         rs = [recs[i] for i in idx]
         s, ok = [scores[i] for i in idx], [bool(r["right"]) for r in rs]
         fold = np.array(half_split([f"{r['domain']}:{r['group']}" for r in rs]))
@@ -88,7 +101,7 @@ def main() -> int:
               f"{(ow['precision'] or 0):5.2f}  {[None if t is None else round(t, 3) for t in own_thresholds]}")
     if args.paired:
         doms = {x.strip() for x in args.domains.split(",") if x.strip()}
-        base = [json.loads(line) for line in Path(args.paired).read_text(encoding="utf-8").splitlines() if line.strip()]
+        base = read(args.paired)
 
         base_comb = Combiner.load(args.paired_calibration) if args.paired_calibration else comb
 
@@ -104,15 +117,15 @@ def main() -> int:
         b = returned(base, [score(r, base_comb) for r in base], base_comb.threshold)
         keys = sorted(set(a) & set(b))
         if not keys:
-            raise SystemExit(f"--paired {args.paired} shares no question (domain, id) with --data over {sorted(doms)}")
+            raise SystemExit(f"--paired {', '.join(args.paired)} shares no question (domain, id) with --data over {sorted(doms)}")
         diff = np.array([[a[k][0] - b[k][0], a[k][1] - b[k][1]] for k in keys])
         rng = np.random.default_rng(0)
         boots = np.array([diff[rng.integers(0, len(keys), len(keys))].sum(0) for _ in range(2000)])
-        out["paired"] = {"base": args.paired, "base_calibration": args.paired_calibration or args.calibration, "questions": len(keys),
+        out["paired"] = {"base": args.paired[0] if len(args.paired) == 1 else args.paired, "base_calibration": args.paired_calibration or args.calibration, "questions": len(keys),
                          **{name: {"difference": int(diff[:, j].sum()), "interval_90": [float(x) for x in np.percentile(boots[:, j], [5, 95])]}
                             for j, name in enumerate(("right_returned", "wrong_returned"))}}
         p_ = out["paired"]
-        print(f"paired with {args.paired} ({len(keys)} questions): right returned {p_['right_returned']['difference']:+d} "
+        print(f"paired with {', '.join(args.paired)} ({len(keys)} questions): right returned {p_['right_returned']['difference']:+d} "
               f"{p_['right_returned']['interval_90']}, wrong returned {p_['wrong_returned']['difference']:+d} {p_['wrong_returned']['interval_90']}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")

@@ -258,6 +258,17 @@ def test_corpus_threshold_paired_counts_the_difference_question_by_question(tmp_
     assert shipped["right"] - p["right_returned"]["difference"] == 22  # the base returns 22 right (history table)
     lo, hi = p["right_returned"]["interval_90"]
     assert lo <= p["right_returned"]["difference"] <= hi
+    # the base in two files, read as one, gives the same comparison; a question given twice is refused
+    b1, b2 = tmp_path / "b1.jsonl", tmp_path / "b2.jsonl"
+    b1.write_text("".join(json.dumps(r) + "\n" for r in recs[:20]), encoding="utf-8")
+    b2.write_text("".join(json.dumps(r) + "\n" for r in recs[20:]), encoding="utf-8")
+    monkeypatch.setattr("sys.argv", ["corpus_threshold.py", "--data", str(data), "--domains", "click", "--paired", str(b1), "--paired", str(b2),
+                                     "--json", str(out)])
+    assert ct.main() == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["paired"] == dict(p, base=[str(b1), str(b2)])
+    monkeypatch.setattr("sys.argv", ["corpus_threshold.py", "--data", str(data), "--data", str(b1), "--domains", "click"])
+    with pytest.raises(SystemExit, match="appears twice"):
+        ct.main()
 
 
 def test_reason_rates_count_fires_on_right_answers_once_per_claim(monkeypatch):
