@@ -77,6 +77,14 @@ def test_a_sphinx_class_directive_keeps_its_signature_and_documentation():
     assert "reset()" in text and "Resets the current item." in text and "After." in text
 
 
+def test_text_in_single_backticks_reads_as_the_default_role_shows_it():
+    """Issue 21: Sphinx docs that set a default role (marshmallow) write references in single
+    backticks; docutils kept their link target, so the loaded text read "Schema <marshmallow.Schema>"."""
+    text, _ = rst_to_text("Use `Schema <marshmallow.Schema>`, `~marshmallow.fields.Nested`, `!raw` or `a title`, "
+                          "not `a link <https://example.com>`_.\n")
+    assert text == "Use Schema, Nested, raw or a title, not a link.", text
+
+
 def test_rst_that_docutils_cannot_make_sense_of_is_still_read():
     text, title = rst_to_text("Title\n=====\n\n.. unknown-thing:: arg\n   :opt: 1\n\n   Body *text* here.\n\n`unclosed\n")
     assert title == "Title" and "Body text here." in text and "arg" in text

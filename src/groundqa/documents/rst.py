@@ -6,7 +6,8 @@ section titles (as Markdown headings, ``## Title`` by depth), paragraphs, list i
 sentence splitting never runs one into the next. Sphinx adds roles and directives that docutils
 does not know (``:func:`x```, ``.. versionadded::``, ``.. code-block::``, ``.. autoclass::``,
 ``.. toctree::``); they are registered here as generic ones, so their text is kept (a role's text
-as written, ``~a.b.c`` shortened to ``c`` and ``Title <target>`` to ``Title``; a directive's
+as written, ``~a.b.c`` shortened to ``c`` and ``Title <target>`` to ``Title``, and so for text in
+single backticks, which Sphinx reads with the docs' default role; a directive's
 argument and content) instead of becoming docutils error messages. Directives that pull content
 from elsewhere (autodoc, ``literalinclude``, ``include``, ``toctree``, images) produce nothing:
 that content is not in the file. Parse problems never raise: docutils' messages are dropped.
@@ -33,17 +34,22 @@ _DIRECTIVE_NAME = re.compile(r"^[ \t]*\.\.[ \t]+([\w:+.-]+)::", re.M)
 _registered: set[str] = set()
 
 
-def _role(name: str, rawtext: str, text: str, lineno: int, inliner: Any, options: Any = None, content: Any = None) -> Any:
-    from docutils import nodes
-
+def _shown(text: str) -> str:
+    """What Sphinx shows for a cross-reference's text: ``Title <target>`` shows Title, ``~pkg.mod.func``
+    func, ``!name`` name."""
     shown = text
     m = re.fullmatch(r"(.*?)\s*<[^<>]+>", text, flags=re.S)
     if m and m.group(1).strip():
         shown = m.group(1).strip()  # `Title <target>`
     elif shown.startswith("~"):
         shown = shown[1:].rsplit(".", 1)[-1]  # `~pkg.mod.func` shows as func
-    shown = shown.lstrip("!")
-    return [nodes.literal(rawtext, shown)], []
+    return shown.lstrip("!")
+
+
+def _role(name: str, rawtext: str, text: str, lineno: int, inliner: Any, options: Any = None, content: Any = None) -> Any:
+    from docutils import nodes
+
+    return [nodes.literal(rawtext, _shown(text))], []
 
 
 class _AnyOptions(dict):  # type: ignore[type-arg]
@@ -130,6 +136,10 @@ def _text(node: Any) -> str:
         return str(node)
     if isinstance(node, (nodes.literal_block, nodes.doctest_block)):
         return node.astext()
+    if isinstance(node, nodes.title_reference):
+        # text in single backticks: Sphinx docs set a default role (marshmallow: `Schema <marshmallow.Schema>`,
+        # `~marshmallow.fields.Nested`), which shows what a role shows; docutils would keep the target
+        return _shown(node.astext())
     if isinstance(node, nodes.TextElement) and not isinstance(node, nodes.term):
         return "".join(_text(c) for c in node.children)
     if isinstance(node, (nodes.bullet_list, nodes.enumerated_list)):
