@@ -140,17 +140,12 @@ def docs_questions(corpus: str, question_set: str = "first") -> list[dict[str, A
 
 
 def docs_index(folder: Path, cache: Path) -> Any:
-    from groundqa.documents import Chunker, load_documents
-    from groundqa.index import HybridIndex
+    """The corpus's index, from ``cache`` when it holds the text the loader reads now (else rebuilt)."""
+    from docs_qa import cached_index  # this script's folder is on sys.path
 
-    if (cache / "manifest.json").exists():
-        return HybridIndex.load(cache)
-    index = HybridIndex("minilm-l6")
-    index.warm_up()
-    docs = load_documents([str(folder)]).documents
-    index.add([c for cs in Chunker(index.embedder).chunk_many(docs) for c in cs])
-    index.save(cache)
-    return index
+    from groundqa.documents import load_documents
+
+    return cached_index(load_documents([str(folder)]).documents, cache)[0]
 
 
 def right(q: dict[str, Any], text: str) -> bool:

@@ -64,6 +64,32 @@ def outcome(answer: Any, q: dict[str, Any], generated_right: bool) -> str:
     return "unanswerable_declined" if answer.verdict == "declined" else "unanswerable_withheld"
 
 
+def cached_index(documents: list[Any], cache: Path | None, embedder: str = "minilm-l6") -> tuple[Any, bool]:
+    """The hybrid index of ``documents``, reused from ``cache`` when it was built from the same text,
+    else built (and saved there). The cache keeps the SHA-256 of the documents' ids and texts in
+    ``corpus.sha256``: a loader change or a changed snapshot rebuilds it instead of reading stale
+    passages. Returns (index, built)."""
+    import hashlib
+
+    from groundqa.documents import Chunker
+    from groundqa.index import HybridIndex
+
+    h = hashlib.sha256()
+    for d in sorted(documents, key=lambda d: d.id):
+        h.update(f"{d.id}\0{d.text}\0".encode("utf-8"))
+    digest = f"{embedder} {h.hexdigest()}"
+    stamp = cache / "corpus.sha256" if cache is not None else None
+    if stamp is not None and (cache / "manifest.json").exists() and stamp.exists() and stamp.read_text(encoding="utf-8").strip() == digest:
+        return HybridIndex.load(cache), False
+    index = HybridIndex(embedder)
+    index.warm_up()
+    index.add([c for cs in Chunker(index.embedder).chunk_many(documents) for c in cs])
+    if cache is not None and stamp is not None:
+        index.save(cache)
+        stamp.write_text(digest + "\n", encoding="utf-8")
+    return index, True
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", default=str(DATA / "starlette-0.41.3" / "docs"))
@@ -85,9 +111,8 @@ def main() -> int:
     ap.add_argument("--out", default=None, help="JSON results (default: benchmarks/results/docs_qa_<corpus>_<generator>.json)")
     args = ap.parse_args()
 
-    from groundqa.documents import Chunker, load_documents
+    from groundqa.documents import load_documents
     from groundqa.generate.hf import TransformersGenerator
-    from groundqa.index import HybridIndex
     from groundqa.pipeline import Pipeline
     from groundqa.metrics.selective import selective_metrics
     from groundqa.policy import apply_policy
@@ -110,17 +135,7 @@ def main() -> int:
     times["load_documents_s"] = time.perf_counter() - t
     cache = Path(args.index_cache) if args.index_cache else None
     t = time.perf_counter()
-    if cache is not None and (cache / "manifest.json").exists():
-        index = HybridIndex.load(cache)
-        built = False
-    else:
-        index = HybridIndex(args.embedder)
-        index.warm_up()
-        chunks = [c for cs in Chunker(index.embedder).chunk_many(loaded.documents) for c in cs]
-        index.add(chunks)
-        if cache is not None:
-            index.save(cache)
-        built = True
+    index, built = cached_index(loaded.documents, cache, args.embedder)
     times["index_s"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -143,3 +143,22 @@ def test_seventeenth_session_questions_name_a_file_whose_loaded_text_holds_each_
     snap = DATA / snapshot
     assert (snap / licence).exists() and (snap / "ATTRIBUTION.md").exists()
     assert _golds_in_file_and_loaded_text(snap / "docs", qs) == 20
+
+
+def test_a_cached_index_is_rebuilt_when_the_loaded_text_changes(tmp_path):
+    """docs_qa.cached_index (issue 21, eighteenth session): calibration_set.py and docs_qa.py reuse a
+    saved index only when it was built from the same documents' text, so a loader change (the rst
+    default role) cannot leave a benchmark reading the old passages."""
+    from groundqa.types import Document
+
+    cached_index = _bench().cached_index
+    docs = [Document(id="a.md", text="Starlette routes requests to endpoints."), Document(id="b.md", text="Uvicorn serves it.")]
+    first, built = cached_index(docs, tmp_path / "cache")
+    assert built and (tmp_path / "cache" / "corpus.sha256").exists()
+    again, built = cached_index(list(reversed(docs)), tmp_path / "cache")
+    assert not built and len(again) == len(first)
+    docs[1] = Document(id="b.md", text="Hypercorn serves it.")
+    changed, built = cached_index(docs, tmp_path / "cache")
+    assert built
+    assert "Hypercorn" in changed.search("what serves it?", top_k=1)[0].chunk.text
+    assert not cached_index(docs, tmp_path / "cache")[1]
