@@ -87,6 +87,29 @@ def test_a_snapped_span_never_cuts_markdown_apart():
     assert s.text == "f(x)" and P[s.passage - 1][s.start : s.end] == s.text
 
 
+def test_a_span_that_holds_a_code_span_s_opening_backtick_takes_its_closing_one():
+    """Issue 21, eighteenth session: "remove data from `locals" was returned for structlog's "If you
+    remove data from `locals`, ...": the span covered the code's text but not its closing backtick.
+    A span that reaches past a code span's text on either side now takes the code span whole, with
+    its backticks, so answer cleaning reads it as text."""
+    from groundqa.generate.grounding import snap_answer
+    from groundqa.markdown import clean_answer
+
+    P = ["If you remove data from `locals`, that does not guarantee that it is removed entirely."]
+    s = snap_answer("remove data from `locals", P)
+    assert s.text == "remove data from `locals`" and P[0][s.start : s.end] == s.text
+    assert clean_answer(s.text, P) == "remove data from locals"
+    assert snap_answer("locals`, that does not", P).text == "`locals`, that does not"
+    assert snap_answer("locals", P).text == "locals"  # inside the code span: its text only
+    # the same with a Sphinx role: the role is taken with its code span, and cleaning reads what the page shows
+    R = ["Use {class}`~structlog.stdlib.ExtraAdder` to copy extra.", "For a list, check out the {ref}`API documentation <procs>`.",
+         "Expand `~/.config` first."]
+    for answer, shown in (("~structlog.stdlib.ExtraAdder to copy extra", "structlog.stdlib.ExtraAdder to copy extra"),
+                          ("check out the API documentation", "check out the API documentation"), ("Expand ~/.config", "Expand ~/.config")):
+        s = snap_answer(answer, R)
+        assert s.text.count("`") == 2 and clean_answer(s.text, R) == shown, (answer, s.text)
+
+
 def test_a_snapped_span_closes_the_quote_it_opens():
     from groundqa.generate.grounding import snap_answer
 

@@ -98,26 +98,32 @@ _ROLE_TARGET = re.compile(ROLE_TARGET + "$")
 
 def whole_span(text: str, s: int, e: int, *, max_code: int = 80) -> tuple[int, int]:
     """``text[s:e]`` widened or trimmed so that it does not cut Markdown apart: a code span it cuts
-    into is taken whole (its content, without the backticks; up to ``max_code`` characters), an
+    into is taken whole, up to ``max_code`` characters (its text alone when the span lies inside it;
+    with its backticks, and the Sphinx role before it, when the span reaches past it, so that no
+    backtick is left without its pair and answer cleaning reads it as the page shows it), an
     opening bracket it holds gets its closing one where that follows directly (``httpx[http2`` ->
     ``httpx[http2]``) and is cut off where it does not (``3.9+ [sync-sup`` -> ``3.9+``), and
     emphasis marks and spaces at its edges are dropped (``8000**`` -> ``8000``). In a Sphinx role's
     code span (``{class}`~pkg.Name``` in MyST Markdown, ``:class:`~pkg.Name``` in reStructuredText
     source) the role's ``~`` or ``!`` prefix and an explicit link target (``label <target>``) are not
     part of the answer: ``pkg.Name``, ``label``."""
-    roles: list[tuple[int, int]] = []  # the content of each role's code span the answer touches
+    roles: list[tuple[int, int]] = []  # the code text of each role the answer is
     for m in _CODE_SPAN.finditer(text):
         i0, i1 = m.start(2), m.end(2)
         if m.end() <= s or m.start() >= e:
             continue  # outside
-        if _ROLE_BEFORE.search(text, 0, m.start()):
+        if not (s <= i0 and e >= i1) and i1 - i0 > max_code:
+            continue  # cut into, and too long to take whole
+        s, e = min(s, i0), max(e, i1)
+        role = _ROLE_BEFORE.search(text, 0, m.start())
+        if s < i0 or e > i1:
+            # text beyond the code's on either side: the code span whole, backticks (and role) and all, for
+            # answer cleaning to read as the page shows it; never one backtick without its pair
+            s, e = min(s, role.start() if role else m.start()), max(e, m.end())
+        elif role:
             roles.append((i0, i1))
-        if s <= i0 and e >= i1:
-            continue  # already whole
-        if i1 - i0 <= max_code:
-            s, e = min(s, i0), max(e, i1)
-    for i0, i1 in roles:
-        if s <= i0 < e and text[i0] in "~!":
+    for i0, i1 in roles:  # the answer is a role's code text: what the page shows of it
+        if s == i0 and text[i0] in "~!":
             s = i0 + 1
         t = _ROLE_TARGET.search(text, i0, i1)
         if t and s < t.start() < e:
