@@ -53,6 +53,7 @@ def main() -> int:
     from groundqa.verify.combiner import Combiner
 
     comb = Combiner.load(args.calibration)
+
     def read(paths: list[str]) -> list[dict[str, Any]]:
         rs = [json.loads(line) for p in paths for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip()]
         seen: set[tuple[str, str]] = set()

@@ -79,14 +79,14 @@ def cached_index(documents: list[Any], cache: Path | None, embedder: str = "mini
         h.update(f"{d.id}\0{d.text}\0".encode("utf-8"))
     digest = f"{embedder} {h.hexdigest()}"
     stamp = cache / "corpus.sha256" if cache is not None else None
-    if stamp is not None and (cache / "manifest.json").exists() and stamp.exists() and stamp.read_text(encoding="utf-8").strip() == digest:
-        return HybridIndex.load(cache), False
+    if stamp is not None and stamp.exists() and (stamp.parent / "manifest.json").exists() and stamp.read_text(encoding="utf-8").strip() == digest:
+        return HybridIndex.load(stamp.parent), False
     index = HybridIndex(embedder)
     index.warm_up()
     index.add([c for cs in Chunker(index.embedder).chunk_many(documents) for c in cs])
-    if cache is not None and stamp is not None:
-        index.save(cache)
-        stamp.write_text(digest + "\n", encoding="utf-8")
+    if stamp is not None:
+        index.save(stamp.parent)
+        stamp.write_text(digest + "\n", encoding="utf-8")  # after the save: a save cut short is rebuilt next time
     return index, True
 
 
