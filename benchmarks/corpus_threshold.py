@@ -6,7 +6,7 @@ claim; one an answer check caps is never returned). The corpus's answers are spl
 document group (file or article), as a user would review the answers of some files: the threshold
 that reaches ``--target-precision`` on one half is applied to the other half, and the other way
 round. Reported per corpus, summed over both halves, beside the shipped threshold on the same
-halves: answers returned, right, precision.
+halves: answers returned, right, precision; with several corpora, also pooled.
 
     python benchmarks/corpus_threshold.py --data benchmarks/results/calibration/calibration_answers.jsonl \\
         --json benchmarks/results/calibration/corpus_threshold.json
@@ -100,6 +100,15 @@ def main() -> int:
         sh, ow = row["shipped"], row["own"]
         print(f"{d:10} {len(rs):4} | {sh['returned']:17} {sh['right']:5} {(sh['precision'] or 0):5.2f} | {ow['returned']:18} {ow['right']:5} "
               f"{(ow['precision'] or 0):5.2f}  {[None if t is None else round(t, 3) for t in own_thresholds]}")
+    if len(out["corpora"]) > 1:  # the corpora together, at the shipped threshold and at each half's own
+        rows = out["corpora"].values()
+        pooled = {k: {"returned": sum(r[k]["returned"] for r in rows), "right": sum(r[k]["right"] for r in rows)} for k in ("shipped", "own")}
+        for v in pooled.values():
+            v["precision"] = round(v["right"] / v["returned"], 4) if v["returned"] else None
+        out["pooled"] = {**pooled, "answers": sum(r["answers"] for r in rows)}
+        sh, ow = pooled["shipped"], pooled["own"]
+        print(f"{'pooled':10} {out['pooled']['answers']:4} | {sh['returned']:17} {sh['right']:5} {(sh['precision'] or 0):5.2f} | {ow['returned']:18} "
+              f"{ow['right']:5} {(ow['precision'] or 0):5.2f}")
     if args.paired:
         doms = {x.strip() for x in args.domains.split(",") if x.strip()}
         base = read(args.paired)

@@ -269,6 +269,15 @@ def test_corpus_threshold_paired_counts_the_difference_question_by_question(tmp_
     monkeypatch.setattr("sys.argv", ["corpus_threshold.py", "--data", str(data), "--data", str(b1), "--domains", "click"])
     with pytest.raises(SystemExit, match="appears twice"):
         ct.main()
+    # two corpora: each reported, and pooled (the same answers under a second domain name count twice)
+    assert "pooled" not in got
+    twin = tmp_path / "twin.jsonl"
+    twin.write_text("".join(json.dumps(dict(r, domain="flask")) + "\n" for r in recs), encoding="utf-8")
+    monkeypatch.setattr("sys.argv", ["corpus_threshold.py", "--data", str(base), "--data", str(twin), "--domains", "click,flask", "--json", str(out)])
+    assert ct.main() == 0
+    both = json.loads(out.read_text(encoding="utf-8"))
+    assert both["pooled"]["shipped"]["right"] == 2 * both["corpora"]["click"]["shipped"]["right"] == 44
+    assert both["pooled"]["answers"] == 114
 
 
 def test_reason_rates_count_fires_on_right_answers_once_per_claim(monkeypatch):
