@@ -66,9 +66,9 @@ def outcome(answer: Any, q: dict[str, Any], generated_right: bool) -> str:
 
 def cached_index(documents: list[Any], cache: Path | None, embedder: str = "minilm-l6") -> tuple[Any, bool]:
     """The hybrid index of ``documents``, reused from ``cache`` when it was built from the same text,
-    else built (and saved there). The cache keeps the SHA-256 of the documents' ids and texts in
-    ``corpus.sha256``: a loader change or a changed snapshot rebuilds it instead of reading stale
-    passages. Returns (index, built)."""
+    else built (and saved there). The index's manifest keeps the SHA-256 of the documents' ids and
+    texts (``extra["corpus_sha256"]``, saved with the index in one atomic write): a loader change or
+    a changed snapshot rebuilds it instead of reading stale passages. Returns (index, built)."""
     import hashlib
 
     from groundqa.documents import Chunker
@@ -78,15 +78,15 @@ def cached_index(documents: list[Any], cache: Path | None, embedder: str = "mini
     for d in sorted(documents, key=lambda d: d.id):
         h.update(f"{d.id}\0{d.text}\0".encode("utf-8"))
     digest = f"{embedder} {h.hexdigest()}"
-    stamp = cache / "corpus.sha256" if cache is not None else None
-    if stamp is not None and stamp.exists() and (stamp.parent / "manifest.json").exists() and stamp.read_text(encoding="utf-8").strip() == digest:
-        return HybridIndex.load(stamp.parent), False
+    manifest = cache / "manifest.json" if cache is not None else None
+    if manifest is not None and manifest.exists() and json.loads(manifest.read_text(encoding="utf-8")).get("extra", {}).get("corpus_sha256") == digest:
+        return HybridIndex.load(manifest.parent), False
     index = HybridIndex(embedder)
     index.warm_up()
     index.add([c for cs in Chunker(index.embedder).chunk_many(documents) for c in cs])
-    if stamp is not None:
-        index.save(stamp.parent)
-        stamp.write_text(digest + "\n", encoding="utf-8")  # after the save: a save cut short is rebuilt next time
+    index.extra["corpus_sha256"] = digest
+    if manifest is not None:
+        index.save(manifest.parent)
     return index, True
 
 
