@@ -31,6 +31,18 @@ from typing import Any
 import numpy as np
 
 
+def counts(returned: int, right: int) -> dict[str, Any]:
+    """Answers returned, right, and their precision (None when nothing is returned)."""
+    return {"returned": returned, "right": right, "precision": round(right / returned, 4) if returned else None}
+
+
+def line(name: str, row: dict[str, Any]) -> str:
+    """A table row: the corpus, its answers, and what the shipped and each half's own threshold return."""
+    sh, ow = row["shipped"], row["own"]
+    return (f"{name:10} {row['answers']:4} | {sh['returned']:17} {sh['right']:5} {(sh['precision'] or 0):5.2f} | {ow['returned']:18} "
+            f"{ow['right']:5} {(ow['precision'] or 0):5.2f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, action="append",
@@ -93,22 +105,16 @@ def main() -> int:
                 ret = [i for i in test if s[i] is not None and s[i] >= th]
                 tot[name][0] += len(ret)
                 tot[name][1] += sum(ok[i] for i in ret)
-        row = {k: {"returned": v[0], "right": v[1], "precision": round(v[1] / v[0], 4) if v[0] else None} for k, v in tot.items()}
+        row: dict[str, Any] = {k: counts(*v) for k, v in tot.items()}
         row["own_thresholds"] = own_thresholds
         row["answers"] = len(rs)
         out["corpora"][d] = row
-        sh, ow = row["shipped"], row["own"]
-        print(f"{d:10} {len(rs):4} | {sh['returned']:17} {sh['right']:5} {(sh['precision'] or 0):5.2f} | {ow['returned']:18} {ow['right']:5} "
-              f"{(ow['precision'] or 0):5.2f}  {[None if t is None else round(t, 3) for t in own_thresholds]}")
+        print(line(d, row) + f"  {[None if t is None else round(t, 3) for t in own_thresholds]}")
     if len(out["corpora"]) > 1:  # the corpora together, at the shipped threshold and at each half's own
         rows = out["corpora"].values()
-        pooled = {k: {"returned": sum(r[k]["returned"] for r in rows), "right": sum(r[k]["right"] for r in rows)} for k in ("shipped", "own")}
-        for v in pooled.values():
-            v["precision"] = round(v["right"] / v["returned"], 4) if v["returned"] else None
-        out["pooled"] = {**pooled, "answers": sum(r["answers"] for r in rows)}
-        sh, ow = pooled["shipped"], pooled["own"]
-        print(f"{'pooled':10} {out['pooled']['answers']:4} | {sh['returned']:17} {sh['right']:5} {(sh['precision'] or 0):5.2f} | {ow['returned']:18} "
-              f"{ow['right']:5} {(ow['precision'] or 0):5.2f}")
+        out["pooled"] = {**{k: counts(sum(r[k]["returned"] for r in rows), sum(r[k]["right"] for r in rows)) for k in ("shipped", "own")},
+                         "answers": sum(r["answers"] for r in rows)}
+        print(line("pooled", out["pooled"]))
     if args.paired:
         doms = {x.strip() for x in args.domains.split(",") if x.strip()}
         base = read(args.paired)
