@@ -131,11 +131,14 @@ def test_pymdown_questions_name_a_file_whose_loaded_text_holds_each_answer():
 
 @pytest.mark.parametrize("name,snapshot,licence,files", [("structlog", "structlog-26.1.0", "LICENSE-MIT", 20),
                                                           ("marshmallow", "marshmallow-4.4.0", "LICENSE", 20),
-                                                          ("urllib3", "urllib3-2.5.0", "LICENSE.txt", 19)])
+                                                          ("urllib3", "urllib3-2.5.0", "LICENSE.txt", 19),
+                                                          ("black", "black-26.10.1", "LICENSE", 25),
+                                                          ("anyio", "anyio-4.16.0", "LICENSE", 21)])
 def test_hundred_question_corpora_name_a_file_whose_loaded_text_holds_each_answer(name, snapshot, licence, files):
     """structlog 26.1.0 (kept out of every fit, as attrs and Werkzeug are) and marshmallow 4.4.0
-    (API-dense reStructuredText, for calibration), issue 21's seventeenth session, and urllib3 2.5.0
-    (kept out of every fit), its eighteenth: 80 answerable and 20 unanswerable questions each, no
+    (API-dense reStructuredText, for calibration), issue 21's seventeenth session, urllib3 2.5.0
+    (kept out of every fit), its eighteenth, and Black 26.10.1 and AnyIO 4.16.0 (kept out of every
+    fit), its nineteenth: 80 answerable and 20 unanswerable questions each, no
     first gold shared by two questions, the licence and attribution beside the snapshot, and every
     accepted form of each gold answer found by the judge in its named file, the first in the text
     the loader keeps of it."""
