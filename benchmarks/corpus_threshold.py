@@ -14,7 +14,8 @@ halves: answers returned, right, precision; with several corpora, also pooled.
 With ``--paired BASE.jsonl`` (the same questions answered another way: another loader, another
 generator), it also reports how many more right and wrong answers ``--data`` returns than BASE over
 the domains, with a 90% interval from 2,000 resamples of the questions (paired by domain and id;
-seed 0). Each side is returned at its own calibration's threshold: ``--calibration`` for
+seed 0), and each side's totals over the paired questions (returned, right, precision,
+unanswerable questions returned). Each side is returned at its own calibration's threshold: ``--calibration`` for
 ``--data``, ``--paired-calibration`` (default the same) for BASE, so two profiles with their own
 probes and combiners can be compared on the same questions. ``--data`` and ``--paired`` can each be
 given more than once, to read several answer files as one (no question may appear twice).
@@ -121,12 +122,13 @@ def main() -> int:
 
         base_comb = Combiner.load(args.paired_calibration) if args.paired_calibration else comb
 
-        def returned(rs: list[dict[str, Any]], ss: list[float | None], th: float) -> dict[tuple[str, str], tuple[int, int]]:
-            out_: dict[tuple[str, str], tuple[int, int]] = {}
+        def returned(rs: list[dict[str, Any]], ss: list[float | None], th: float) -> dict[tuple[str, str], tuple[int, int, int]]:
+            """Per question: (right returned, wrong returned, unanswerable returned), each 0 or 1."""
+            out_: dict[tuple[str, str], tuple[int, int, int]] = {}
             for r, s_ in zip(rs, ss):
                 if r["domain"] in doms:
                     ret = s_ is not None and s_ >= th
-                    out_[(r["domain"], r["id"])] = (int(ret and bool(r["right"])), int(ret and not r["right"]))
+                    out_[(r["domain"], r["id"])] = (int(ret and bool(r["right"])), int(ret and not r["right"]), int(ret and not r["answerable"]))
             return out_
 
         a = returned(recs, scores, comb.threshold)
@@ -134,15 +136,24 @@ def main() -> int:
         keys = sorted(set(a) & set(b))
         if not keys:
             raise SystemExit(f"--paired {', '.join(args.paired)} shares no question (domain, id) with --data over {sorted(doms)}")
+
+        def totals(side: dict[tuple[str, str], tuple[int, int, int]]) -> dict[str, Any]:
+            """One side over the paired questions: returned, right, precision, and unanswerable questions returned."""
+            right, wrong, unans = (sum(side[k][j] for k in keys) for j in range(3))
+            return {**counts(right + wrong, right), "unanswerable_returned": unans}
+
         diff = np.array([[a[k][0] - b[k][0], a[k][1] - b[k][1]] for k in keys])
         rng = np.random.default_rng(0)
         boots = np.array([diff[rng.integers(0, len(keys), len(keys))].sum(0) for _ in range(2000)])
         out["paired"] = {"base": args.paired[0] if len(args.paired) == 1 else args.paired, "base_calibration": args.paired_calibration or args.calibration, "questions": len(keys),
+                         "data_totals": totals(a), "base_totals": totals(b),
                          **{name: {"difference": int(diff[:, j].sum()), "interval_90": [float(x) for x in np.percentile(boots[:, j], [5, 95])]}
                             for j, name in enumerate(("right_returned", "wrong_returned"))}}
         p_ = out["paired"]
         print(f"paired with {', '.join(args.paired)} ({len(keys)} questions): right returned {p_['right_returned']['difference']:+d} "
               f"{p_['right_returned']['interval_90']}, wrong returned {p_['wrong_returned']['difference']:+d} {p_['wrong_returned']['interval_90']}")
+        for name, t_ in (("data", p_["data_totals"]), ("base", p_["base_totals"])):
+            print(f"  {name}: returned {t_['returned']}, right {t_['right']}, precision {t_['precision']}, unanswerable returned {t_['unanswerable_returned']}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     return 0

@@ -258,6 +258,18 @@ def test_corpus_threshold_paired_counts_the_difference_question_by_question(tmp_
     assert shipped["right"] - p["right_returned"]["difference"] == 22  # the base returns 22 right (history table)
     lo, hi = p["right_returned"]["interval_90"]
     assert lo <= p["right_returned"]["difference"] <= hi
+    # each side's totals over the paired questions: the flips move answers from right to wrong, not in or out
+    dt, bt = p["data_totals"], p["base_totals"]
+    assert bt["right"] == 22 and dt["returned"] == bt["returned"] == shipped["returned"]
+    assert dt["right"] == shipped["right"] and bt["right"] - dt["right"] == -p["right_returned"]["difference"]
+    assert dt["unanswerable_returned"] == bt["unanswerable_returned"] <= sum(not r["answerable"] for r in recs)
+    # every question relabelled unanswerable (so wrong): all it returns is counted as unanswerable returned
+    unans = tmp_path / "unans.jsonl"
+    unans.write_text("".join(json.dumps(dict(r, answerable=False, right=False)) + "\n" for r in recs), encoding="utf-8")
+    monkeypatch.setattr("sys.argv", ["corpus_threshold.py", "--data", str(unans), "--domains", "click", "--paired", str(base), "--json", str(out)])
+    assert ct.main() == 0
+    ut = json.loads(out.read_text(encoding="utf-8"))["paired"]["data_totals"]
+    assert ut["unanswerable_returned"] == ut["returned"] == bt["returned"] and ut["right"] == 0
     # the base in two files, read as one, gives the same comparison; a question given twice is refused
     b1, b2 = tmp_path / "b1.jsonl", tmp_path / "b2.jsonl"
     b1.write_text("".join(json.dumps(r) + "\n" for r in recs[:20]), encoding="utf-8")
