@@ -21,9 +21,20 @@ and only a better ranking (or a better generator) can.
 Also the AUROC of the support for right against wrong generated answers, and for answerable
 against unanswerable questions.
 
+* ``--joint`` (with one ``--docs-qa``, one v1.1 ``--records`` and ``--unseen`` answers of corpora no
+  fit uses, ``calibration_set.py``'s, scored by ``--calibration``): one threshold for all of them.
+  Every threshold at which the docs-QA goal and the v1.1 goal both hold, and what the same threshold
+  returns on the unseen corpora, pooled, beside what the shipped threshold returns there. If every
+  threshold that meets the goals returns less precise answers on corpora no fit uses than the
+  shipped one, the goals cost precision with this ranking, whatever the calibration.
+
     python benchmarks/oracle_threshold.py --records benchmarks/results/qa/qa_squad11_report_default/records.jsonl \
         --records benchmarks/results/qa/qa_squad20_report_default/records.jsonl --json benchmarks/results/qa/oracle_threshold.json
     python benchmarks/oracle_threshold.py --docs-qa benchmarks/results/qa/docs_qa_starlette_heldout.json --json benchmarks/results/qa/oracle_threshold_docs.json
+    python benchmarks/oracle_threshold.py --joint --docs-qa benchmarks/results/qa/docs_qa_starlette_heldout_accurate_more.json \
+        --records benchmarks/results/qa/qa_squad11_report_accurate_more/records.jsonl \
+        --unseen benchmarks/results/calibration/calibration_answers_accurate_urllib3_black_anyio.jsonl \
+        --calibration src/groundqa/data/adapters/qwen2.5-coder-1.5b-accurate-lora/groundqa_calibration.json
 """
 
 from __future__ import annotations
@@ -100,16 +111,96 @@ def analyse_docs(records: list[dict[str, Any]], max_wrong: int = 1, min_declined
             "shipped_unanswerable_declined": n_una - shipped.count("unanswerable_answered")}
 
 
+def analyse_joint(docs: list[dict[str, Any]], squad: list[dict[str, Any]], unseen: list[dict[str, Any]], calibration: str,
+                  docs_right: int = 17, max_wrong: int = 1, min_declined: float = 6 / 7, coverage: float = 0.7,
+                  precision: float = 0.9) -> dict[str, Any]:
+    """One threshold for the docs-QA goal (``docs``: a ``docs_qa.py`` run's records), the v1.1 goal
+    (``squad``: a ``qa_pipeline.py`` report's records) and the answers of corpora no fit uses
+    (``unseen``: ``calibration_set.py``'s records, scored by ``calibration``'s combiner, the one the two
+    runs were made with): each threshold at which both goals hold, with what it returns on the
+    unseen corpora, and what the calibration's own threshold returns there."""
+    import numpy as np
+    from calibration_fit import answer_support  # this script's folder is on sys.path
+
+    from groundqa.verify.combiner import Combiner
+
+    d_dec = [r["policies"]["return"]["verdict"] == "declined" for r in docs]
+    d_sup = [float("-inf") if dd or r.get("support") is None else float(r["support"]) for r, dd in zip(docs, d_dec)]
+    d_ans = [bool(r["answerable"]) for r in docs]
+    d_right = [a and bool(r["generated_right"]) for r, a in zip(docs, d_ans)]
+    n_una = sum(not a for a in d_ans)
+    q_sup = [r["support"] if r.get("support") is not None and r.get("verdict") != "declined" else float("-inf") for r in squad]
+    q_right = [bool(r["golds"]) and r["raw_f1"] >= 0.5 for r in squad]
+    comb = Combiner.load(calibration)
+
+    def score(r: dict[str, Any]) -> float:
+        if not r["claims"]:
+            return float("-inf")
+        x = np.array([[c["signals"].get(f, float("nan")) for f in comb.features] for c in r["claims"]], dtype=np.float64)
+        s_ = answer_support(r, comb.predict_proba(x))
+        return float("-inf") if s_ is None else s_
+
+    u_sup = [score(r) for r in unseen]
+    u_right = [bool(r["right"]) for r in unseen]
+
+    def at(t: float) -> dict[str, Any]:
+        d_ret = [x >= t for x in d_sup]
+        q_ret = [x >= t for x in q_sup]
+        u_ret = [x >= t for x in u_sup]
+        q_n, u_n = sum(q_ret), sum(u_ret)
+        q_ok = sum(k and r for k, r in zip(q_ret, q_right))
+        u_ok = sum(k and r for k, r in zip(u_ret, u_right))
+        return {"threshold": t,
+                "docs": {"right": sum(k and r for k, r in zip(d_ret, d_right)),
+                         "wrong": sum(a and not r and k for a, r, k in zip(d_ans, d_right, d_ret)),
+                         "unanswerable_declined": sum(not a and not k for a, k in zip(d_ans, d_ret))},
+                "squad11": {"answered": round(q_n / len(squad), 3), "precision": round(q_ok / q_n, 4) if q_n else None},
+                "unseen": {"returned": u_n, "right": u_ok, "precision": round(u_ok / u_n, 4) if u_n else None}}
+
+    def meets(row: dict[str, Any]) -> bool:
+        d, q = row["docs"], row["squad11"]
+        return (d["right"] >= docs_right and d["wrong"] <= max_wrong and d["unanswerable_declined"] >= min_declined * n_una - 1e-9
+                and q["answered"] >= coverage - 1e-9 and (q["precision"] or 0.0) >= precision - 1e-12)
+
+    ts = sorted({x for x in d_sup + q_sup + u_sup if x > float("-inf")})
+    rows = [at(t) for t in ts]
+    ok = [r for r in rows if meets(r)]
+    best = max(ok, key=lambda r: (r["unseen"]["precision"] or 0.0, r["unseen"]["right"]), default=None)
+    return {"calibration": calibration, "goals": {"docs_right": docs_right, "docs_max_wrong": max_wrong, "docs_min_declined": round(min_declined * n_una, 3),
+                                                  "squad11_answered": coverage, "squad11_precision": precision},
+            "unseen_questions": len(unseen), "shipped": at(comb.threshold),
+            "thresholds_meeting_goals": [min(r["threshold"] for r in ok), max(r["threshold"] for r in ok)] if ok else None,
+            "best_meeting_goals": best}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--records", action="append", default=[], help="a qa_pipeline.py report's records.jsonl (repeatable)")
     ap.add_argument("--docs-qa", action="append", default=[], help="a docs_qa.py result JSON with its records (repeatable)")
+    ap.add_argument("--joint", action="store_true",
+                    help="one threshold for the docs-QA run (one --docs-qa), the v1.1 run (one --records) and --unseen answers")
+    ap.add_argument("--unseen", action="append", default=[], help="with --joint: calibration_set.py answers of corpora no fit uses (repeatable)")
+    ap.add_argument("--calibration", default=None, help="with --joint: the combiner the two runs used, to score --unseen")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     if not args.records and not args.docs_qa:
         ap.error("name at least one --records or --docs-qa file")
     report: dict[str, Any] = {"config": {"command": "python " + " ".join(sys.argv),
                                          "note": "thresholds picked on the records themselves: an upper bound, not a calibration"}, "runs": {}}
+    if args.joint:
+        if len(args.docs_qa) != 1 or len(args.records) != 1 or not args.unseen or not args.calibration:
+            ap.error("--joint needs one --docs-qa, one --records (SQuAD v1.1), at least one --unseen and --calibration")
+        d = json.loads(Path(args.docs_qa[0]).read_text(encoding="utf-8"))
+        squad = [json.loads(line) for line in Path(args.records[0]).read_text(encoding="utf-8").splitlines() if line.strip()]
+        unseen = [json.loads(line) for p in args.unseen for line in Path(p).read_text(encoding="utf-8").splitlines() if line.strip()]
+        res = analyse_joint(d.get("scores", d)["records"], squad, unseen, args.calibration)
+        report["joint"] = res
+        for k in ("shipped", "best_meeting_goals"):
+            print(f"{k}: {res[k]}")
+        print(f"thresholds meeting both goals: {res['thresholds_meeting_goals']}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        return 0
     for path in args.records:
         recs = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
         res = analyse(recs)

@@ -197,6 +197,45 @@ def test_docs_goal_bound_counts_wrong_answers_and_unanswerable_declines_as_the_g
     assert got["generated_right"] == 4 and got["unanswerable"] == 7
 
 
+def test_joint_bound_holds_both_goals_at_one_threshold_and_scores_unseen_answers_as_shipped(monkeypatch):
+    """oracle_threshold.py --joint (issue 21, nineteenth session): the thresholds at which the docs-QA
+    goal and the v1.1 goal both hold, and what each returns on answers of corpora no fit uses, scored
+    by the calibration's combiner as corpus_threshold.py scores them."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run as a script: it imports calibration_fit
+    ot = _script("oracle_threshold")
+
+    def doc(answerable: bool, right: bool, support: float | None, declined: bool = False) -> dict:
+        return {"answerable": answerable, "generated_right": right, "support": support,
+                "policies": {"return": {"verdict": "declined" if declined else "supported"}}}
+
+    def sq(right: bool, support: float) -> dict:
+        return {"golds": ["x"], "raw_f1": 1.0 if right else 0.0, "support": support, "verdict": "supported"}
+
+    # docs: 2 right answers needed, at most 1 wrong, 6 of 7 unanswerable declined
+    docs = [doc(True, True, 0.9), doc(True, True, 0.7), doc(True, False, 0.8), doc(True, False, 0.55)]
+    docs += [doc(False, False, 1.0, declined=True) for _ in range(6)] + [doc(False, False, 0.6)]
+    # v1.1: half answered at 90% right; answers right down to 0.65, then wrong
+    squad = [sq(True, v) for v in (0.99, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65)] + [sq(False, v) for v in (0.6, 0.5)]
+    squad += [sq(False, 0.1) for _ in range(6)]
+    unseen_path = ROOT / "benchmarks" / "results" / "calibration" / "calibration_answers_default_urllib3.jsonl"
+    unseen = [json.loads(x) for x in unseen_path.read_text(encoding="utf-8").splitlines()]
+    cal = str(ROOT / "src" / "groundqa" / "data" / "verifier" / "calibration.json")
+    got = ot.analyse_joint(docs, squad, unseen, cal, docs_right=2, coverage=0.5)
+    # the docs goal needs 0.7 returned and 0.55 withheld; v1.1 needs 8 of 16 answered (the threshold at 0.65 or
+    # below) at 90% right (above 0.6: 8 right of 9 is 0.89). So both hold above 0.6 up to 0.65
+    lo, hi = got["thresholds_meeting_goals"]
+    assert 0.6 < lo < 0.65 and hi == 0.65
+    best = got["best_meeting_goals"]
+    # every threshold that meets both is above 0.6, so the unanswerable answer (0.6) is withheld as well
+    assert lo <= best["threshold"] <= hi and best["docs"] == {"right": 2, "wrong": 1, "unanswerable_declined": 7}
+    assert best["squad11"]["precision"] == 1.0
+    # the calibration's own threshold on the unseen answers: corpus_threshold.py's urllib3 count (26 returned, 24 right)
+    assert (got["shipped"]["unseen"]["returned"], got["shipped"]["unseen"]["right"]) == (26, 24)
+    assert got["unseen_questions"] == 100
+    # no threshold meets a docs goal of 3 right answers
+    assert ot.analyse_joint(docs, squad, unseen, cal, docs_right=3, coverage=0.5)["best_meeting_goals"] is None
+
+
 def test_rejudge_relabels_stored_answers_by_the_current_rule_and_keeps_the_source(tmp_path, monkeypatch):
     """calibration_set.py --rejudge: a gold code name after a dot now counts (issue 21, fourteenth
     session); an unanswerable question's answer stays wrong; the source file is never overwritten."""
