@@ -110,6 +110,22 @@ def test_a_span_that_holds_a_code_span_s_opening_backtick_takes_its_closing_one(
         assert s.text.count("`") == 2 and clean_answer(s.text, R) == shown, (answer, s.text)
 
 
+def test_a_placeholder_s_angle_bracket_is_closed_and_a_comparison_is_left_alone():
+    """Issue 21, nineteenth session: attrs' "plugins=<path to file>" was returned as "plugins=<path to
+    file", with an unbalanced "<". A placeholder's "<" (before a letter) now gets its ">" when that
+    follows on the same line; a "<" that compares (flit_core<4, a < b, <1.27) is not a bracket."""
+    from groundqa.generate.grounding import snap_answer
+
+    P = ["Then tell Mypy about your plugin:\n\n```ini\n[mypy]\nplugins=<path to file>\n```",
+         "It requires flit_core<4 and urllib3>=1.25.4,<1.27 to build.", "Use it only if a < b holds, or <name unknown."]
+    s = snap_answer("plugins=<path to file", P)
+    assert s.text == "plugins=<path to file>" and P[s.passage - 1][s.start : s.end] == s.text
+    assert snap_answer("flit_core<4", P).text == "flit_core<4"
+    assert snap_answer("urllib3>=1.25.4,<1.27", P).text == "urllib3>=1.25.4,<1.27"
+    assert snap_answer("a < b", P).text == "a < b"
+    assert snap_answer("<name unknown", P).text == "<name unknown"  # no ">" on the line: left as it is
+
+
 def test_a_snapped_span_closes_the_quote_it_opens():
     from groundqa.generate.grounding import snap_answer
 

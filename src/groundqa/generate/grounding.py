@@ -89,6 +89,7 @@ def _find_exact(answer: str, text: str) -> tuple[int, int] | None:
 
 _CODE_SPAN = re.compile(r"(`+)([^`\n]+?)\1")
 _PAIRS = {"[": "]", "(": ")", "{": "}"}
+_PLACEHOLDER = re.compile(r"<[A-Za-z_][^<>\n`]{0,40}>")  # <path to file>, <name>: a placeholder, not a comparison
 _MARKS = ("**", "__", "*", "_", "~~")
 # a Sphinx role right before a code span ({func}`...`, :func:`...`: Markdown that Sphinx renders, as
 # attrs' and structlog's docs are), and a label's link target at the span's end ({ref}`label <target>`)
@@ -102,7 +103,8 @@ def whole_span(text: str, s: int, e: int, *, max_code: int = 80) -> tuple[int, i
     with its backticks, and the Sphinx role before it, when the span reaches past it, so that no
     backtick is left without its pair and answer cleaning reads it as the page shows it), an
     opening bracket it holds gets its closing one where that follows directly (``httpx[http2`` ->
-    ``httpx[http2]``) and is cut off where it does not (``3.9+ [sync-sup`` -> ``3.9+``), and
+    ``httpx[http2]``) and is cut off where it does not (``3.9+ [sync-sup`` -> ``3.9+``), a
+    placeholder's ``<`` gets its ``>`` (``plugins=<path to file`` -> ``plugins=<path to file>``), and
     emphasis marks and spaces at its edges are dropped (``8000**`` -> ``8000``). In a Sphinx role's
     code span (``{class}`~pkg.Name``` in MyST Markdown, ``:class:`~pkg.Name``` in reStructuredText
     source) the role's ``~`` or ``!`` prefix and an explicit link target (``label <target>``) are not
@@ -153,6 +155,14 @@ def whole_span(text: str, s: int, e: int, *, max_code: int = 80) -> tuple[int, i
         if not changed:
             break
     seg = text[s:e]
+    at = seg.rfind("<")
+    if at >= 0 and ">" not in seg[at:]:
+        # a placeholder's angle bracket (plugins=<path to file>): closed where its ">" follows on the same
+        # line. "<" before a digit, a space or "=" is a comparison (flit_core<4, a < b, <=1.27) and stays
+        close = _PLACEHOLDER.match(text, s + at)
+        if close and close.end() > e:
+            e = close.end()
+            seg = text[s:e]
     for q, close in (('"', '"'), ("“", "”")):  # an opening quote whose closing one is not in the span
         opens = seg.count(q) if q == close else seg.count(q) - seg.count(close)
         if (opens % 2 if q == close else opens) > 0:
