@@ -82,3 +82,16 @@ def test_sphinx_roles_read_as_what_the_page_shows():
     assert clean_answer("`~/.config` [1]") == "~/.config [1]"
     assert clean_answer("`List<int>` [1]") == "List<int> [1]"
     assert clean_answer("std::vector") == "std::vector"
+
+
+def test_a_python_dunder_name_is_a_name_not_bold_text():
+    """Issue 21, nineteenth session: APScheduler's "use the __getstate__ and __setstate__ special
+    methods" (reStructuredText, whose code markup the loader drops) was returned as "getstate": the
+    double underscores were read as Markdown bold. A dunder name is kept; underscores around other
+    text still read as bold."""
+    assert clean_answer("__getstate__ [1]") == "__getstate__ [1]"
+    assert clean_answer("use __getstate__ and __setstate__ [2]") == "use __getstate__ and __setstate__ [2]"
+    assert clean_answer("obj.__dict__ and __init__() [1]") == "obj.__dict__ and __init__() [1]"
+    assert clean_answer("__Note__: read this") == "Note: read this"
+    assert clean_answer("__two words__ here") == "two words here"
+    assert clean_answer("**8000** and **8001**") == "8000 and 8001"

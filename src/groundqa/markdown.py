@@ -41,6 +41,9 @@ _ATTR_LIST = re.compile(r"\s*\{:?[ \t]*[#.][\w-]+(?:[ \t]+(?:[#.][\w-]+|[\w-]+=(
 # reStructuredText's "::" that ends a term or introduces a literal block: "leeway::" reads "leeway:"
 _RST_LITERAL = re.compile(r"(?<=\w)::(?=\s|$)")
 _CITE = CITATION_SHORT  # the citation grammar is groundqa.text's
+# a Python dunder name (__getstate__, obj.__dict__): reStructuredText loses its code markup when it is
+# loaded, so it stands bare in the passages, and it is a name, not bold text
+_DUNDER = re.compile(r"(?<![\w*])__[a-z][a-z0-9_]*?[a-z0-9]__(?![\w*])")
 
 
 def strip_markdown(text: str) -> str:
@@ -48,8 +51,16 @@ def strip_markdown(text: str) -> str:
     prompts, links (their label kept), emphasis (and the closing half of a bold run the answer
     began inside of), attribute lists (``{ #id }``), reStructuredText's ``::``, Sphinx roles
     (``{class}`~pkg.Name``` reads ``pkg.Name``, ``{ref}`label <target>``` reads ``label``), inline backticks,
-    heading marks, simple HTML tags. Citation marks ``[n]`` are kept; whitespace is collapsed."""
-    t = _FENCE.sub(" ", text)
+    heading marks, simple HTML tags. Citation marks ``[n]`` are kept, and so are Python dunder
+    names (``__getstate__`` is a name, not bold ``getstate``); whitespace is collapsed."""
+    dunders: list[str] = []
+
+    def keep(m: re.Match[str]) -> str:
+        dunders.append(m.group(0))
+        return f"\x00{len(dunders) - 1}\x00"
+
+    t = _DUNDER.sub(keep, text)
+    t = _FENCE.sub(" ", t)
     t = _HTML_LINK.sub(r"\1", t)
     t = _TAG.sub("", t)
     t = _LINK.sub(r"\1", t)
@@ -65,6 +76,7 @@ def strip_markdown(text: str) -> str:
     t = _HEADING.sub("", t)
     t = _PROMPT.sub(r"\1", t)
     t = " ".join(t.split())
+    t = re.sub("\x00(\\d+)\x00", lambda m: dunders[int(m.group(1))], t)
     return re.sub(r"\s+([.,;:!?])(?=\s|$)", r"\1", t)
 
 
