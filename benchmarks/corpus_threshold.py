@@ -15,9 +15,9 @@ With ``--paired BASE.jsonl`` (the same questions answered another way: another l
 generator), it also reports how many more right and wrong answers ``--data`` returns than BASE over
 the domains, with a 90% interval from 2,000 resamples of the questions (paired by domain and id;
 seed 0), and each side's totals over the paired questions (returned, right, precision,
-unanswerable questions returned). Each side is returned at its own calibration's threshold: ``--calibration`` for
-``--data``, ``--paired-calibration`` (default the same) for BASE, so two profiles with their own
-probes and combiners can be compared on the same questions. ``--data`` and ``--paired`` can each be
+unanswerable questions returned). Each side is returned at its own calibration's threshold:
+``--calibration`` for ``--data``, ``--paired-calibration`` (default the same) for BASE, so two
+profiles with their own probes and combiners can be compared on the same questions. ``--data`` and ``--paired`` can each be
 given more than once, to read several answer files as one (no question may appear twice).
 """
 

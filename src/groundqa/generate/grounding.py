@@ -159,9 +159,9 @@ def whole_span(text: str, s: int, e: int, *, max_code: int = 80) -> tuple[int, i
     if at >= 0 and ">" not in seg[at:]:
         # a placeholder's angle bracket (plugins=<path to file>): closed where its ">" follows on the same
         # line. "<" before a digit, a space or "=" is a comparison (flit_core<4, a < b, <=1.27) and stays
-        close = _PLACEHOLDER.match(text, s + at)
-        if close and close.end() > e:
-            e = close.end()
+        placeholder = _PLACEHOLDER.match(text, s + at)
+        if placeholder and placeholder.end() > e:
+            e = placeholder.end()
             seg = text[s:e]
     for q, close in (('"', '"'), ("“", "”")):  # an opening quote whose closing one is not in the span
         opens = seg.count(q) if q == close else seg.count(q) - seg.count(close)
