@@ -1,0 +1,64 @@
+"""Where a generator's right answers are lost on documentation: retrieval or reading (issue 21).
+
+For each answerable documentation question of a ``calibration_set.py`` answers file, whether the
+top-k chunks retrieved for it (the same cached index ``calibration_set.py`` answered from) hold a
+gold answer by the docs-QA judging rule, beside whether the stored answer is right. Reported per
+domain: questions, gold retrieved, right, right with and without the gold retrieved.
+
+    python benchmarks/gold_retrieved.py --data benchmarks/results/calibration/calibration_answers_qwen15_sixth_probe.jsonl \\
+        --domains starlette,click,flask,jinja,markdown,pymdown,marshmallow --json benchmarks/results/calibration/gold_retrieved_qwen15_sixth.json
+
+Chunks, not the evidence windows the generator reads of them: a gold in a chunk may fall outside its
+window, so "gold retrieved" is an upper bound on what the generator was shown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="answers JSONL written by calibration_set.py")
+    ap.add_argument("--domains", required=True, help="documentation domains, comma-separated")
+    ap.add_argument("--top-k", type=int, default=4)
+    ap.add_argument("--cache", default="runs/calibration/index", help="the index folders calibration_set.py saved (rebuilt if missing)")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    from calibration_set import DOCS, DOCS_CORPORA, docs_index  # this script's folder is on sys.path
+    from docs_qa import is_right
+
+    recs = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
+    out: dict[str, Any] = {"data": args.data, "top_k": args.top_k, "domains": {}}
+    total: Counter[str] = Counter()
+    print(f"{'domain':12} {'answerable':>10} {'gold retrieved':>14} {'right':>6} {'right | retrieved':>17} {'right | not':>11}")
+    for d in [x.strip() for x in args.domains.split(",") if x.strip()]:
+        if d not in DOCS_CORPORA:
+            raise SystemExit(f"unknown documentation domain {d!r}; use one of {sorted(DOCS_CORPORA)}")
+        rs = [r for r in recs if r["domain"] == d and r["answerable"]]
+        if not rs:
+            raise SystemExit(f"no answerable question of domain {d!r} in {args.data}")
+        index = docs_index(DOCS / DOCS_CORPORA[d] / "docs", Path(args.cache) / d)
+        c: Counter[str] = Counter()
+        for r in rs:
+            got = any(is_right(h.text, r["answers"]) for h in index.search(r["question"], top_k=args.top_k))
+            c.update(answerable=1, gold_retrieved=int(got), right=int(bool(r["right"])),
+                     right_retrieved=int(got and bool(r["right"])), right_not_retrieved=int(not got and bool(r["right"])))
+        out["domains"][d] = dict(c)
+        total.update(c)
+        print(f"{d:12} {c['answerable']:10} {c['gold_retrieved']:14} {c['right']:6} {c['right_retrieved']:17} {c['right_not_retrieved']:11}")
+    out["all"] = dict(total)
+    print(f"{'all':12} {total['answerable']:10} {total['gold_retrieved']:14} {total['right']:6} {total['right_retrieved']:17} {total['right_not_retrieved']:11}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
