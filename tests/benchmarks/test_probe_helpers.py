@@ -236,6 +236,37 @@ def test_joint_bound_holds_both_goals_at_one_threshold_and_scores_unseen_answers
     assert ot.analyse_joint(docs, squad, unseen, cal, docs_right=3, coverage=0.5)["best_meeting_goals"] is None
 
 
+def test_gold_retrieved_tells_a_retrieval_miss_from_a_reading_miss(tmp_path, monkeypatch):
+    """gold_retrieved.py (issue 21, nineteenth session): per answerable question, whether the top-k
+    chunks hold a gold answer, beside whether the stored answer is right; unanswerable ones and other
+    domains are left out, and an unknown domain is refused."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run as a script: it imports calibration_set
+    import calibration_set
+
+    docs = tmp_path / "docs_qa" / "tiny-1" / "docs"
+    docs.mkdir(parents=True)
+    (docs / "serve.md").write_text("# Serving\n\nRun the app with Uvicorn, an ASGI server.\n", encoding="utf-8")
+    (docs / "routes.md").write_text("# Routing\n\nA Route maps a path to an endpoint function.\n", encoding="utf-8")
+    monkeypatch.setattr(calibration_set, "DOCS", tmp_path / "docs_qa")
+    monkeypatch.setattr(calibration_set, "DOCS_CORPORA", {"tiny": "tiny-1"})
+    recs = [{"domain": "tiny", "id": "1", "question": "Which server runs the app?", "answers": ["Uvicorn"], "answerable": True, "right": True},
+            {"domain": "tiny", "id": "2", "question": "Which database stores sessions?", "answers": ["zzqq"], "answerable": True, "right": False},
+            {"domain": "tiny", "id": "3", "question": "What is the default port?", "answers": ["8123"], "answerable": True, "right": True},
+            {"domain": "tiny", "id": "4", "question": "Who wrote it?", "answers": [], "answerable": False, "right": False},
+            {"domain": "other", "id": "5", "question": "Which server?", "answers": ["Uvicorn"], "answerable": True, "right": True}]
+    data, out = tmp_path / "a.jsonl", tmp_path / "out.json"
+    data.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    gr = _script("gold_retrieved")
+    monkeypatch.setattr("sys.argv", ["gold_retrieved.py", "--data", str(data), "--domains", "tiny", "--top-k", "2",
+                                     "--cache", str(tmp_path / "cache"), "--json", str(out)])
+    assert gr.main() == 0
+    got = json.loads(out.read_text(encoding="utf-8"))["domains"]["tiny"]
+    assert got == {"answerable": 3, "gold_retrieved": 1, "right": 2, "right_retrieved": 1, "right_not_retrieved": 1}
+    monkeypatch.setattr("sys.argv", ["gold_retrieved.py", "--data", str(data), "--domains", "nowhere", "--cache", str(tmp_path / "cache")])
+    with pytest.raises(SystemExit, match="unknown documentation domain"):
+        gr.main()
+
+
 def test_rejudge_relabels_stored_answers_by_the_current_rule_and_keeps_the_source(tmp_path, monkeypatch):
     """calibration_set.py --rejudge: a gold code name after a dot now counts (issue 21, fourteenth
     session); an unanswerable question's answer stays wrong; the source file is never overwritten."""
