@@ -238,8 +238,9 @@ def test_joint_bound_holds_both_goals_at_one_threshold_and_scores_unseen_answers
 
 def test_gold_retrieved_tells_a_retrieval_miss_from_a_reading_miss(tmp_path, monkeypatch):
     """gold_retrieved.py (issue 21, nineteenth session): per answerable question, whether the top-k
-    chunks hold a gold answer, beside whether the stored answer is right; unanswerable ones and other
-    domains are left out, and an unknown domain is refused."""
+    chunks hold a gold answer and whether the generator's evidence window of them still does, beside
+    whether the stored answer is right; unanswerable ones and other domains are left out, and an
+    unknown domain is refused."""
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run as a script: it imports calibration_set
     import calibration_set
 
@@ -247,21 +248,32 @@ def test_gold_retrieved_tells_a_retrieval_miss_from_a_reading_miss(tmp_path, mon
     docs.mkdir(parents=True)
     (docs / "serve.md").write_text("# Serving\n\nRun the app with Uvicorn, an ASGI server.\n", encoding="utf-8")
     (docs / "routes.md").write_text("# Routing\n\nA Route maps a path to an endpoint function.\n", encoding="utf-8")
+    (docs / "ports.md").write_text("# Ports\n\nThe default port is set in the settings module. It is 8123 unless changed.\n",
+                                   encoding="utf-8")
     monkeypatch.setattr(calibration_set, "DOCS", tmp_path / "docs_qa")
     monkeypatch.setattr(calibration_set, "DOCS_CORPORA", {"tiny": "tiny-1"})
     recs = [{"domain": "tiny", "id": "1", "question": "Which server runs the app?", "answers": ["Uvicorn"], "answerable": True, "right": True},
             {"domain": "tiny", "id": "2", "question": "Which database stores sessions?", "answers": ["zzqq"], "answerable": True, "right": False},
             {"domain": "tiny", "id": "3", "question": "What is the default port?", "answers": ["8123"], "answerable": True, "right": True},
             {"domain": "tiny", "id": "4", "question": "Who wrote it?", "answers": [], "answerable": False, "right": False},
+            {"domain": "tiny", "id": "6", "question": "Who maintains the project?", "answers": ["Kim Lee"], "answerable": True, "right": True},
             {"domain": "other", "id": "5", "question": "Which server?", "answers": ["Uvicorn"], "answerable": True, "right": True}]
     data, out = tmp_path / "a.jsonl", tmp_path / "out.json"
     data.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
     gr = _script("gold_retrieved")
-    monkeypatch.setattr("sys.argv", ["gold_retrieved.py", "--data", str(data), "--domains", "tiny", "--top-k", "2",
-                                     "--cache", str(tmp_path / "cache"), "--json", str(out)])
-    assert gr.main() == 0
-    got = json.loads(out.read_text(encoding="utf-8"))["domains"]["tiny"]
-    assert got == {"answerable": 3, "gold_retrieved": 1, "right": 2, "right_retrieved": 1, "right_not_retrieved": 1}
+
+    def run(*extra: str) -> dict:
+        monkeypatch.setattr("sys.argv", ["gold_retrieved.py", "--data", str(data), "--domains", "tiny", "--top-k", "2",
+                                         "--cache", str(tmp_path / "cache"), "--json", str(out), *extra])
+        assert gr.main() == 0
+        return json.loads(out.read_text(encoding="utf-8"))["domains"]["tiny"]
+
+    # pages shorter than the window are read whole: what is retrieved is shown
+    assert run() == {"answerable": 4, "gold_retrieved": 2, "gold_shown": 2, "right": 3, "right_shown": 2,
+                     "right_retrieved": 2, "right_not_retrieved": 1}
+    # six words a passage: the port's sentence is cut to the words around "default port", without 8123
+    narrow = run("--window-words", "6")
+    assert (narrow["gold_retrieved"], narrow["gold_shown"], narrow["right_shown"]) == (2, 1, 1)
     monkeypatch.setattr("sys.argv", ["gold_retrieved.py", "--data", str(data), "--domains", "nowhere", "--cache", str(tmp_path / "cache")])
     with pytest.raises(SystemExit, match="unknown documentation domain"):
         gr.main()
