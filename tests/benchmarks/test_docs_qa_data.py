@@ -170,3 +170,25 @@ def test_a_cached_index_is_rebuilt_when_the_loaded_text_changes(tmp_path):
     assert built
     assert "Hypercorn" in changed.search("what serves it?", top_k=1)[0].chunk.text
     assert not cached_index(docs, tmp_path / "cache")[1]
+
+
+def test_check_questions_passes_a_committed_file_and_names_each_problem_of_a_bad_one(tmp_path, capsys, monkeypatch):
+    """benchmarks/check_questions.py (issue 21, nineteenth session), for helpers writing question
+    files: a committed file passes; a gold not on its page, a repeated id and a gold shared by two
+    questions are each named, and the exit status is 1."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # as when run as a script: it imports docs_qa
+    spec = importlib.util.spec_from_file_location("_check_questions", ROOT / "benchmarks" / "check_questions.py")
+    cq = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cq)
+    assert cq.main(["urllib3-2.5.0", str(DATA / "urllib3_questions.json")]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("OK")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"questions": [
+        {"id": "x1", "question": "Which object manages pools?", "answers": ["PoolManager"], "source": "user-guide.rst", "answerable": True},
+        {"id": "x1", "question": "What does request() return?", "answers": ["HTTPResponse"], "source": "user-guide.rst", "answerable": True},
+        {"id": "x3", "question": "What manages connection pools?", "answers": ["PoolManager"], "source": "user-guide.rst", "answerable": True},
+        {"id": "x4", "question": "What is the default zz?", "answers": ["zzqq_not_there"], "source": "user-guide.rst", "answerable": True}]}))
+    assert cq.main(["urllib3-2.5.0", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "x1 duplicate id" in out and "x3 gold 'PoolManager' also a gold of x1" in out and "'zzqq_not_there' not found" in out
+    assert out.rstrip().endswith("PROBLEMS FOUND")
