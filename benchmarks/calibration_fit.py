@@ -47,6 +47,15 @@ def answer_support(rec: dict[str, Any], claim_probs: Any) -> float | None:
     return float(np.min(claim_probs))
 
 
+def stored_support(rec: dict[str, Any], comb: Any) -> float | None:
+    """A stored answer (``calibration_set.py``'s record) scored by a loaded combiner: each claim's
+    stored signals (NaN where one is missing), then :func:`answer_support`."""
+    if not rec["claims"]:
+        return None
+    x = np.array([[c["signals"].get(f, float("nan")) for f in comb.features] for c in rec["claims"]], dtype=np.float64)
+    return answer_support(rec, comb.predict_proba(x))
+
+
 def claim_table(recs: list[dict[str, Any]], feats: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """One row per claim of ``recs``: its signals ``feats`` (NaN where a claim lacks one), its
     answer's label, the index of its answer in ``recs``, and its document group (``domain:group``)."""

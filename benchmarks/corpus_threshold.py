@@ -17,8 +17,9 @@ the domains, with a 90% interval from 2,000 resamples of the questions (paired b
 seed 0), and each side's totals over the paired questions (returned, right, precision,
 unanswerable questions returned). Each side is returned at its own calibration's threshold:
 ``--calibration`` for ``--data``, ``--paired-calibration`` (default the same) for BASE, so two
-profiles with their own probes and combiners can be compared on the same questions. ``--data`` and ``--paired`` can each be
-given more than once, to read several answer files as one (no question may appear twice).
+profiles with their own probes and combiners can be compared on the same questions. ``--data``
+and ``--paired`` can each be given more than once, to read several answer files as one (no
+question may appear twice).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from calibration_fit import answer_support  # this script's folder is on sys.path
+    from calibration_fit import stored_support  # this script's folder is on sys.path
 
     from groundqa.metrics.selective import threshold_at_precision
     from groundqa.verify.calibrate import half_split
@@ -79,11 +80,7 @@ def main() -> int:
 
     recs = read(args.data)
 
-    def score(r: dict[str, Any], comb: Combiner = comb) -> float | None:
-        x = np.array([[c["signals"].get(f, float("nan")) for f in comb.features] for c in r["claims"]], dtype=np.float64)
-        return answer_support(r, comb.predict_proba(x)) if r["claims"] else None
-
-    scores = [score(r) for r in recs]
+    scores = [stored_support(r, comb) for r in recs]
 
     out: dict[str, Any] = {"calibration": args.calibration, "shipped_threshold": comb.threshold, "target_precision": args.target_precision, "corpora": {}}
     print(f"{'corpus':10} {'n':>4} | {'shipped: returned':>17} {'right':>5} {'prec':>5} | {'own half: returned':>18} {'right':>5} {'prec':>5}  thresholds")
@@ -132,7 +129,7 @@ def main() -> int:
             return out_
 
         a = returned(recs, scores, comb.threshold)
-        b = returned(base, [score(r, base_comb) for r in base], base_comb.threshold)
+        b = returned(base, [stored_support(r, base_comb) for r in base], base_comb.threshold)
         keys = sorted(set(a) & set(b))
         if not keys:
             raise SystemExit(f"--paired {', '.join(args.paired)} shares no question (domain, id) with --data over {sorted(doms)}")

@@ -46,14 +46,27 @@ from pathlib import Path
 from typing import Any
 
 
+def squad_columns(records: list[dict[str, Any]]) -> tuple[list[float], list[bool], list[bool]]:
+    """A ``qa_pipeline.py`` report's records as columns: support (-inf for a decline, the generator's
+    own, whose record says support 1.0: never a returned answer), right (F1 at least 0.5), answerable."""
+    sup = [r["support"] if r.get("support") is not None and r.get("verdict") != "declined" else float("-inf") for r in records]
+    return sup, [bool(r["golds"]) and r["raw_f1"] >= 0.5 for r in records], [bool(r["golds"]) for r in records]
+
+
+def docs_columns(records: list[dict[str, Any]]) -> tuple[list[float], list[bool], list[bool]]:
+    """A ``docs_qa.py`` run's records as columns: support (-inf for a decline), right (an answerable
+    question answered right), answerable."""
+    declined = [r["policies"]["return"]["verdict"] == "declined" for r in records]
+    sup = [float("-inf") if d or r.get("support") is None else float(r["support"]) for r, d in zip(records, declined)]
+    answerable = [bool(r["answerable"]) for r in records]
+    return sup, [a and bool(r["generated_right"]) for r, a in zip(records, answerable)], answerable
+
+
 def analyse(records: list[dict[str, Any]], precision: float = 0.9, declined: float = 0.9) -> dict[str, Any]:
     from groundqa.metrics.selective import risk_coverage
     from groundqa.metrics.verifier import auroc
 
-    # a decline (the generator's own, support 1.0 in the record) is never a returned answer
-    sup = [r["support"] if r.get("support") is not None and r.get("verdict") != "declined" else float("-inf") for r in records]
-    right = [bool(r["golds"]) and r["raw_f1"] >= 0.5 for r in records]
-    answerable = [bool(r["golds"]) for r in records]
+    sup, right, answerable = squad_columns(records)
     n = len(records)
     # the v1.1 bound: the risk-coverage point of largest coverage whose returned answers reach the precision
     ok = [p for p in risk_coverage([s if s > float("-inf") else None for s in sup], right) if p.precision >= precision - 1e-12]
@@ -88,10 +101,7 @@ def analyse_docs(records: list[dict[str, Any]], max_wrong: int = 1, min_declined
     declines at least ``min_declined`` of the unanswerable ones (the generator's declines count)."""
     from groundqa.metrics.verifier import auroc
 
-    declined = [r["policies"]["return"]["verdict"] == "declined" for r in records]
-    sup = [float("-inf") if d or r.get("support") is None else float(r["support"]) for r, d in zip(records, declined)]
-    answerable = [bool(r["answerable"]) for r in records]
-    right = [a and bool(r["generated_right"]) for r, a in zip(records, answerable)]
+    sup, right, answerable = docs_columns(records)
     n_una = sum(not a for a in answerable)
     best: dict[str, Any] = {"right": 0, "wrong": None, "unanswerable_declined": None, "threshold": None}
     for t in sorted({s for s in sup if s > float("-inf")}) + [float("inf")]:
@@ -119,28 +129,15 @@ def analyse_joint(docs: list[dict[str, Any]], squad: list[dict[str, Any]], unsee
     (``unseen``: ``calibration_set.py``'s records, scored by ``calibration``'s combiner, the one the two
     runs were made with): each threshold at which both goals hold, with what it returns on the
     unseen corpora, and what the calibration's own threshold returns there."""
-    import numpy as np
-    from calibration_fit import answer_support  # this script's folder is on sys.path
+    from calibration_fit import stored_support  # this script's folder is on sys.path
 
     from groundqa.verify.combiner import Combiner
 
-    d_dec = [r["policies"]["return"]["verdict"] == "declined" for r in docs]
-    d_sup = [float("-inf") if dd or r.get("support") is None else float(r["support"]) for r, dd in zip(docs, d_dec)]
-    d_ans = [bool(r["answerable"]) for r in docs]
-    d_right = [a and bool(r["generated_right"]) for r, a in zip(docs, d_ans)]
+    d_sup, d_right, d_ans = docs_columns(docs)
     n_una = sum(not a for a in d_ans)
-    q_sup = [r["support"] if r.get("support") is not None and r.get("verdict") != "declined" else float("-inf") for r in squad]
-    q_right = [bool(r["golds"]) and r["raw_f1"] >= 0.5 for r in squad]
+    q_sup, q_right, _ = squad_columns(squad)
     comb = Combiner.load(calibration)
-
-    def score(r: dict[str, Any]) -> float:
-        if not r["claims"]:
-            return float("-inf")
-        x = np.array([[c["signals"].get(f, float("nan")) for f in comb.features] for c in r["claims"]], dtype=np.float64)
-        s_ = answer_support(r, comb.predict_proba(x))
-        return float("-inf") if s_ is None else s_
-
-    u_sup = [score(r) for r in unseen]
+    u_sup = [float("-inf") if s_ is None else s_ for s_ in (stored_support(r, comb) for r in unseen)]
     u_right = [bool(r["right"]) for r in unseen]
 
     def at(t: float) -> dict[str, Any]:
