@@ -201,6 +201,8 @@ def main() -> int:
                          "(<domain>_questions_third.json: 50 more each again)")
     ap.add_argument("--window-words", type=int, default=None,
                     help="words of each passage the generator reads (its evidence window; default: the generator's own, 40)")
+    ap.add_argument("--window-split", choices=("even", "rank"), default=None,
+                    help="how the window budget is shared among the passages (default: the generator's own, even)")
     ap.add_argument("--out", default="runs/calibration/answers.jsonl")
     ap.add_argument("--rescore", default=None, metavar="ANSWERS.jsonl",
                     help="generate nothing: judge the answers of this file again with the current guard (the same retrieval from the "
@@ -228,7 +230,8 @@ def main() -> int:
     done = {json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines() if line.strip()} if out.exists() else set()
     gen = TransformersGenerator(args.generator, batch_size=args.batch_size, int8=args.int8 or False,
                                 **({"score_decline": True, "decline_margin": None} if args.score_decline else {}),
-                                **({"window_words": args.window_words} if args.window_words else {}))
+                                **({"window_words": args.window_words} if args.window_words else {}),
+                                **({"window_split": args.window_split} if args.window_split else {}))
     confidence: dict[str, dict[str, float]] = {}
     if args.score_decline:
         generate_batch = gen.generate_batch

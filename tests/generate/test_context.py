@@ -230,3 +230,36 @@ def test_decline_lp_is_how_near_the_model_came_to_declining(tiny_dir):
         assert two < one <= 0.0
         # exact (both tokens) where the answer opens as the decline does, else the first token's alone
         assert min(abs(x.confidence["decline_lp"] - one), abs(x.confidence["decline_lp"] - two)) < 1e-3
+
+
+def test_rank_split_shares_the_same_budget_as_one_over_rank():
+    from groundqa.generate.context import window_budgets
+
+    assert window_budgets(4, 40) == [40, 40, 40, 40]
+    assert window_budgets(4, 40, "rank") == [77, 38, 26, 19]
+    assert abs(sum(window_budgets(4, 40, "rank")) - 160) <= 2
+    assert window_budgets(1, 40, "rank") == [40] and window_budgets(0, 40, "rank") == []
+    assert min(window_budgets(8, 1, "rank")) == 1
+    with pytest.raises(ConfigError, match="window_split='ranked' is not valid; use 'even'"):
+        window_budgets(4, 40, "ranked")
+
+
+def test_rank_split_shows_more_of_the_first_passage_and_less_of_the_last():
+    first = ("Filler about other things entirely here now. " * 6 + "The timeout setting is read at start-up. "
+             + "Other words that say nothing of use. " * 3 + "Its default is five seconds. " + "More filler text here. " * 8)
+    q = "What is the default timeout setting?"
+    [even] = question_windows(q, [first], max_words=40)
+    ws = question_windows(q, [first, first, first, first], max_words=40, split="rank")
+    assert [len(w.text.split()) <= b for w, b in zip(ws, (77, 38, 26, 19))] == [True] * 4
+    assert len(ws[0].text.split()) > len(even.text.split()) > len(ws[3].text.split())
+    assert "five seconds" in ws[0].text and "five seconds" not in even.text
+    assert all(first[w.start : w.end] == w.text for w in ws)
+
+
+def test_window_split_option_is_checked(tiny_dir):
+    from groundqa.generate import TransformersGenerator
+
+    with pytest.raises(ConfigError, match="window_split"):
+        TransformersGenerator(str(tiny_dir), window_split="harmonic")
+    g = TransformersGenerator(str(tiny_dir), window_split="rank")
+    assert g.identity()["window_split"] == "rank"

@@ -30,6 +30,12 @@ CONTEXTS = ("windows", "chunks")
 DEFAULT_WINDOW_WORDS = 40
 """Words per passage in a window prompt: four passages and the instruction stay near 300 tokens."""
 
+WINDOW_SPLITS = ("even", "rank")
+"""How the window budget (``window_words`` times the passages shown) is shared: ``even``, the same
+words for each passage; ``rank``, a share that falls with the passage's retrieval rank as 1/rank
+(four passages of 40: 77, 38, 26 and 19 words), since the best-ranked passage holds the answer most
+often and its answer sentence is often not the one sharing the most words with the question."""
+
 _WORD = re.compile(r"[^\W_]+(?:[._'’-][^\W_]+)*|_\w+", re.UNICODE)
 _STOP = frozenset(
     "a an and are as at be been being but by can could did do does doing for from had has have how i if in into is it "
@@ -69,6 +75,24 @@ def check_window_words(window_words: int) -> int:
     if isinstance(window_words, bool) or not isinstance(window_words, int) or window_words < 1:
         raise ConfigError(f"window_words={window_words!r} is not valid; give the words of each passage to show (e.g. {DEFAULT_WINDOW_WORDS})")
     return window_words
+
+
+def check_window_split(window_split: str) -> str:
+    if window_split not in WINDOW_SPLITS:
+        raise ConfigError(f"window_split={window_split!r} is not valid; use 'even' (the same words for each passage) or "
+                          f"'rank' (a share of the budget that falls with the passage's rank)")
+    return window_split
+
+
+def window_budgets(n: int, max_words: int, split: str = "even") -> list[int]:
+    """The words shown of each of ``n`` passages: ``max_words`` each (``even``), or the same total
+    shared as 1/rank (``rank``), each at least one word."""
+    check_window_split(split)
+    if split == "even" or n <= 1:
+        return [max_words] * n
+    shares = [1.0 / (i + 1) for i in range(n)]
+    total = sum(shares)
+    return [max(1, round(max_words * n * x / total)) for x in shares]
 
 
 def _terms(text: str) -> list[str]:
@@ -115,16 +139,18 @@ def _words(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
 
 
-def question_windows(question: str, passages: Sequence[str], max_words: int = DEFAULT_WINDOW_WORDS) -> list[Window]:
+def question_windows(question: str, passages: Sequence[str], max_words: int = DEFAULT_WINDOW_WORDS,
+                     split: str = "even") -> list[Window]:
     """One window per passage: the unit sharing the most question terms (stemmed, each weighted by
     its rarity over the units of that passage), widened by the following and preceding units while
-    the window stays within ``max_words`` words. A passage of at most ``max_words`` words is kept
-    whole; a unit longer than the budget is cut to ``max_words`` words around its matched terms."""
+    the window stays within the passage's budget (:func:`window_budgets`: ``max_words`` words with
+    ``split="even"``). A passage within its budget is kept whole; a unit longer than the budget is
+    cut to the budget around its matched terms."""
     if max_words < 1:
         raise ConfigError(f"window words={max_words!r} must be >= 1")
     q = set(_terms(question))
     out = []
-    for p in passages:
+    for p, max_words in zip(passages, window_budgets(len(passages), max_words, split)):
         us = _units(p)
         if len(_words(p, 0, len(p))) <= max_words or not us:
             out.append(Window(p, 0, len(p)))
@@ -171,11 +197,11 @@ def _cut(p: str, unit: tuple[int, int], q: set[str], max_words: int) -> Window:
     return Window(p[start:end], start, end)
 
 
-def passage_windows(question: str, texts: Sequence[str], context: str, max_words: int) -> list[Window]:
+def passage_windows(question: str, texts: Sequence[str], context: str, max_words: int, split: str = "even") -> list[Window]:
     """What a generator reads of each passage text under ``context`` (``windows`` or ``chunks``)."""
     if context == "chunks":
         return [Window(t, 0, len(t)) for t in texts]
-    return question_windows(question, texts, max_words)
+    return question_windows(question, texts, max_words, split)
 
 
 def ground_in_windows(text: str, shown: Sequence[Window]) -> tuple[str, Any]:

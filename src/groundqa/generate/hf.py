@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..runtime import apply_threads, check_threads
 from ..text import CITATION_OPEN
 from .base import Generation, passage_texts
-from .context import DEFAULT_WINDOW_WORDS, Window, check_context, check_window_words, ground_in_windows, passage_windows
+from .context import DEFAULT_WINDOW_WORDS, Window, check_context, check_window_split, check_window_words, ground_in_windows, passage_windows
 from .probe import CALIBRATION_FILE, HiddenProbe, HiddenRecorder
 from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
 
@@ -109,6 +109,7 @@ class TransformersGenerator:
         ground: str = "snap",
         context: str = "windows",
         window_words: int = DEFAULT_WINDOW_WORDS,
+        window_split: str = "even",
         prefix_cache: bool = True,
         prompt_cache_mb: float = 256.0,
         threads: int | str | None = "auto",
@@ -137,6 +138,7 @@ class TransformersGenerator:
         self.ground = ground
         self.context = check_context(context)
         self.window_words = check_window_words(window_words)
+        self.window_split = check_window_split(window_split)
         self.prefix_cache = bool(prefix_cache)
         if isinstance(prompt_cache_mb, bool) or not isinstance(prompt_cache_mb, (int, float)) or prompt_cache_mb < 0:
             raise ConfigError(f"prompt_cache_mb={prompt_cache_mb!r} is not valid; give the megabytes of recent prompts' keys and values to keep (0: the instruction only)")
@@ -234,6 +236,7 @@ class TransformersGenerator:
         return {"model": self._ref, "adapter": self._adapter, "dtype": self._dtype, "int8": self.int8,
                 "max_new_tokens": self.max_new_tokens, "greedy": not self.do_sample, "ground": self.ground,
                 "context": self.context, "window_words": self.window_words if self.context == "windows" else None,
+                "window_split": self.window_split if self.context == "windows" else None,
                 "prefix_cache": self.prefix_cache, "stop_at_citation": self.stop_at_citation, "decline_margin": self.decline_margin}
 
     # ------------------------------------------------------------------ prompts
@@ -241,7 +244,7 @@ class TransformersGenerator:
     def windows(self, question: str, passages: Sequence[Any]) -> list[Window]:
         """What the model reads of each passage: a window around its best match to the question
         (``context="windows"``) or the whole passage (``"chunks"``); each is ``passage[start:end]``."""
-        return passage_windows(question, passage_texts(passages), self.context, self.window_words)
+        return passage_windows(question, passage_texts(passages), self.context, self.window_words, self.window_split)
 
     def prompt(self, question: str, passages: Sequence[Any]) -> str:
         """The prompt for ``question``: the template over what :meth:`windows` shows of each passage."""

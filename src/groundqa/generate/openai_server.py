@@ -32,7 +32,7 @@ from typing import Any, Iterator, Sequence
 
 from ..errors import ConfigError, GeneratorServerError
 from .base import Generation, passage_texts
-from .context import DEFAULT_WINDOW_WORDS, Window, check_context, check_window_words, ground_in_windows, passage_windows
+from .context import DEFAULT_WINDOW_WORDS, Window, check_context, check_window_split, check_window_words, ground_in_windows, passage_windows
 from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ class OpenAIServerGenerator:
         logprobs: bool = True,
         context: str = "windows",
         window_words: int = DEFAULT_WINDOW_WORDS,
+        window_split: str = "even",
     ) -> None:
         self.base_url = parse_server_ref(base_url)
         if model is not None and (not isinstance(model, str) or not model.strip()):
@@ -104,6 +105,7 @@ class OpenAIServerGenerator:
             raise ConfigError(f"ground={ground!r} is not valid; use 'snap' (answers become passage spans) or 'off'")
         self.context = check_context(context)
         self.window_words = check_window_words(window_words)
+        self.window_split = check_window_split(window_split)
         self.max_new_tokens, self.concurrency, self.ground, self.logprobs = max_new_tokens, concurrency, ground, bool(logprobs)
         self.timeout_s, self.connect_timeout_s, self.retries, self.backoff_s = float(timeout_s), float(connect_timeout_s), retries, float(backoff_s)
         self.api_key = api_key if api_key is not None else os.environ.get("GROUNDQA_GENERATOR_API_KEY")
@@ -158,7 +160,8 @@ class OpenAIServerGenerator:
     def identity(self) -> dict[str, Any]:
         return {"backend": "openai", "url": self.base_url, "model": self.model, "max_new_tokens": self.max_new_tokens,
                 "greedy": True, "ground": self.ground, "logprobs": self.logprobs, "context": self.context,
-                "window_words": self.window_words if self.context == "windows" else None}
+                "window_words": self.window_words if self.context == "windows" else None,
+                "window_split": self.window_split if self.context == "windows" else None}
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One JSON request with retries; a GeneratorServerError once they are spent."""
@@ -194,7 +197,7 @@ class OpenAIServerGenerator:
 
     def windows(self, question: str, passages: Sequence[Any]) -> list[Window]:
         """What the server's model reads of each passage: as :meth:`TransformersGenerator.windows`."""
-        return passage_windows(question, passage_texts(passages), self.context, self.window_words)
+        return passage_windows(question, passage_texts(passages), self.context, self.window_words, self.window_split)
 
     def _body(self, question: str, shown: Sequence[Window], stream: bool = False) -> dict[str, Any]:
         stop = [s for s in self.template.stop if s][:4]  # OpenAI takes at most 4; the rest are cut here
