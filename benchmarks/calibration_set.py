@@ -40,6 +40,9 @@ Domains and groups (the fit and its checks split by group, never by question):
   and ``apscheduler`` (APScheduler 3.11.3; the last three reStructuredText): 100 questions each (80
   answerable, 20 unanswerable), written in issue 21's nineteenth session and, like urllib3, kept out
   of every fit.
+- ``cattrs`` (cattrs 26.2.1, Markdown) and ``alembic`` (Alembic 1.20.1, reStructuredText): 100
+  questions each (80 answerable, 20 unanswerable), written in issue 21's twentieth session and kept
+  out of every fit.
 - ``--question-set more``: the 50 further questions each of Click, Flask, Jinja and Markdown
   (``<domain>_questions_more.json``, tenth session) instead of their first files; ``third``: 50
   more each again (``<domain>_questions_third.json``, sixteenth session).
@@ -76,7 +79,8 @@ DOCS_CORPORA = {"starlette": "starlette-0.41.3", "click": "click-8.1.7", "flask"
                 "attrs": "attrs-26.1.0", "werkzeug": "werkzeug-3.1.9", "pymdown": "pymdown-13.1.2", "structlog": "structlog-26.1.0",
                 "marshmallow": "marshmallow-4.4.0", "urllib3": "urllib3-2.5.0",
                 "black": "black-26.10.1", "anyio": "anyio-4.16.0",
-                "coverage": "coverage-7.18.0", "apscheduler": "apscheduler-3.11.3"}
+                "coverage": "coverage-7.18.0", "apscheduler": "apscheduler-3.11.3",
+                "cattrs": "cattrs-26.2.1", "alembic": "alembic-1.20.1"}
 
 
 def verifier_articles(v1_path: Path | None = None, v2_path: Path | None = None) -> tuple[list[str], list[str]]:
@@ -134,7 +138,7 @@ def docs_questions(corpus: str, question_set: str = "first") -> list[dict[str, A
     ``question_set="more"``, its second (``<corpus>_questions_more.json``, written in issue 21's
     tenth session), with ``"third"`` its third (``<corpus>_questions_third.json``, sixteenth
     session). Starlette, attrs, Werkzeug, PyMdown, structlog, marshmallow, urllib3,
-    Black, AnyIO, coverage.py and APScheduler have only a first."""
+    Black, AnyIO, coverage.py, APScheduler, cattrs and Alembic have only a first."""
     path = DOCS / (f"{corpus}_questions.json" if question_set == "first" else f"{corpus}_questions_{question_set}.json")
     if not path.exists():
         raise SystemExit(f"{corpus} has no {question_set!r} question file ({path.name}); leave {corpus} out of --domains "
