@@ -51,6 +51,8 @@ def main() -> int:
                     help="also score how near each answer came to the decline sentence (decline_gap) and report, for each "
                          "decline margin, what the generator would do with it (a margin only turns answers into declines, "
                          "so this is exact without generating again); for choosing the adapter card's decline_margin")
+    ap.add_argument("--window-split", choices=("auto", "even", "rank"), default="auto",
+                    help="how the evidence windows share their words (auto: the generator card's, else even)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
@@ -87,7 +89,7 @@ def main() -> int:
     }
     results: dict[str, Any] = {}
     for ref in args.generator:
-        gen = TransformersGenerator(ref, batch_size=args.batch_size)
+        gen = TransformersGenerator(ref, batch_size=args.batch_size, window_split=args.window_split)
         gen.warm_up()
         res: dict[str, Any] = {"generator": gen.name, "decline_margin": gen.decline_margin}
         margins = sorted({float(m) for m in args.margins.split(",")} | ({gen.decline_margin} if gen.decline_margin is not None else set())) if args.margins else []

@@ -30,6 +30,8 @@ def main() -> int:
     ap.add_argument("--domains", required=True, help="documentation domains, comma-separated")
     ap.add_argument("--top-k", type=int, default=4)
     ap.add_argument("--window-words", type=int, default=40, help="words a passage in the generator's windows (its default: 40)")
+    ap.add_argument("--window-split", choices=("even", "rank"), default="even",
+                    help="how the windows share their words: even (the generators' default) or rank (1/rank of the same total)")
     ap.add_argument("--cache", default="runs/calibration/index", help="the index folders calibration_set.py saved (rebuilt if missing)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -40,7 +42,8 @@ def main() -> int:
     from groundqa.generate.context import question_windows
 
     recs = [json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()]
-    out: dict[str, Any] = {"data": args.data, "top_k": args.top_k, "window_words": args.window_words, "domains": {}}
+    out: dict[str, Any] = {"data": args.data, "top_k": args.top_k, "window_words": args.window_words,
+                           "window_split": args.window_split, "domains": {}}
     total: Counter[str] = Counter()
     print(f"{'domain':12} {'answerable':>10} {'gold retrieved':>14} {'gold shown':>10} {'right':>6} {'right | shown':>13} {'right | retrieved':>17} {'right | not':>11}")
     for d in [x.strip() for x in args.domains.split(",") if x.strip()]:
@@ -54,7 +57,7 @@ def main() -> int:
         for r in rs:
             hits = [h.text for h in index.search(r["question"], top_k=args.top_k)]
             got = any(is_right(t, r["answers"]) for t in hits)
-            shown = got and any(is_right(w.text, r["answers"]) for w in question_windows(r["question"], hits, args.window_words))
+            shown = got and any(is_right(w.text, r["answers"]) for w in question_windows(r["question"], hits, args.window_words, args.window_split))
             c.update(answerable=1, gold_retrieved=int(got), gold_shown=int(shown), right=int(bool(r["right"])),
                      right_shown=int(shown and bool(r["right"])),
                      right_retrieved=int(got and bool(r["right"])), right_not_retrieved=int(not got and bool(r["right"])))

@@ -258,8 +258,41 @@ def test_rank_split_shows_more_of_the_first_passage_and_less_of_the_last():
 
 def test_window_split_option_is_checked(tiny_dir):
     from groundqa.generate import TransformersGenerator
+    from groundqa.generate.openai_server import OpenAIServerGenerator
 
-    with pytest.raises(ConfigError, match="window_split"):
+    with pytest.raises(ConfigError, match="window_split='harmonic' is not valid.*'auto'"):
         TransformersGenerator(str(tiny_dir), window_split="harmonic")
-    g = TransformersGenerator(str(tiny_dir), window_split="rank")
-    assert g.identity()["window_split"] == "rank"
+    with pytest.raises(ConfigError, match="window_split"):
+        OpenAIServerGenerator("http://127.0.0.1:9/v1", window_split="harmonic")
+    assert TransformersGenerator(str(tiny_dir), window_split="rank").identity()["window_split"] == "rank"
+    assert OpenAIServerGenerator("http://127.0.0.1:9/v1").window_split == "even"  # a server's model has no card here
+
+
+def test_auto_split_reads_the_card(tiny_dir, tmp_path):
+    import json
+    import shutil
+
+    assert _gen(tiny_dir).window_split == "even"  # no card
+    folder = tmp_path / "with-card"
+    shutil.copytree(tiny_dir, folder)
+    (folder / "groundqa_card.json").write_text(json.dumps({"window_split": "rank"}))
+    g = _gen(folder)
+    assert g.window_split == "rank" and g.identity()["window_split"] == "rank"
+    passage = "Filler sentence about other things here. " * 30
+    assert [len(w.text.split()) for w in g.windows("q", [passage] * 4)][0] > 40  # the first passage's share
+    assert _gen(folder, window_split="even").window_split == "even"  # an explicit split wins
+    (folder / "groundqa_card.json").write_text(json.dumps({"window_split": "1/rank"}))
+    with pytest.raises(ConfigError, match="window_split='1/rank'; make it one of"):
+        _gen(folder)
+
+
+def test_the_accurate_profile_card_says_rank():
+    import json
+
+    from groundqa.generate.profiles import ACCURATE_ADAPTER, DEFAULT_ADAPTER, adapters_dir
+
+    def card(name):
+        return json.loads((adapters_dir() / name / "groundqa_card.json").read_text())
+
+    assert card(ACCURATE_ADAPTER)["window_split"] == "rank"
+    assert card(DEFAULT_ADAPTER).get("window_split") in (None, "even")  # the default read no better with it (issue 21)

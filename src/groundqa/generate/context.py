@@ -77,10 +77,13 @@ def check_window_words(window_words: int) -> int:
     return window_words
 
 
-def check_window_split(window_split: str) -> str:
-    if window_split not in WINDOW_SPLITS:
-        raise ConfigError(f"window_split={window_split!r} is not valid; use 'even' (the same words for each passage) or "
-                          f"'rank' (a share of the budget that falls with the passage's rank)")
+def check_window_split(window_split: str, auto: bool = False) -> str:
+    """``window_split`` if it is one of :data:`WINDOW_SPLITS` (or ``"auto"``, the generators' card
+    lookup, where ``auto``), else a ConfigError that names them."""
+    if window_split not in WINDOW_SPLITS and not (auto and window_split == "auto"):
+        raise ConfigError(f"window_split={window_split!r} is not valid; use 'even' (the same words for each passage), "
+                          f"'rank' (a share of the budget that falls with the passage's rank)"
+                          + (" or 'auto' (the generator card's, else even)" if auto else ""))
     return window_split
 
 

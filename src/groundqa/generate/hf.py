@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..runtime import apply_threads, check_threads
 from ..text import CITATION_OPEN
 from .base import Generation, passage_texts
-from .context import DEFAULT_WINDOW_WORDS, Window, check_context, check_window_split, check_window_words, ground_in_windows, passage_windows
+from .context import DEFAULT_WINDOW_WORDS, WINDOW_SPLITS, Window, check_context, check_window_split, check_window_words, ground_in_windows, passage_windows
 from .probe import CALIBRATION_FILE, HiddenProbe, HiddenRecorder
 from .prompts import PromptTemplate, cut_at_stop, is_decline, parse_citations
 
@@ -89,6 +89,11 @@ class TransformersGenerator:
     ``confidence["decline_gap"]`` without a margin. :meth:`stream` yields what the model writes;
     ``Pipeline.stream`` asks :meth:`decline_gap` once the answer is complete and declines it as
     ``ask`` would (unless a sentence of it has already gone out).
+
+    ``window_split`` shares the evidence windows' words among the passages
+    (:func:`groundqa.generate.context.window_budgets`): ``"even"``, ``"rank"``, or ``"auto"`` (the
+    default): the card's ``window_split``, else ``"even"``. The ``accurate`` adapter's card says
+    ``"rank"``: measured on its own answers to documentation questions no fit uses (issue 21).
     """
 
     def __init__(
@@ -109,7 +114,7 @@ class TransformersGenerator:
         ground: str = "snap",
         context: str = "windows",
         window_words: int = DEFAULT_WINDOW_WORDS,
-        window_split: str = "even",
+        window_split: str = "auto",
         prefix_cache: bool = True,
         prompt_cache_mb: float = 256.0,
         threads: int | str | None = "auto",
@@ -138,7 +143,8 @@ class TransformersGenerator:
         self.ground = ground
         self.context = check_context(context)
         self.window_words = check_window_words(window_words)
-        self.window_split = check_window_split(window_split)
+        self._window_split_arg = check_window_split(window_split, auto=True)
+        self.window_split = "even" if window_split == "auto" else window_split  # "auto": the card's, resolved in warm_up
         self.prefix_cache = bool(prefix_cache)
         if isinstance(prompt_cache_mb, bool) or not isinstance(prompt_cache_mb, (int, float)) or prompt_cache_mb < 0:
             raise ConfigError(f"prompt_cache_mb={prompt_cache_mb!r} is not valid; give the megabytes of recent prompts' keys and values to keep (0: the instruction only)")
@@ -207,6 +213,11 @@ class TransformersGenerator:
             if margin is not None and not _is_margin(margin):
                 raise ConfigError(f"the card of {self._adapter or self._ref} has decline_margin={margin!r}; make it a number of nats or remove it")
             self.decline_margin = margin
+        if self._window_split_arg == "auto":
+            split = _card_value(self._ref, self._adapter, "window_split") or "even"
+            if split not in WINDOW_SPLITS:
+                raise ConfigError(f"the card of {self._adapter or self._ref} has window_split={split!r}; make it one of {WINDOW_SPLITS} or remove it")
+            self.window_split = split
         if not self._seq2seq:
             self.probe = HiddenProbe.load(self._adapter) or HiddenProbe.load(self._ref)
 

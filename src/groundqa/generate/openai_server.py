@@ -84,7 +84,7 @@ class OpenAIServerGenerator:
         logprobs: bool = True,
         context: str = "windows",
         window_words: int = DEFAULT_WINDOW_WORDS,
-        window_split: str = "even",
+        window_split: str = "auto",
     ) -> None:
         self.base_url = parse_server_ref(base_url)
         if model is not None and (not isinstance(model, str) or not model.strip()):
@@ -105,7 +105,8 @@ class OpenAIServerGenerator:
             raise ConfigError(f"ground={ground!r} is not valid; use 'snap' (answers become passage spans) or 'off'")
         self.context = check_context(context)
         self.window_words = check_window_words(window_words)
-        self.window_split = check_window_split(window_split)
+        # "auto" reads a generator folder's card; a server's model has none here, so it is "even"
+        self.window_split = "even" if check_window_split(window_split, auto=True) == "auto" else window_split
         self.max_new_tokens, self.concurrency, self.ground, self.logprobs = max_new_tokens, concurrency, ground, bool(logprobs)
         self.timeout_s, self.connect_timeout_s, self.retries, self.backoff_s = float(timeout_s), float(connect_timeout_s), retries, float(backoff_s)
         self.api_key = api_key if api_key is not None else os.environ.get("GROUNDQA_GENERATOR_API_KEY")

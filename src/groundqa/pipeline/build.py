@@ -17,7 +17,7 @@ model = "default"           # a profile (default, fast, accurate, quality), a sh
 max_new_tokens = 64
 context = "windows"         # what it reads of each passage: windows (sentences around the best match) or chunks
 window_words = 40           # words shown per passage with context = "windows" (on average, with window_split = "rank")
-window_split = "even"       # even: window_words for each passage; rank: the same total, shared as 1/rank
+window_split = "auto"       # even: window_words each; rank: the same total, shared as 1/rank; auto: the adapter card's, else even
 threads = "auto"            # torch threads: auto (the free cores) or a number
 fast_decode = true          # CPU: a packed copy of each weight for decoding steps (about 2x faster steps, 2 GB more memory)
 prompt_cache_mb = 256       # keys and values of recent prompts: a prompt that starts like one read lately reads only the rest
