@@ -43,6 +43,9 @@ Domains and groups (the fit and its checks split by group, never by question):
 - ``cattrs`` (cattrs 26.2.1, Markdown) and ``alembic`` (Alembic 1.20.1, reStructuredText): 100
   questions each (80 answerable, 20 unanswerable), written in issue 21's twentieth session and kept
   out of every fit.
+- ``trio`` (trio 0.35.0) and ``babel`` (Babel 2.19.0; both reStructuredText): 100 questions each
+  (80 answerable, 20 unanswerable), written in issue 21's twentieth session, kept out of every fit
+  and, that session, unread by any model: fresh for a later candidate's read.
 - ``--question-set more``: the 50 further questions each of Click, Flask, Jinja and Markdown
   (``<domain>_questions_more.json``, tenth session) instead of their first files; ``third``: 50
   more each again (``<domain>_questions_third.json``, sixteenth session).
@@ -80,7 +83,7 @@ DOCS_CORPORA = {"starlette": "starlette-0.41.3", "click": "click-8.1.7", "flask"
                 "marshmallow": "marshmallow-4.4.0", "urllib3": "urllib3-2.5.0",
                 "black": "black-26.10.1", "anyio": "anyio-4.16.0",
                 "coverage": "coverage-7.18.0", "apscheduler": "apscheduler-3.11.3",
-                "cattrs": "cattrs-26.2.1", "alembic": "alembic-1.20.1"}
+                "cattrs": "cattrs-26.2.1", "alembic": "alembic-1.20.1", "trio": "trio-0.35.0", "babel": "babel-2.19.0"}
 
 
 def verifier_articles(v1_path: Path | None = None, v2_path: Path | None = None) -> tuple[list[str], list[str]]:
@@ -138,7 +141,7 @@ def docs_questions(corpus: str, question_set: str = "first") -> list[dict[str, A
     ``question_set="more"``, its second (``<corpus>_questions_more.json``, written in issue 21's
     tenth session), with ``"third"`` its third (``<corpus>_questions_third.json``, sixteenth
     session). Starlette, attrs, Werkzeug, PyMdown, structlog, marshmallow, urllib3,
-    Black, AnyIO, coverage.py, APScheduler, cattrs and Alembic have only a first."""
+    Black, AnyIO, coverage.py, APScheduler, cattrs, Alembic, trio and Babel have only a first."""
     path = DOCS / (f"{corpus}_questions.json" if question_set == "first" else f"{corpus}_questions_{question_set}.json")
     if not path.exists():
         raise SystemExit(f"{corpus} has no {question_set!r} question file ({path.name}); leave {corpus} out of --domains "

@@ -137,13 +137,15 @@ def test_pymdown_questions_name_a_file_whose_loaded_text_holds_each_answer():
                                                           ("coverage", "coverage-7.18.0", "LICENSE.txt", 30),
                                                           ("apscheduler", "apscheduler-3.11.3", "LICENSE.txt", 36),
                                                           ("cattrs", "cattrs-26.2.1", "LICENSE", 14),
-                                                          ("alembic", "alembic-1.20.1", "LICENSE", 10)])
+                                                          ("alembic", "alembic-1.20.1", "LICENSE", 10),
+                                                          ("trio", "trio-0.35.0", "LICENSE.MIT", 8),
+                                                          ("babel", "babel-2.19.0", "LICENSE", 10)])
 def test_hundred_question_corpora_name_a_file_whose_loaded_text_holds_each_answer(name, snapshot, licence, files):
     """structlog 26.1.0 (kept out of every fit, as attrs and Werkzeug are) and marshmallow 4.4.0
     (API-dense reStructuredText, for calibration), issue 21's seventeenth session, urllib3 2.5.0
     (kept out of every fit), its eighteenth, and Black 26.10.1, AnyIO 4.16.0, coverage.py 7.18.0 and
-    APScheduler 3.11.3 (kept out of every fit), its nineteenth, and cattrs 26.2.1 and Alembic 1.20.1
-    (kept out of every fit), its twentieth: 80 answerable and 20 unanswerable questions each, no
+    APScheduler 3.11.3 (kept out of every fit), its nineteenth, and cattrs 26.2.1, Alembic 1.20.1,
+    trio 0.35.0 and Babel 2.19.0 (kept out of every fit), its twentieth: 80 answerable and 20 unanswerable questions each, no
     first gold shared by two questions, the licence and attribution beside the snapshot, and every
     accepted form of each gold answer found by the judge in its named file, the first in the text
     the loader keeps of it."""
