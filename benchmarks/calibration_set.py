@@ -209,7 +209,7 @@ def main() -> int:
     ap.add_argument("--window-words", type=int, default=None,
                     help="words of each passage the generator reads (its evidence window; default: the generator's own, 40)")
     ap.add_argument("--window-split", choices=("even", "rank"), default=None,
-                    help="how the window budget is shared among the passages (default: the generator's own, even)")
+                    help="how the window budget is shared among the passages (default: the generator card's, else even)")
     ap.add_argument("--out", default="runs/calibration/answers.jsonl")
     ap.add_argument("--rescore", default=None, metavar="ANSWERS.jsonl",
                     help="generate nothing: judge the answers of this file again with the current guard (the same retrieval from the "

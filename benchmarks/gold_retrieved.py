@@ -31,7 +31,7 @@ def main() -> int:
     ap.add_argument("--top-k", type=int, default=4)
     ap.add_argument("--window-words", type=int, default=40, help="words a passage in the generator's windows (its default: 40)")
     ap.add_argument("--window-split", choices=("even", "rank"), default="even",
-                    help="how the windows share their words: even (the generators' default) or rank (1/rank of the same total)")
+                    help="how the windows share their words: even (the default profile's) or rank (1/rank of the same total; accurate's)")
     ap.add_argument("--cache", default="runs/calibration/index", help="the index folders calibration_set.py saved (rebuilt if missing)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
