@@ -208,7 +208,9 @@ def main() -> int:
                          "(<domain>_questions_third.json: 50 more each again)")
     ap.add_argument("--window-words", type=int, default=None,
                     help="words of each passage the generator reads (its evidence window; default: the generator's own, 40)")
-    ap.add_argument("--window-split", choices=("even", "rank"), default=None,
+    from groundqa.generate.context import WINDOW_SPLITS  # pure: no model, no torch
+
+    ap.add_argument("--window-split", choices=WINDOW_SPLITS, default=None,
                     help="how the window budget is shared among the passages (default: the generator card's, else even)")
     ap.add_argument("--out", default="runs/calibration/answers.jsonl")
     ap.add_argument("--rescore", default=None, metavar="ANSWERS.jsonl",

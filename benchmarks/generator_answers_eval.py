@@ -51,7 +51,9 @@ def main() -> int:
                     help="also score how near each answer came to the decline sentence (decline_gap) and report, for each "
                          "decline margin, what the generator would do with it (a margin only turns answers into declines, "
                          "so this is exact without generating again); for choosing the adapter card's decline_margin")
-    ap.add_argument("--window-split", choices=("auto", "even", "rank"), default="auto",
+    from groundqa.generate.context import WINDOW_SPLITS  # pure: no model, no torch
+
+    ap.add_argument("--window-split", choices=("auto", *WINDOW_SPLITS), default="auto",
                     help="how the evidence windows share their words (auto: the generator card's, else even)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()

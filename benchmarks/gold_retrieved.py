@@ -24,13 +24,21 @@ from pathlib import Path
 from typing import Any
 
 
+def row(name: str, c: Counter[str]) -> str:
+    """One table line: a domain's (or all domains') counts, under the header ``main`` prints."""
+    return (f"{name:12} {c['answerable']:10} {c['gold_retrieved']:14} {c['gold_shown']:10} {c['right']:6} {c['right_shown']:13} "
+            f"{c['right_retrieved']:17} {c['right_not_retrieved']:11}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="answers JSONL written by calibration_set.py")
     ap.add_argument("--domains", required=True, help="documentation domains, comma-separated")
     ap.add_argument("--top-k", type=int, default=4)
     ap.add_argument("--window-words", type=int, default=40, help="words a passage in the generator's windows (its default: 40)")
-    ap.add_argument("--window-split", choices=("even", "rank"), default="even",
+    from groundqa.generate.context import WINDOW_SPLITS  # pure: no model, no torch
+
+    ap.add_argument("--window-split", choices=WINDOW_SPLITS, default="even",
                     help="how the windows share their words: even (the default profile's) or rank (1/rank of the same total; accurate's)")
     ap.add_argument("--cache", default="runs/calibration/index", help="the index folders calibration_set.py saved (rebuilt if missing)")
     ap.add_argument("--json", default=None)
@@ -63,9 +71,9 @@ def main() -> int:
                      right_retrieved=int(got and bool(r["right"])), right_not_retrieved=int(not got and bool(r["right"])))
         out["domains"][d] = dict(c)
         total.update(c)
-        print(f"{d:12} {c['answerable']:10} {c['gold_retrieved']:14} {c['gold_shown']:10} {c['right']:6} {c['right_shown']:13} {c['right_retrieved']:17} {c['right_not_retrieved']:11}")
+        print(row(d, c))
     out["all"] = dict(total)
-    print(f"{'all':12} {total['answerable']:10} {total['gold_retrieved']:14} {total['gold_shown']:10} {total['right']:6} {total['right_shown']:13} {total['right_retrieved']:17} {total['right_not_retrieved']:11}")
+    print(row("all", total))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     return 0

@@ -153,9 +153,9 @@ def question_windows(question: str, passages: Sequence[str], max_words: int = DE
         raise ConfigError(f"window words={max_words!r} must be >= 1")
     q = set(_terms(question))
     out = []
-    for p, max_words in zip(passages, window_budgets(len(passages), max_words, split)):
+    for p, budget in zip(passages, window_budgets(len(passages), max_words, split)):
         us = _units(p)
-        if len(_words(p, 0, len(p))) <= max_words or not us:
+        if len(_words(p, 0, len(p))) <= budget or not us:
             out.append(Window(p, 0, len(p)))
             continue
         ts = [set(_terms(p[s:e])) for s, e in us]
@@ -167,7 +167,7 @@ def question_windows(question: str, passages: Sequence[str], max_words: int = DE
         idf = {w: math.log(1.0 + len(us) / n) for w, n in df.items()}
         scores = [sum(idf.get(w, 0.0) for w in t & q) for t in ts]
         best = max(range(len(us)), key=lambda i: (scores[i], -i))
-        out.append(_widen(p, us, best, q, max_words))
+        out.append(_widen(p, us, best, q, budget))
     return out
 
 
