@@ -272,12 +272,16 @@ def test_auto_split_reads_the_card(tiny_dir, tmp_path):
     import json
     import shutil
 
+    from groundqa.generate import TransformersGenerator
+
     assert _gen(tiny_dir).window_split == "even"  # no card
     folder = tmp_path / "with-card"
     shutil.copytree(tiny_dir, folder)
     (folder / "groundqa_card.json").write_text(json.dumps({"window_split": "rank"}))
     g = _gen(folder)
     assert g.window_split == "rank" and g.identity()["window_split"] == "rank"
+    cold = TransformersGenerator(str(folder))  # read from the card before any weight loads
+    assert cold.window_split == "rank" and cold._model is None
     passage = "Filler sentence about other things here. " * 30
     assert [len(w.text.split()) for w in g.windows("q", [passage] * 4)][0] > 40  # the first passage's share
     assert _gen(folder, window_split="even").window_split == "even"  # an explicit split wins

@@ -143,8 +143,9 @@ class TransformersGenerator:
         self.ground = ground
         self.context = check_context(context)
         self.window_words = check_window_words(window_words)
-        self._window_split_arg = check_window_split(window_split, auto=True)
-        self.window_split = "even" if window_split == "auto" else window_split  # "auto": the card's, resolved in warm_up
+        self.window_split = check_window_split(window_split, auto=True)
+        if self.window_split == "auto":  # the card's, read now (a JSON file, no weights) so windows() agrees before warm_up
+            self.window_split = _card_window_split(self._ref, self._adapter)
         self.prefix_cache = bool(prefix_cache)
         if isinstance(prompt_cache_mb, bool) or not isinstance(prompt_cache_mb, (int, float)) or prompt_cache_mb < 0:
             raise ConfigError(f"prompt_cache_mb={prompt_cache_mb!r} is not valid; give the megabytes of recent prompts' keys and values to keep (0: the instruction only)")
@@ -213,11 +214,6 @@ class TransformersGenerator:
             if margin is not None and not _is_margin(margin):
                 raise ConfigError(f"the card of {self._adapter or self._ref} has decline_margin={margin!r}; make it a number of nats or remove it")
             self.decline_margin = margin
-        if self._window_split_arg == "auto":
-            split = _card_value(self._ref, self._adapter, "window_split") or "even"
-            if split not in WINDOW_SPLITS:
-                raise ConfigError(f"the card of {self._adapter or self._ref} has window_split={split!r}; make it one of {WINDOW_SPLITS} or remove it")
-            self.window_split = split
         if not self._seq2seq:
             self.probe = HiddenProbe.load(self._adapter) or HiddenProbe.load(self._ref)
 
@@ -747,6 +743,19 @@ def _card_value(ref: str, adapter: str | None, key: str) -> Any:
             if card.get(key) is not None:
                 return card[key]
     return None
+
+
+def _card_window_split(ref: str, adapter: str | None) -> str:
+    """The ``window_split`` of the card of ``adapter``, else of the profile's adapter or the model
+    folder ``ref`` names; ``"even"`` where no card has one. Reads JSON only: no weights load."""
+    from .profiles import resolve_profile
+
+    ref, prof_adapter, _ = resolve_profile(ref)
+    adapter = adapter if adapter is not None else prof_adapter
+    split = _card_value(ref, adapter, "window_split") or "even"
+    if split not in WINDOW_SPLITS:
+        raise ConfigError(f"the card of {adapter or ref} has window_split={split!r}; make it one of {WINDOW_SPLITS} or remove it")
+    return split
 
 
 def _template_for(ref: str, adapter: str | None) -> PromptTemplate:
